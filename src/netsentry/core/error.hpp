@@ -1,0 +1,31 @@
+#pragma once
+// Error types. Each maps to a distinct process exit code (see README "Exit codes").
+#include <stdexcept>
+#include <string>
+
+namespace netsentry {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitInternal = 1,     // a bug or an environment failure (I/O, library error)
+  kExitUsage = 2,        // bad command line or configuration
+  kExitInvalidData = 3,  // the data failed ingestion or validation
+  kExitGateFailed = 4,   // the model did not reach the expected score / fit thresholds
+};
+
+// A mistake in how netsentry was called or configured.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Input data that cannot be used; the message names the file, row and column.
+struct DataError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The trained model failed a quality gate (expected score, over/under-fitting).
+struct GateError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace netsentry

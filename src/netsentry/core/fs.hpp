@@ -1,0 +1,32 @@
+#pragma once
+// File-system helpers: atomic writes (temp file + fsync + rename), hashing, timestamps.
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace netsentry {
+
+namespace fs = std::filesystem;
+
+// Writes `content` to `path` atomically: a temp file in the same directory, fsync, rename.
+void write_file_atomic(const fs::path& path, std::string_view content);
+
+// Reads a whole file; throws DataError naming the path when it cannot be read.
+std::string read_file(const fs::path& path);
+
+// fsyncs a directory so that a rename inside it is durable.
+void fsync_dir(const fs::path& dir);
+
+// Atomically publishes a fully written directory `tmp` as `dest` (which must not exist, or is
+// replaced: the old one is moved aside and removed only after the rename succeeded).
+void publish_dir(const fs::path& tmp, const fs::path& dest);
+
+// Hex SHA-256 of bytes / of a file.
+std::string sha256_hex(std::string_view bytes);
+std::string sha256_file(const fs::path& path);
+
+// UTC time as "2026-11-25T15-30-00Z" (safe in file names) and ISO 8601 "2026-11-25T15:30:00Z".
+std::string utc_stamp_for_path();
+std::string utc_iso8601();
+
+}  // namespace netsentry

@@ -1,0 +1,108 @@
+#include "netsentry/ingest/source.hpp"
+
+#include <map>
+#include <unordered_set>
+
+#include "netsentry/core/error.hpp"
+#include "netsentry/table/csv.hpp"
+
+namespace netsentry {
+
+namespace {
+std::map<std::string, SourceFactory>& sources() {
+  static std::map<std::string, SourceFactory> m;
+  return m;
+}
+std::map<std::string, SinkFactory>& sinks() {
+  static std::map<std::string, SinkFactory> m;
+  return m;
+}
+std::string known(const auto& m) {
+  std::string s;
+  for (auto& [k, _] : m) s += (s.empty() ? "" : ", ") + k;
+  return s;
+}
+}  // namespace
+
+void register_source(const std::string& scheme, SourceFactory f) { sources()[scheme] = std::move(f); }
+void register_sink(const std::string& scheme, SinkFactory f) { sinks()[scheme] = std::move(f); }
+
+std::string uri_scheme(const std::string& uri) {
+  auto colon = uri.find(':');
+  if (colon == std::string::npos || colon < 2) return "csv";  // plain path (or a Windows drive letter)
+  std::string s = uri.substr(0, colon);
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+') return "csv";
+  return s == "file" ? "csv" : s;
+}
+
+std::unique_ptr<Source> open_source(const std::string& uri) {
+  auto s = uri_scheme(uri);
+  auto it = sources().find(s);
+  if (it == sources().end())
+    throw UsageError("unknown data source scheme '" + s + "' in '" + redact_uri(uri) + "' (known: " + known(sources()) + ")");
+  return it->second(uri);
+}
+
+std::unique_ptr<Sink> open_sink(const std::string& uri) {
+  auto s = uri_scheme(uri);
+  auto it = sinks().find(s);
+  if (it == sinks().end())
+    throw UsageError("unknown destination scheme '" + s + "' in '" + redact_uri(uri) + "' (known: " + known(sinks()) + ")");
+  return it->second(uri);
+}
+
+void apply_source_options(Table& t, const SourceOptions& opt) {
+  for (auto& d : opt.drop_columns) t.drop(d);
+  std::unordered_set<std::string> missing(opt.missing_values.begin(), opt.missing_values.end());
+  for (auto& c : t.columns)
+    if (c.type == ColumnType::Text)
+      for (auto& v : c.text)
+        if (missing.count(v)) v.clear();
+}
+
+std::string redact_uri(const std::string& uri) {
+  auto scheme_end = uri.find("://");
+  if (scheme_end == std::string::npos) return uri;
+  auto at = uri.find('@', scheme_end + 3);
+  auto slash = uri.find('/', scheme_end + 3);
+  if (at == std::string::npos || (slash != std::string::npos && at > slash)) return uri;
+  return uri.substr(0, scheme_end + 3) + "***" + uri.substr(at);
+}
+
+// ---- CSV, the default source ----
+namespace {
+class CsvSource final : public Source {
+ public:
+  explicit CsvSource(std::string uri) : path_(uri.rfind("file:", 0) == 0 ? uri.substr(5) : uri) {}
+  Table read(const SourceOptions& opt) override {
+    CsvOptions co;
+    co.missing_values = opt.missing_values;
+    Table t = read_csv(path_, co);
+    apply_source_options(t, opt);
+    return t;
+  }
+  std::string describe() const override { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class CsvSink final : public Sink {
+ public:
+  explicit CsvSink(std::string uri) : path_(uri.rfind("file:", 0) == 0 ? uri.substr(5) : uri) {}
+  std::size_t write(const Table& t, bool) override {
+    write_csv_atomic(path_, t);
+    return t.rows();
+  }
+  std::string describe() const override { return path_; }
+
+ private:
+  std::string path_;
+};
+}  // namespace
+
+NETSENTRY_REGISTER_SOURCE(csv, "csv", [](const std::string& uri) { return std::make_unique<CsvSource>(uri); });
+NETSENTRY_REGISTER_SINK(csv, "csv", [](const std::string& uri) { return std::make_unique<CsvSink>(uri); });
+
+}  // namespace netsentry

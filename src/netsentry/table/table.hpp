@@ -1,0 +1,42 @@
+#pragma once
+// A typed columnar table: each column is numeric (double, NaN = missing) or text.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netsentry/core/matrix.hpp"
+
+namespace netsentry {
+
+enum class ColumnType { Numeric, Text };
+
+struct Column {
+  std::string name;
+  ColumnType type = ColumnType::Numeric;
+  std::vector<double> num;        // when Numeric (NaN = missing)
+  std::vector<std::string> text;  // when Text (raw values; missing = "")
+
+  std::size_t size() const { return type == ColumnType::Numeric ? num.size() : text.size(); }
+  std::size_t missing_count() const;
+};
+
+struct Table {
+  std::string source;  // where the rows came from (file path, URI); used in error messages
+  std::vector<Column> columns;
+
+  std::size_t rows() const { return columns.empty() ? 0 : columns.front().size(); }
+  std::size_t cols() const { return columns.size(); }
+  std::vector<std::string> names() const;
+  std::optional<std::size_t> find(const std::string& name) const;
+  const Column& at(const std::string& name) const;  // throws DataError when absent
+  void drop(const std::string& name);                // no-op when absent
+
+  // Rows at the given indices, in that order.
+  Table take_rows(const std::vector<std::size_t>& idx) const;
+
+  // Numeric columns `features`, in that order, as a row-major matrix.
+  Matrix to_matrix(const std::vector<std::string>& features) const;
+};
+
+}  // namespace netsentry

@@ -1,0 +1,29 @@
+#pragma once
+// KNN imputation of missing values (NaN), with scikit-learn KNNImputer's semantics:
+// NaN-aware Euclidean distance, k donors among training rows that have the column, uniform or
+// distance weights; columns entirely missing in training are filled with... (see .cpp).
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
+#include "netsentry/core/matrix.hpp"
+
+namespace netsentry {
+
+class KnnImputer {
+ public:
+  explicit KnnImputer(int n_neighbors = 3, std::string weights = "uniform");
+  void fit(const Matrix& X);              // learns only from X (the training split)
+  Matrix transform(const Matrix& X) const;  // never learns; rows without NaN are copied as they are
+  nlohmann::json to_json() const;         // data only: parameters and the training rows
+  static KnnImputer from_json(const nlohmann::json& j);
+
+  int n_neighbors() const { return k_; }
+
+ private:
+  int k_;
+  std::string weights_;
+  Matrix fit_X_;
+  std::vector<double> col_means_;  // fallback when no donor exists
+};
+
+}  // namespace netsentry
