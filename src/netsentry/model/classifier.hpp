@@ -1,0 +1,71 @@
+#pragma once
+// The one interface every model family implements (scikit-learn's estimator contract in C++):
+// parameters are set at construction, fit learns from training data only, predict never learns,
+// save/load use data-only files (JSON / the library's own model format; never code).
+// Families register themselves by name: adding a family = one new file + NETSENTRY_REGISTER_FAMILY.
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "netsentry/core/matrix.hpp"
+
+namespace netsentry {
+
+class Classifier {
+ public:
+  virtual ~Classifier() = default;
+  virtual std::string family() const = 0;
+  virtual nlohmann::json params() const = 0;
+  virtual void fit(const Matrix& X, const Labels& y, const std::vector<float>* sample_weight = nullptr) = 0;
+  // P(class 1) per row.
+  virtual std::vector<double> predict_proba(const Matrix& X) const = 0;
+  // Writes the fitted model into `dir` (files named by the family); load reads them back.
+  virtual void save(const std::filesystem::path& dir) const = 0;
+  virtual void load(const std::filesystem::path& dir) = 0;
+  // Per-feature contributions to the log-odds of class 1: rows x (features + 1), the last column is
+  // the bias. Empty when the family cannot explain.
+  virtual std::optional<Matrix> contributions(const Matrix& X) const {
+    (void)X;
+    return std::nullopt;
+  }
+  // Global feature importance (one value per feature), when the family has one.
+  virtual std::vector<double> feature_importance(std::size_t n_features) const {
+    return std::vector<double>(n_features, 0.0);
+  }
+  // For families whose n_estimators values can all be scored from one fit: probabilities using only
+  // the first `n` estimators. Default: not supported (nullopt).
+  virtual std::optional<std::vector<double>> predict_proba_first(const Matrix& X, int n) const {
+    (void)X;
+    (void)n;
+    return std::nullopt;
+  }
+  virtual int nthread() const { return 1; }
+};
+
+// Creates an unfitted classifier of a family from its parameters ({"n_estimators": 64, ...}).
+using FamilyFactory = std::function<std::unique_ptr<Classifier>(const nlohmann::json& params)>;
+
+struct FamilyInfo {
+  std::string name;         // "gradient_boosting"
+  std::string description;  // one line for --help and the docs
+  FamilyFactory create;
+  int complexity_rank;  // ties in CV score go to the lower rank (simpler model)
+};
+
+void register_family(FamilyInfo info);
+const FamilyInfo& family(const std::string& name);  // throws UsageError naming the known families
+std::vector<std::string> family_names();
+std::unique_ptr<Classifier> create_classifier(const std::string& family, const nlohmann::json& params);
+
+struct FamilyRegistrar {
+  explicit FamilyRegistrar(FamilyInfo info) { register_family(std::move(info)); }
+};
+
+}  // namespace netsentry
+
+#define NETSENTRY_REGISTER_FAMILY(id, ...) static ::netsentry::FamilyRegistrar netsentry_family_##id(__VA_ARGS__)

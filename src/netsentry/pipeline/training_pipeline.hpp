@@ -1,0 +1,32 @@
+#pragma once
+// The training pipeline: ingest -> validate -> transform -> train -> evaluate -> bundle.
+// The only place that knows the order of the stages. A run lives in <artifact_dir>/<UTC stamp>/.
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "netsentry/config/config.hpp"
+
+namespace netsentry {
+
+struct TrainOptions {
+  std::optional<std::string> data;             // a CSV path or a source URI; overrides the config
+  std::optional<std::filesystem::path> model_dir;  // where final_model/ goes (default: <run_dir>/final_model)
+  std::optional<std::filesystem::path> artifact_dir;
+  std::function<void(const std::string& stage, double fraction)> progress;  // optional
+};
+
+struct TrainResult {
+  std::filesystem::path run_dir;
+  std::filesystem::path model_dir;
+  nlohmann::json summary;  // the `train --json` object
+};
+
+// Runs every stage. Throws DataError (invalid data), GateError (model below the expected score or
+// over/under-fitting), UsageError (bad config); nothing is published as final_model on failure.
+TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt);
+
+}  // namespace netsentry

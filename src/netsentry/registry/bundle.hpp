@@ -1,0 +1,81 @@
+#pragma once
+// A model bundle: the directory `final_model/` (the reference project's name), data-only files:
+//   metadata.json      {"format": "netsentry-bundle", "format_version": 1, "version", "created_at",
+//                       "data_sha256", "seed", "netsentry_version", "family", "params", "target",
+//                       "features": [...], "label_mapping", "threshold", "metrics": {...}}
+//   model/             the classifier's own files (XGBoost JSON model, OpenCV YAML, ...)
+//   preprocessor.json  fitted imputer (+ scaler): parameters and training statistics
+//   schema.json        the schema the model was trained with
+//   metrics.json       test metrics and the confusion matrix
+// A bundle is always written whole into a temp dir and renamed into place (core/fs publish_dir).
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "netsentry/core/matrix.hpp"
+#include "netsentry/schema/schema.hpp"
+#include "netsentry/table/table.hpp"
+
+namespace netsentry {
+
+class Classifier;
+class Preprocessor;
+
+struct Scored {
+  std::vector<int> label;           // 1 = class 1 (the target value mapped to 1)
+  std::vector<double> probability;  // P(class 1)
+};
+
+class ModelBundle {
+ public:
+  ModelBundle();
+  ~ModelBundle();
+  ModelBundle(ModelBundle&&) noexcept;
+  ModelBundle& operator=(ModelBundle&&) noexcept;
+
+  // Loads and checks every file; throws DataError naming the file that is missing or malformed.
+  static ModelBundle load(const std::filesystem::path& dir);
+  // Writes the bundle to `dest` atomically (temp dir + fsync + rename).
+  void save(const std::filesystem::path& dest) const;
+
+  const nlohmann::json& metadata() const { return metadata_; }
+  nlohmann::json& metadata() { return metadata_; }
+  const Schema& schema() const { return schema_; }
+  const std::vector<std::string>& features() const { return features_; }
+  const std::string& target() const { return target_; }
+  double threshold() const { return threshold_; }
+  std::string version() const { return metadata_.value("version", std::string{}); }
+  // The original target value a class index maps back to (e.g. 0 -> "-1").
+  std::string class_value(int cls) const;
+
+  // The feature matrix (schema order) from a table; DataError naming a missing or non-numeric column
+  // and the row of a bad value. Extra columns (e.g. the target) are ignored.
+  Matrix features_from(const Table& t) const;
+  // Class indices of the target column through the bundle's label mapping; DataError naming the row
+  // of a value the mapping does not know.
+  Labels labels_from(const Table& t) const;
+  // Preprocess + predict. X in feature order, NaN = missing.
+  Scored score(const Matrix& X) const;
+  // Per-row feature contributions (rows x features, log-odds units); empty if the family has none.
+  std::optional<Matrix> explain(const Matrix& X) const;
+  std::vector<double> feature_importance() const;
+
+  // Builder used by the trainer.
+  static ModelBundle assemble(std::unique_ptr<Classifier> model, std::unique_ptr<Preprocessor> pre, Schema schema,
+                              std::vector<std::string> features, std::string target, nlohmann::json metadata);
+
+ private:
+  nlohmann::json metadata_;
+  Schema schema_;
+  std::vector<std::string> features_;
+  std::string target_;
+  double threshold_ = 0.5;
+  std::unique_ptr<Classifier> model_;
+  std::unique_ptr<Preprocessor> pre_;
+};
+
+}  // namespace netsentry
