@@ -28,6 +28,7 @@ void register_source(const std::string& scheme, SourceFactory f) { sources()[sch
 void register_sink(const std::string& scheme, SinkFactory f) { sinks()[scheme] = std::move(f); }
 
 std::string uri_scheme(const std::string& uri) {
+  if (uri == "mongodb") return "mongodb";  // bare scheme: the URL comes from MONGO_DB_URL (see mongo_source.cpp)
   auto colon = uri.find(':');
   if (colon == std::string::npos || colon < 2) return "csv";  // plain path (or a Windows drive letter)
   std::string s = uri.substr(0, colon);
