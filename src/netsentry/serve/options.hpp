@@ -1,0 +1,44 @@
+#pragma once
+// Settings of `netsentry serve`: the `serve:` section of config/pipeline.yaml, overridden by the
+// command line, plus the API token from the environment.
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "netsentry/config/config.hpp"
+
+namespace netsentry::serve {
+
+struct ServeOptions {
+  std::filesystem::path model_dir;
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0 = any free port (tests)
+  // Worker threads of the HTTP server. Every open keep-alive connection holds one while it is open,
+  // so this must exceed the number of concurrent clients.
+  int threads = 64;
+  std::size_t max_body_bytes = 32u << 20;       // 413 above
+  std::size_t max_rows = 100000;                // rows per prediction request; 413 above
+  int explain_top_k = 3;                        // reasons per prediction (0 = none)
+  std::chrono::milliseconds reload_poll{1000};  // how often the model directory is checked (0 = never)
+  int read_timeout_seconds = 10;
+  int keep_alive_timeout_seconds = 5;
+  // Verdict names per class value (the target's original values).
+  std::map<std::string, std::string> class_names = {{"-1", "phishing"}, {"1", "legitimate"}};
+  // Bearer token for state-changing routes; none = those routes answer 401.
+  std::optional<std::string> api_token;
+  // Debug-level access log lines (method, route, status, latency; never bodies or headers).
+  bool access_log = false;
+  // The pipeline configuration training jobs run with.
+  PipelineConfig pipeline;
+};
+
+// Reads `serve:` from cfg.raw (every key optional); throws UsageError naming a key with a bad value.
+ServeOptions options_from_config(const PipelineConfig& cfg);
+
+// NETSENTRY_API_TOKEN, when set and not empty.
+std::optional<std::string> api_token_from_env();
+
+}  // namespace netsentry::serve

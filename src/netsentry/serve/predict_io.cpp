@@ -1,0 +1,451 @@
+#include "netsentry/serve/predict_io.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "netsentry/core/error.hpp"
+#include "netsentry/table/csv.hpp"
+
+namespace netsentry::serve {
+
+namespace {
+
+bool is_missing_token(std::string_view s, const InputRules& rules) {
+  for (const auto& t : rules.missing_values)
+    if (s == t) return true;
+  return false;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+// A number from text, or nullopt when it is not one. Missing tokens give NaN.
+std::optional<double> number_from_text(std::string_view raw, const InputRules& rules) {
+  if (is_missing_token(raw, rules)) return kMissing;
+  auto s = trim(raw);
+  if (s.empty() || is_missing_token(s, rules)) return kMissing;
+  if (s.front() == '+') s.remove_prefix(1);
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+double value_from_json(const nlohmann::json& v, const std::string& column, std::size_t row,
+                       const InputRules& rules) {
+  if (v.is_number()) {
+    double d = v.get<double>();
+    if (std::isfinite(d)) return d;
+  } else if (v.is_null()) {
+    return kMissing;
+  } else if (v.is_string()) {
+    if (auto d = number_from_text(v.get_ref<const std::string&>(), rules)) return *d;
+  }
+  std::string shown = v.dump();
+  if (shown.size() > 40) shown = shown.substr(0, 40) + "...";
+  throw RequestError(
+      400, "record " + std::to_string(row) + ", column '" + column + "': expected a number, got " + shown,
+      column, row);
+}
+
+bool ignored(const std::string& name, const InputRules& rules) {
+  return std::find(rules.ignored_columns.begin(), rules.ignored_columns.end(), name) !=
+         rules.ignored_columns.end();
+}
+
+void check_rows(std::size_t n, const InputRules& rules) {
+  if (n == 0) throw RequestError(400, "no records to score");
+  if (n > rules.max_rows)
+    throw RequestError(
+        413, std::to_string(n) + " records in one request; the limit is " + std::to_string(rules.max_rows));
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+void append_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  char buf[32];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 6);
+  if (ec != std::errc()) {
+    out += "null";
+    return;
+  }
+  out.append(buf, p);
+}
+
+std::string error_json(const std::string& message, const std::optional<std::string>& column,
+                       const std::optional<std::size_t>& row) {
+  std::string o = "{\"error\":";
+  append_json_string(o, message);
+  o += ",\"column\":";
+  if (column)
+    append_json_string(o, *column);
+  else
+    o += "null";
+  o += ",\"row\":";
+  o += row ? std::to_string(*row) : std::string("null");
+  o += '}';
+  return o;
+}
+
+PredictRequest parse_predict_json(std::string_view body, const LoadedModel& m, const InputRules& rules) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(body.begin(), body.end());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw RequestError(400, std::string("invalid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw RequestError(400, "expected a JSON object with \"records\" or \"rows\"");
+  PredictRequest req;
+  if (auto it = j.find("explain"); it != j.end()) {
+    if (!it->is_boolean()) throw RequestError(400, "\"explain\" must be true or false");
+    req.explain = it->get<bool>();
+  }
+  const std::size_t nf = m.features.size();
+  const bool has_records = j.contains("records"), has_rows = j.contains("rows");
+  if (has_records == has_rows)
+    throw RequestError(400, "expected exactly one of \"records\" (objects) or \"rows\" (arrays)");
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (it.key() != "records" && it.key() != "rows" && it.key() != "explain")
+      throw RequestError(400, "unknown field \"" + it.key() + "\" (expected records, rows, explain)");
+  if (has_records) {
+    const auto& recs = j["records"];
+    if (!recs.is_array()) throw RequestError(400, "\"records\" must be an array of objects");
+    check_rows(recs.size(), rules);
+    req.X = Matrix(recs.size(), nf, kMissing);
+    std::vector<char> seen(nf);
+    for (std::size_t r = 0; r < recs.size(); ++r) {
+      const auto& rec = recs[r];
+      if (!rec.is_object())
+        throw RequestError(400, "record " + std::to_string(r) + " is not an object", std::nullopt, r);
+      std::fill(seen.begin(), seen.end(), 0);
+      auto row = req.X.row(r);
+      for (auto it = rec.begin(); it != rec.end(); ++it) {
+        auto f = m.index.find(it.key());
+        if (f == m.index.end()) {
+          if (it.key() == m.target || ignored(it.key(), rules)) continue;
+          throw RequestError(400, "record " + std::to_string(r) + ": unknown column '" + it.key() + "'",
+                             it.key(), r);
+        }
+        row[f->second] = value_from_json(it.value(), it.key(), r, rules);
+        seen[f->second] = 1;
+      }
+      for (std::size_t c = 0; c < nf; ++c)
+        if (!seen[c])
+          throw RequestError(400, "record " + std::to_string(r) + ": missing column '" + m.features[c] + "'",
+                             m.features[c], r);
+    }
+  } else {
+    const auto& rows = j["rows"];
+    if (!rows.is_array()) throw RequestError(400, "\"rows\" must be an array of arrays");
+    check_rows(rows.size(), rules);
+    req.X = Matrix(rows.size(), nf, kMissing);
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      const auto& a = rows[r];
+      if (!a.is_array() || a.size() != nf)
+        throw RequestError(
+            400,
+            "row " + std::to_string(r) + ": expected an array of " + std::to_string(nf) +
+                " values in feature order (see GET /api/v1/model), got " +
+                (a.is_array() ? std::to_string(a.size()) + " values" : std::string(a.type_name())),
+            std::nullopt, r);
+      auto row = req.X.row(r);
+      for (std::size_t c = 0; c < nf; ++c) row[c] = value_from_json(a[c], m.features[c], r, rules);
+    }
+  }
+  return req;
+}
+
+CsvRequest parse_predict_csv(std::string_view text, const LoadedModel& m, const InputRules& rules) {
+  // Refuse before parsing when the lines alone are over the limit (quoted fields may hold newlines:
+  // then the exact count after parsing decides).
+  if (static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) > rules.max_rows &&
+      text.find('"') == std::string_view::npos) {
+    std::size_t nonblank = 0;
+    for (std::size_t start = 0; start < text.size();) {
+      std::size_t end = text.find('\n', start);
+      if (end == std::string_view::npos) end = text.size();
+      if (!trim(text.substr(start, end - start)).empty()) ++nonblank;
+      start = end + 1;
+    }
+    if (nonblank > rules.max_rows + 1)
+      throw RequestError(413, std::to_string(nonblank - 1) + " rows in one request; the limit is " +
+                                  std::to_string(rules.max_rows));
+  }
+  CsvRequest req;
+  CsvOptions opt;
+  opt.missing_values = rules.missing_values;
+  try {
+    req.table = parse_csv(text, "upload", opt);
+  } catch (const DataError& e) {
+    throw RequestError(400, e.what());
+  }
+  check_rows(req.table.rows(), rules);
+  const std::size_t nf = m.features.size();
+  std::vector<const Column*> cols(nf, nullptr);
+  for (const auto& c : req.table.columns) {
+    auto f = m.index.find(c.name);
+    if (f == m.index.end()) {
+      if (c.name == m.target || ignored(c.name, rules)) continue;
+      throw RequestError(400, "unknown column '" + c.name + "'", c.name);
+    }
+    cols[f->second] = &c;
+  }
+  for (std::size_t i = 0; i < nf; ++i)
+    if (!cols[i]) throw RequestError(400, "missing column '" + m.features[i] + "'", m.features[i]);
+  const std::size_t n = req.table.rows();
+  req.X = Matrix(n, nf);
+  for (std::size_t i = 0; i < nf; ++i) {
+    const Column& c = *cols[i];
+    if (c.type == ColumnType::Numeric) {
+      for (std::size_t r = 0; r < n; ++r) req.X(r, i) = c.num[r];
+    } else {
+      for (std::size_t r = 0; r < n; ++r) {
+        auto v = number_from_text(c.text[r], rules);
+        if (!v) {
+          std::string shown = c.text[r].size() > 40 ? c.text[r].substr(0, 40) + "..." : c.text[r];
+          throw RequestError(400,
+                             "row " + std::to_string(r) + " (line " + std::to_string(r + 2) + "), column '" +
+                                 c.name + "': expected a number, got '" + shown + "'",
+                             c.name, r);
+        }
+        req.X(r, i) = *v;
+      }
+    }
+  }
+  return req;
+}
+
+Scores run_model(const LoadedModel& m, const Matrix& X, bool explain) {
+  Scores s;
+  s.scored = m.bundle.score(X);
+  if (s.scored.label.size() != X.rows || s.scored.probability.size() != X.rows)
+    throw std::runtime_error("the model answered a wrong number of predictions");
+  if (explain && m.can_explain) {
+    s.contributions = m.bundle.explain(X);
+    if (s.contributions && (s.contributions->rows != X.rows || s.contributions->cols < m.features.size()))
+      s.contributions.reset();
+  }
+  return s;
+}
+
+namespace {
+
+// Indices of the top_k features by |contribution| (non-zero only), largest first.
+void top_reasons(const Matrix& contrib, std::size_t r, std::size_t nf, int top_k,
+                 std::vector<std::size_t>& idx) {
+  idx.clear();
+  auto row = contrib.row(r);
+  for (std::size_t c = 0; c < nf; ++c)
+    if (row[c] != 0.0 && std::isfinite(row[c])) idx.push_back(c);
+  const std::size_t k = std::min<std::size_t>(idx.size(), static_cast<std::size_t>(std::max(top_k, 0)));
+  std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(),
+                    [&](std::size_t a, std::size_t b) { return std::fabs(row[a]) > std::fabs(row[b]); });
+  idx.resize(k);
+}
+
+double verdict_probability(const Scored& s, std::size_t r) {
+  return s.label[r] == 1 ? s.probability[r] : 1.0 - s.probability[r];
+}
+
+}  // namespace
+
+void append_predictions_json(std::string& out, const LoadedModel& m, const Matrix& X, const Scores& s,
+                             int top_k) {
+  const std::size_t n = X.rows, nf = m.features.size();
+  out.reserve(out.size() + 64 + n * (160 + (s.contributions ? 90 * static_cast<std::size_t>(top_k) : 0)));
+  out += "{\"model_version\":";
+  append_json_string(out, m.version);
+  out += ",\"count\":";
+  out += std::to_string(n);
+  out += ",\"predictions\":[";
+  thread_local std::vector<std::size_t> idx;
+  for (std::size_t r = 0; r < n; ++r) {
+    const int cls = s.scored.label[r] == 1 ? 1 : 0;
+    if (r) out += ',';
+    out += "{\"row\":";
+    out += std::to_string(r);
+    out += ",\"class\":";
+    out += cls ? '1' : '0';
+    out += ",\"label\":";
+    append_json_string(out, m.class_value[cls]);
+    out += ",\"verdict\":";
+    append_json_string(out, m.verdict[cls]);
+    out += ",\"probability\":";
+    append_number(out, verdict_probability(s.scored, r));
+    out += ",\"probabilities\":{";
+    append_json_string(out, m.class_value[0]);
+    out += ':';
+    append_number(out, 1.0 - s.scored.probability[r]);
+    out += ',';
+    append_json_string(out, m.class_value[1]);
+    out += ':';
+    append_number(out, s.scored.probability[r]);
+    out += '}';
+    if (s.contributions) {
+      top_reasons(*s.contributions, r, nf, top_k, idx);
+      out += ",\"reasons\":[";
+      for (std::size_t k = 0; k < idx.size(); ++k) {
+        const std::size_t c = idx[k];
+        const double v = (*s.contributions)(r, c);
+        if (k) out += ',';
+        out += "{\"feature\":";
+        append_json_string(out, m.features[c]);
+        out += ",\"value\":";
+        append_number(out, X(r, c));
+        out += ",\"contribution\":";
+        append_number(out, v);
+        out += ",\"towards\":";
+        append_json_string(out, m.verdict[v > 0 ? 1 : 0]);
+        out += '}';
+      }
+      out += ']';
+    }
+    out += '}';
+  }
+  out += "]}";
+}
+
+std::string predictions_csv(const Table& input, const LoadedModel& m, const Matrix& X, const Scores& s,
+                            int top_k) {
+  Table t = input;
+  const std::size_t n = X.rows, nf = m.features.size();
+  Column label{"label", ColumnType::Text, {}, {}}, verdict{"verdict", ColumnType::Text, {}, {}},
+      prob{"probability", ColumnType::Numeric, {}, {}}, reasons{"reasons", ColumnType::Text, {}, {}};
+  label.text.reserve(n);
+  verdict.text.reserve(n);
+  prob.num.reserve(n);
+  if (s.contributions) reasons.text.reserve(n);
+  std::vector<std::size_t> idx;
+  for (std::size_t r = 0; r < n; ++r) {
+    const int cls = s.scored.label[r] == 1 ? 1 : 0;
+    label.text.push_back(m.class_value[cls]);
+    verdict.text.push_back(m.verdict[cls]);
+    prob.num.push_back(std::round(verdict_probability(s.scored, r) * 1e6) / 1e6);
+    if (s.contributions) {
+      top_reasons(*s.contributions, r, nf, top_k, idx);
+      std::string txt;
+      for (std::size_t k = 0; k < idx.size(); ++k) {
+        if (k) txt += "; ";
+        txt += m.features[idx[k]];
+        txt += '=';
+        std::string v;
+        append_number(v, X(r, idx[k]));
+        txt += v;
+        txt += " (";
+        const double c = (*s.contributions)(r, idx[k]);
+        std::string cs;
+        append_number(cs, c);
+        if (c > 0) txt += '+';
+        txt += cs;
+        txt += ')';
+      }
+      reasons.text.push_back(std::move(txt));
+    }
+  }
+  // Names already taken by the upload get a "predicted_" prefix.
+  for (Column* c : {&label, &verdict, &prob, &reasons})
+    while (t.find(c->name)) c->name = "predicted_" + c->name;
+  t.columns.push_back(std::move(label));
+  t.columns.push_back(std::move(verdict));
+  t.columns.push_back(std::move(prob));
+  if (s.contributions) t.columns.push_back(std::move(reasons));
+  return to_csv(t);
+}
+
+std::string html_escape(std::string_view s) {
+  std::string o;
+  o.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      case '\'':
+        o += "&#39;";
+        break;
+      default:
+        o += c;
+    }
+  }
+  return o;
+}
+
+std::string predictions_html(const Table& input, const Scores& s) {
+  const std::size_t n = input.rows();
+  std::string o;
+  o.reserve(256 + n * input.cols() * 16);
+  o += "<!DOCTYPE html><html><head><title>Predictions</title></head><body>";
+  o += "<table border=\"1\" class=\"dataframe table table-striped\">\n  <thead>\n    <tr style=\"text-align: "
+       "right;\">\n"
+       "      <th></th>\n";
+  for (const auto& c : input.columns) o += "      <th>" + html_escape(c.name) + "</th>\n";
+  o += "      <th>predicted_column</th>\n    </tr>\n  </thead>\n  <tbody>\n";
+  for (std::size_t r = 0; r < n; ++r) {
+    o += "    <tr>\n      <th>" + std::to_string(r) + "</th>\n";
+    for (const auto& c : input.columns) {
+      o += "      <td>";
+      if (c.type == ColumnType::Numeric)
+        o += std::isnan(c.num[r]) ? std::string("NaN") : format_number(c.num[r]);
+      else
+        o += html_escape(c.text[r]);
+      o += "</td>\n";
+    }
+    o += "      <td>";
+    o += s.scored.label[r] == 1 ? '1' : '0';
+    o += "</td>\n    </tr>\n";
+  }
+  o += "  </tbody>\n</table></body></html>";
+  return o;
+}
+
+}  // namespace netsentry::serve
