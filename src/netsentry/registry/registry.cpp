@@ -546,20 +546,33 @@ nlohmann::json register_after_training(const PipelineConfig& cfg, const fs::path
   if (test_csv) {
     test = *test_csv;
   } else {
-    // The ingestion stage's test split inside the run folder (shortest path wins: the ingestion artifact).
-    std::vector<fs::path> found;
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(run_dir, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-      if (it->is_regular_file() && it->path().filename() == cfg.test_file) found.push_back(it->path());
-    if (found.empty())
-      throw DataError(run_dir.string() + ": no test split '" + cfg.test_file +
-                      "' in the run folder to register with");
-    std::sort(found.begin(), found.end(), [](auto& a, auto& b) {
-      auto da = std::distance(a.begin(), a.end()), db = std::distance(b.begin(), b.end());
-      return da != db ? da < db : a < b;
-    });
-    test = found.front();
+    // The ingestion stage's test split: data_ingestion/artifact.json names it; otherwise search the run
+    // folder for the configured test file, preferring the ingestion stage's copy.
+    const fs::path artifact = run_dir / "data_ingestion" / "artifact.json";
+    if (fs::is_regular_file(artifact)) {
+      try {
+        auto a = nlohmann::json::parse(read_file(artifact));
+        if (a.contains("test") && a["test"].is_string()) test = a["test"].get<std::string>();
+      } catch (const std::exception&) {
+      }
+    }
+    if (test.empty() || !fs::is_regular_file(test)) {
+      std::vector<fs::path> found;
+      std::error_code ec;
+      for (auto it = fs::recursive_directory_iterator(run_dir, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_regular_file() && it->path().filename() == cfg.test_file) found.push_back(it->path());
+      if (found.empty())
+        throw DataError(run_dir.string() + ": no test split '" + cfg.test_file +
+                        "' in the run folder to register with");
+      auto rank = [](const fs::path& p) {
+        bool ingest = p.generic_string().find("ingest") != std::string::npos;
+        return std::make_pair(ingest ? 0 : 1, std::distance(p.begin(), p.end()));
+      };
+      std::sort(found.begin(), found.end(),
+                [&](auto& a, auto& b) { return rank(a) != rank(b) ? rank(a) < rank(b) : a < b; });
+      test = found.front();
+    }
   }
   Registry reg(registry_dir_from_config(cfg), RegistryOptions::from_config(cfg));
   const std::string v =
