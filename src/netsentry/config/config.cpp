@@ -72,6 +72,7 @@ PipelineConfig PipelineConfig::load(const std::filesystem::path& path) {
   c.raw = j;
   get(j, "pipeline", "artifact_dir", c.artifact_dir, src);
   get(j, "pipeline", "random_seed", c.seed, src);
+  get(j, "pipeline", "model_dir", c.model_dir, src);
   get(j, "data", "source", c.source, src);
   get(j, "data", "demo_rows", c.demo_rows, src);
   get(j, "data", "target_column", c.target, src);

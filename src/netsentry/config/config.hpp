@@ -15,6 +15,7 @@ struct PipelineConfig {
 
   // pipeline
   std::string artifact_dir = "artifacts";
+  std::string model_dir = "final_model";  // where an accepted model is published
   std::uint64_t seed = 42;
   // data
   std::string source = "demo";

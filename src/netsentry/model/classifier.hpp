@@ -55,6 +55,9 @@ struct FamilyInfo {
   std::string description;  // one line for --help and the docs
   FamilyFactory create;
   int complexity_rank;  // ties in CV score go to the lower rank (simpler model)
+  // True when every n_estimators value up to the fitted one can be scored from one fit
+  // (predict_proba_first), so a grid over n_estimators costs one fit.
+  bool staged_n_estimators = false;
 };
 
 void register_family(FamilyInfo info);

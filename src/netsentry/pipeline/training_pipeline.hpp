@@ -29,4 +29,10 @@ struct TrainResult {
 // over/under-fitting), UsageError (bad config); nothing is published as final_model on failure.
 TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt);
 
+// A new, unique run folder <artifact_dir>/<UTC stamp>[-N] (created atomically).
+std::filesystem::path new_run_dir(const std::filesystem::path& artifact_dir);
+// The source URI to ingest: `data` or the config's; "demo" generates the demo data into run_dir.
+std::string resolve_source(const PipelineConfig& cfg, const std::optional<std::string>& data,
+                           const std::filesystem::path& run_dir);
+
 }  // namespace netsentry

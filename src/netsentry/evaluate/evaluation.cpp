@@ -1,0 +1,77 @@
+#include "netsentry/evaluate/evaluation.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+
+#include "netsentry/core/error.hpp"
+#include "netsentry/core/fs.hpp"
+#include "netsentry/model/metrics.hpp"
+#include "netsentry/registry/bundle.hpp"
+#include "netsentry/table/csv.hpp"
+
+namespace netsentry {
+
+using json = nlohmann::json;
+
+json EvaluationArtifact::to_json() const {
+  return {{"metrics_file", metrics_file}, {"model_dir", model_dir},  {"test_metrics", test_metrics},
+          {"train_metrics", train_metrics}, {"accepted", accepted}, {"reason", reason}};
+}
+
+EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const TransformationArtifact& data,
+                                  const ModelTrainerArtifact& trained, const fs::path& stage_dir) {
+  ModelBundle bundle = ModelBundle::load(trained.model_dir);
+  CsvOptions co;
+  co.missing_values = cfg.missing_values;
+  const Table test = read_csv(data.raw_test, co);
+  const Labels y = bundle.labels_from(test);
+  const Scored s = bundle.score(bundle.features_from(test));
+  const Metrics m = compute_metrics(y, s.probability, bundle.threshold());
+
+  EvaluationArtifact a;
+  a.test_metrics = m.to_json();
+  a.train_metrics = trained.train_metrics;
+  const double test_score = m.get(cfg.metric);
+  const double train_score = Metrics::from_json(trained.train_metrics).get(cfg.metric);
+  const double gap = train_score - test_score;
+  char buf[512];
+  if (test_score < cfg.expected_score) {
+    std::snprintf(buf, sizeof buf, "test %s %.4f is below the expected score %.4f", cfg.metric.c_str(), test_score,
+                  cfg.expected_score);
+    a.reason = buf;
+  } else if (std::abs(gap) > cfg.overfitting_threshold) {
+    std::snprintf(buf, sizeof buf, "%s: train %s %.4f vs test %.4f differ by %.4f > threshold %.4f",
+                  gap > 0 ? "over-fitting" : "under-fitting", cfg.metric.c_str(), train_score, test_score,
+                  std::abs(gap), cfg.overfitting_threshold);
+    a.reason = buf;
+  } else {
+    std::snprintf(buf, sizeof buf, "test %s %.4f >= expected %.4f; train/test gap %.4f <= %.4f", cfg.metric.c_str(),
+                  test_score, cfg.expected_score, std::abs(gap), cfg.overfitting_threshold);
+    a.reason = buf;
+    a.accepted = true;
+  }
+  a.metrics_file = stage_dir / "metrics.json";
+  json report = {{"test", a.test_metrics},
+                 {"train", a.train_metrics},
+                 {"metric", cfg.metric},
+                 {"gate",
+                  {{"accepted", a.accepted},
+                   {"reason", a.reason},
+                   {"expected_score", cfg.expected_score},
+                   {"overfitting_threshold", cfg.overfitting_threshold},
+                   {"train_score", train_score},
+                   {"test_score", test_score}}}};
+  write_file_atomic(a.metrics_file, report.dump(2));
+  spdlog::info("evaluate: test accuracy {:.4f} f1 {:.4f} roc_auc {:.4f}; gate: {}", m.accuracy, m.f1, m.roc_auc,
+               a.reason);
+  if (!a.accepted) throw GateError(a.reason + " (report: " + a.metrics_file.string() + ")");
+
+  bundle.metadata()["metrics"] = report;
+  a.model_dir = stage_dir / "evaluated_model";
+  bundle.save(a.model_dir);
+  write_file_atomic(stage_dir / "artifact.json", a.to_json().dump(2));
+  return a;
+}
+
+}  // namespace netsentry

@@ -1,0 +1,87 @@
+#include "netsentry/ingest/ingestion.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "netsentry/core/error.hpp"
+#include "netsentry/core/fs.hpp"
+#include "netsentry/ingest/source.hpp"
+#include "netsentry/ingest/split.hpp"
+#include "netsentry/schema/labels.hpp"
+#include "netsentry/schema/schema.hpp"
+#include "netsentry/table/csv.hpp"
+
+namespace netsentry {
+
+using json = nlohmann::json;
+
+json IngestionArtifact::to_json() const {
+  return {{"feature_store", feature_store}, {"train", train}, {"test", test}, {"source", source},
+          {"data_sha256", data_sha256},     {"rows", rows},   {"train_rows", train_rows},
+          {"test_rows", test_rows},         {"split", split}};
+}
+
+IngestionArtifact IngestionArtifact::from_json(const json& j) {
+  IngestionArtifact a;
+  a.feature_store = j.at("feature_store").get<std::string>();
+  a.train = j.at("train").get<std::string>();
+  a.test = j.at("test").get<std::string>();
+  a.source = j.value("source", "");
+  a.data_sha256 = j.value("data_sha256", "");
+  a.rows = j.value("rows", std::size_t{0});
+  a.train_rows = j.value("train_rows", std::size_t{0});
+  a.test_rows = j.value("test_rows", std::size_t{0});
+  a.split = j.value("split", "random");
+  return a;
+}
+
+IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& source_uri, const fs::path& stage_dir) {
+  auto source = open_source(source_uri);
+  Schema schema = Schema::load_yaml(cfg.resolve(cfg.schema_file));
+  SourceOptions so;
+  so.missing_values = cfg.missing_values;
+  so.drop_columns = cfg.drop_columns;
+  so.schema = &schema;
+  Table t = source->read(so);
+  const std::string where = source->describe();
+  if (t.cols() == 0) throw DataError(where + ": no columns");
+  if (t.rows() == 0) throw DataError(where + ": no data rows (header only)");
+  if (!t.find(cfg.target))
+    throw DataError(where + ": target column '" + cfg.target + "' is missing (columns: " + std::to_string(t.cols()) +
+                    ")");
+  const Labels y = map_labels(t, cfg.target, cfg.label_mapping);
+  std::size_t ones = static_cast<std::size_t>(std::count(y.begin(), y.end(), 1));
+  if (ones == 0 || ones == y.size())
+    throw DataError(where + ": target column '" + cfg.target + "' has a single class (" + std::to_string(y.size()) +
+                    " rows of class " + std::to_string(y[0]) + "); at least two are needed");
+
+  IngestionArtifact a;
+  a.source = redact_uri(where);
+  a.split = cfg.split;
+  a.feature_store = stage_dir / "feature_store" / cfg.feature_store_file;
+  a.train = stage_dir / "ingested" / cfg.train_file;
+  a.test = stage_dir / "ingested" / cfg.test_file;
+  const std::string csv = to_csv(t);
+  write_file_atomic(a.feature_store, csv);
+  a.data_sha256 = sha256_hex(csv);
+
+  SplitIndices s;
+  if (cfg.split == "duplicate_aware") {
+    std::vector<std::string> features;
+    for (auto& c : t.columns)
+      if (c.name != cfg.target && c.type == ColumnType::Numeric) features.push_back(c.name);
+    s = duplicate_aware_split(t.to_matrix(features), y, cfg.test_ratio, cfg.seed);
+  } else {
+    s = stratified_split(y, cfg.test_ratio, cfg.seed);
+  }
+  write_csv_atomic(a.train, t.take_rows(s.train));
+  write_csv_atomic(a.test, t.take_rows(s.test));
+  a.rows = t.rows();
+  a.train_rows = s.train.size();
+  a.test_rows = s.test.size();
+  write_file_atomic(stage_dir / "artifact.json", a.to_json().dump(2));
+  spdlog::info("ingest: {} rows from {} -> train {} / test {} ({} split)", a.rows, a.source, a.train_rows,
+               a.test_rows, a.split);
+  return a;
+}
+
+}  // namespace netsentry

@@ -1,0 +1,41 @@
+#include "netsentry/model/classifier.hpp"
+
+#include <map>
+
+#include "netsentry/core/error.hpp"
+
+namespace netsentry {
+
+namespace {
+std::map<std::string, FamilyInfo>& families() {
+  static std::map<std::string, FamilyInfo> m;
+  return m;
+}
+}  // namespace
+
+void register_family(FamilyInfo info) {
+  auto name = info.name;
+  families()[name] = std::move(info);
+}
+
+const FamilyInfo& family(const std::string& name) {
+  auto it = families().find(name);
+  if (it == families().end()) {
+    std::string known;
+    for (auto& [k, _] : families()) known += (known.empty() ? "" : ", ") + k;
+    throw UsageError("unknown model family '" + name + "' (known: " + known + ")");
+  }
+  return it->second;
+}
+
+std::vector<std::string> family_names() {
+  std::vector<std::string> n;
+  for (auto& [k, _] : families()) n.push_back(k);
+  return n;
+}
+
+std::unique_ptr<Classifier> create_classifier(const std::string& name, const nlohmann::json& params) {
+  return family(name).create(params);
+}
+
+}  // namespace netsentry

@@ -1,0 +1,302 @@
+#include "netsentry/model/search.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <thread>
+
+#include "netsentry/core/error.hpp"
+#include "netsentry/model/classifier.hpp"
+#include "netsentry/model/metrics.hpp"
+#include "netsentry/transform/smote.hpp"
+
+namespace netsentry {
+
+using json = nlohmann::json;
+
+json CandidateResult::to_json() const {
+  return {{"family", family},           {"params", params},           {"cv_mean", cv_mean},
+          {"cv_std", cv_std},           {"fold_scores", fold_scores}, {"fit_seconds", fit_seconds},
+          {"budget_stage", budget_stage}};
+}
+
+std::vector<std::vector<std::size_t>> stratified_kfold(const Labels& y, int k, std::uint64_t seed) {
+  if (k < 2) throw UsageError("cross-validation needs at least 2 folds");
+  std::map<int, std::vector<std::size_t>> by_class;
+  for (std::size_t i = 0; i < y.size(); ++i) by_class[y[i]].push_back(i);
+  for (auto& [c, idx] : by_class)
+    if (idx.size() < static_cast<std::size_t>(k))
+      throw DataError("class " + std::to_string(c) + " has only " + std::to_string(idx.size()) +
+                      " rows, fewer than the " + std::to_string(k) + " cross-validation folds");
+  std::mt19937_64 rng(seed);
+  std::vector<std::vector<std::size_t>> folds(static_cast<std::size_t>(k));
+  std::size_t offset = 0;  // rotate where each class starts so fold sizes stay balanced overall
+  for (auto& [c, idx] : by_class) {
+    std::shuffle(idx.begin(), idx.end(), rng);
+    for (std::size_t i = 0; i < idx.size(); ++i) folds[(i + offset) % folds.size()].push_back(idx[i]);
+    offset += idx.size();
+  }
+  for (auto& f : folds) std::sort(f.begin(), f.end());
+  return folds;
+}
+
+std::vector<std::pair<std::string, json>> expand_grid(const json& families) {
+  std::vector<std::pair<std::string, json>> out;
+  for (auto& [fam, grid] : families.items()) {
+    family(fam);  // throws on an unknown family
+    std::vector<json> combos{json::object()};
+    if (!grid.is_null() && !grid.is_object())
+      throw UsageError("model_trainer.families." + fam + " must map parameter names to values or lists");
+    if (grid.is_object())
+      for (auto& [param, values] : grid.items()) {
+        json vals = values.is_array() ? values : json::array({values});
+        if (vals.empty()) throw UsageError("model_trainer.families." + fam + "." + param + " is an empty list");
+        std::vector<json> next;
+        for (auto& c : combos)
+          for (auto& v : vals) {
+            json n = c;
+            n[param] = v;
+            next.push_back(std::move(n));
+          }
+        combos = std::move(next);
+      }
+    for (auto& c : combos) out.emplace_back(fam, c);
+  }
+  if (out.empty()) throw UsageError("model_trainer.families is empty: nothing to search");
+  return out;
+}
+
+std::vector<float> balanced_weights(const Labels& y) {
+  double n1 = static_cast<double>(std::count(y.begin(), y.end(), 1)), n0 = static_cast<double>(y.size()) - n1;
+  std::vector<float> w(y.size());
+  for (std::size_t i = 0; i < y.size(); ++i)
+    w[i] = static_cast<float>(static_cast<double>(y.size()) / (2.0 * (y[i] == 1 ? n1 : n0)));
+  return w;
+}
+
+namespace {
+
+// One fit shared by candidates that differ only in n_estimators (for staged families).
+struct Unit {
+  std::string family;
+  json fit_params;
+  std::vector<std::size_t> cands;  // indices into the candidate list
+};
+
+double stddev(const std::vector<double>& v, double mean) {
+  double s = 0;
+  for (double x : v) s += (x - mean) * (x - mean);
+  return v.size() > 1 ? std::sqrt(s / static_cast<double>(v.size())) : 0.0;
+}
+
+// A simpler model wins ties: lower family rank, then fewer estimators, then shallower trees.
+std::tuple<int, double, double> complexity(const std::string& fam, const json& p) {
+  auto num = [&](const char* k) { return p.contains(k) && p[k].is_number() ? p[k].get<double>() : 0.0; };
+  return {family(fam).complexity_rank, num("n_estimators"), num("max_depth")};
+}
+
+// Stratified subsample of `frac` of the rows (all rows when frac >= 1).
+std::vector<std::size_t> subsample(const Labels& y, double frac, std::uint64_t seed) {
+  std::vector<std::size_t> all(y.size());
+  std::iota(all.begin(), all.end(), 0);
+  if (frac >= 1) return all;
+  std::map<int, std::vector<std::size_t>> by_class;
+  for (auto i : all) by_class[y[i]].push_back(i);
+  std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ULL);
+  std::vector<std::size_t> out;
+  for (auto& [c, idx] : by_class) {
+    std::shuffle(idx.begin(), idx.end(), rng);
+    auto n = std::max<std::size_t>(8, static_cast<std::size_t>(std::ceil(frac * static_cast<double>(idx.size()))));
+    idx.resize(std::min(n, idx.size()));
+    out.insert(out.end(), idx.begin(), idx.end());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+SearchResult search_models(const Matrix& X, const Labels& y, const json& families, const SearchOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto cands = expand_grid(families);
+  SearchResult res;
+  res.candidates.resize(cands.size());
+  for (std::size_t i = 0; i < cands.size(); ++i) {
+    res.candidates[i].family = cands[i].first;
+    res.candidates[i].params = cands[i].second;
+    (void)create_classifier(cands[i].first, cands[i].second);  // rejects unknown parameters up front
+  }
+  // Group candidates into fits.
+  std::vector<Unit> units;
+  {
+    std::map<std::string, std::size_t> key_to_unit;
+    for (std::size_t i = 0; i < cands.size(); ++i) {
+      auto& [fam, params] = cands[i];
+      json fit_params = params;
+      std::string key = fam + "#" + std::to_string(i);
+      if (family(fam).staged_n_estimators && params.contains("n_estimators")) {
+        json rest = params;
+        rest.erase("n_estimators");
+        key = fam + "#" + rest.dump();
+      }
+      auto it = key_to_unit.find(key);
+      if (it == key_to_unit.end()) {
+        key_to_unit[key] = units.size();
+        units.push_back({fam, fit_params, {i}});
+      } else {
+        auto& u = units[it->second];
+        u.cands.push_back(i);
+        if (params["n_estimators"].get<double>() > u.fit_params["n_estimators"].get<double>())
+          u.fit_params["n_estimators"] = params["n_estimators"];
+      }
+    }
+  }
+
+  const unsigned threads =
+      opt.threads > 0 ? static_cast<unsigned>(opt.threads) : std::max(1u, std::thread::hardware_concurrency());
+  // Stages: grid = one stage on all rows; halving = keep the best third of the fits each stage,
+  // with three times the rows, ending on all rows.
+  const double eta = 3.0;
+  int stages = 1;
+  if (opt.strategy == "halving") {
+    while (std::pow(eta, stages) < static_cast<double>(units.size())) ++stages;
+    // Never go below ~300 training rows in the first stage.
+    while (stages > 1 && static_cast<double>(y.size()) / std::pow(eta, stages - 1) < 300) --stages;
+  } else if (opt.strategy != "grid") {
+    throw UsageError("model_trainer.search must be grid or halving, not '" + opt.strategy + "'");
+  }
+  std::vector<std::size_t> alive(units.size());
+  std::iota(alive.begin(), alive.end(), 0);
+  std::size_t total_tasks = 0;
+  {
+    std::size_t n = alive.size();
+    for (int s = 0; s < stages; ++s) {
+      total_tasks += n * static_cast<std::size_t>(opt.folds);
+      n = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(static_cast<double>(n) / eta)));
+    }
+  }
+  std::atomic<std::size_t> done{0};
+  std::vector<std::vector<double>> oof(cands.size());
+  std::mutex mu;
+
+  for (int stage = 0; stage < stages; ++stage) {
+    const double frac = std::pow(eta, stage - (stages - 1));
+    const auto rows = subsample(y, frac, opt.seed + static_cast<std::uint64_t>(stage));
+    const Labels ys = take(y, rows);
+    const Matrix Xs = X.take_rows(rows);
+    const auto folds = stratified_kfold(ys, opt.folds, opt.seed);
+    const bool final_stage = stage == stages - 1;
+    for (auto u : alive)
+      for (auto c : units[u].cands) {
+        res.candidates[c].fold_scores.assign(folds.size(), 0.0);
+        res.candidates[c].budget_stage = stage;
+        if (final_stage) oof[c].assign(ys.size(), 0.0);
+      }
+    std::vector<std::pair<std::size_t, std::size_t>> tasks;  // (unit, fold)
+    for (auto u : alive)
+      for (std::size_t f = 0; f < folds.size(); ++f) tasks.emplace_back(u, f);
+    std::atomic<std::size_t> next{0};
+    std::exception_ptr failure;
+    auto worker = [&] {
+      for (std::size_t t; (t = next.fetch_add(1)) < tasks.size();) {
+        try {
+          auto [u, f] = tasks[t];
+          const Unit& unit = units[u];
+          std::vector<char> in_val(ys.size(), 0);
+          for (auto i : folds[f]) in_val[i] = 1;
+          std::vector<std::size_t> tr;
+          for (std::size_t i = 0; i < ys.size(); ++i)
+            if (!in_val[i]) tr.push_back(i);
+          Matrix Xtr = Xs.take_rows(tr);
+          Labels ytr = take(ys, tr);
+          if (opt.smote) {  // training folds only: the validation fold is never resampled
+            auto r = smote(Xtr, ytr, opt.smote_k, opt.seed + f);
+            Xtr = std::move(r.X);
+            ytr = std::move(r.y);
+          }
+          std::vector<float> w;
+          if (opt.class_weights) w = balanced_weights(ytr);
+          const Matrix Xva = Xs.take_rows(folds[f]);
+          const Labels yva = take(ys, folds[f]);
+          json params = unit.fit_params;
+          params["nthread"] = 1;
+          params["seed"] = opt.seed;
+          auto clf = create_classifier(unit.family, params);
+          auto f0 = std::chrono::steady_clock::now();
+          clf->fit(Xtr, ytr, opt.class_weights ? &w : nullptr);
+          double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
+          std::vector<double> full;
+          for (auto c : unit.cands) {
+            std::vector<double> p;
+            const json& cp = res.candidates[c].params;
+            if (unit.cands.size() > 1 || (cp.contains("n_estimators") && cp["n_estimators"] != params["n_estimators"]))
+              p = *clf->predict_proba_first(Xva, cp["n_estimators"].get<int>());
+            else
+              p = clf->predict_proba(Xva);
+            double score = compute_metrics(yva, p, 0.5).get(opt.metric);
+            std::lock_guard lock(mu);
+            res.candidates[c].fold_scores[f] = score;
+            res.candidates[c].fit_seconds += fit_s / static_cast<double>(unit.cands.size());
+            if (final_stage)
+              for (std::size_t i = 0; i < folds[f].size(); ++i) oof[c][folds[f][i]] = p[i];
+          }
+          auto d = done.fetch_add(1) + 1;
+          if (opt.progress) {
+            std::lock_guard lock(mu);
+            opt.progress(d, total_tasks);
+          }
+        } catch (...) {
+          std::lock_guard lock(mu);
+          if (!failure) failure = std::current_exception();
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned i = 0; i < std::min<std::size_t>(threads, tasks.size()); ++i) pool.emplace_back(worker);
+    for (auto& th : pool) th.join();
+    if (failure) std::rethrow_exception(failure);
+
+    for (auto u : alive)
+      for (auto c : units[u].cands) {
+        auto& r = res.candidates[c];
+        r.cv_mean = std::accumulate(r.fold_scores.begin(), r.fold_scores.end(), 0.0) /
+                    static_cast<double>(r.fold_scores.size());
+        r.cv_std = stddev(r.fold_scores, r.cv_mean);
+      }
+    if (!final_stage) {
+      auto unit_score = [&](std::size_t u) {
+        double b = -1;
+        for (auto c : units[u].cands) b = std::max(b, res.candidates[c].cv_mean);
+        return b;
+      };
+      std::stable_sort(alive.begin(), alive.end(), [&](auto a, auto b) { return unit_score(a) > unit_score(b); });
+      alive.resize(std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(static_cast<double>(alive.size()) / eta))));
+    }
+  }
+  // Best: highest CV mean in the final stage; ties go to the simpler model.
+  const int last = stages - 1;
+  std::optional<std::size_t> best;
+  for (std::size_t c = 0; c < res.candidates.size(); ++c) {
+    const auto& r = res.candidates[c];
+    if (r.budget_stage != last) continue;
+    if (!best) {
+      best = c;
+      continue;
+    }
+    const auto& b = res.candidates[*best];
+    if (r.cv_mean > b.cv_mean + 1e-12 ||
+        (std::abs(r.cv_mean - b.cv_mean) <= 1e-12 && complexity(r.family, r.params) < complexity(b.family, b.params)))
+      best = c;
+  }
+  res.best = *best;
+  res.oof_proba = oof[res.best];
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
+}  // namespace netsentry

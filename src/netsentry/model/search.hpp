@@ -1,0 +1,58 @@
+#pragma once
+// Hyper-parameter search over model families with stratified k-fold cross-validation.
+// Strategies: exhaustive grid, successive halving. Families whose n_estimators are boosting rounds
+// score every n_estimators value of a candidate from one fit. Both cores are used.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "netsentry/core/matrix.hpp"
+
+namespace netsentry {
+
+struct SearchOptions {
+  int folds = 3;
+  std::string metric = "f1";      // f1 | accuracy | roc_auc
+  std::string strategy = "grid";  // grid | halving
+  std::uint64_t seed = 42;
+  int threads = 0;  // 0 = hardware concurrency
+  bool smote = false;  // oversample the training folds only (never the validation fold)
+  int smote_k = 5;
+  bool class_weights = false;  // weight samples inversely to class frequency
+  std::function<void(std::size_t done, std::size_t total)> progress;
+};
+
+struct CandidateResult {
+  std::string family;
+  nlohmann::json params;
+  std::vector<double> fold_scores;
+  double cv_mean = 0, cv_std = 0;
+  double fit_seconds = 0;  // summed over folds (shared fits are split evenly)
+  int budget_stage = 0;    // halving: the last stage this candidate reached
+  nlohmann::json to_json() const;
+};
+
+struct SearchResult {
+  std::vector<CandidateResult> candidates;  // every candidate evaluated
+  std::size_t best = 0;                     // index into candidates
+  std::vector<double> oof_proba;            // out-of-fold P(class 1) of the best candidate
+  double seconds = 0;
+};
+
+// Validation-fold index sets of a stratified k-fold split (shuffled with `seed`): every fold has
+// each class in the proportion of the whole, sizes differ by at most one per class.
+std::vector<std::vector<std::size_t>> stratified_kfold(const Labels& y, int k, std::uint64_t seed);
+
+// Expands {"family": {"param": [v1, v2], "other": v}, ...} into (family, params) candidates.
+std::vector<std::pair<std::string, nlohmann::json>> expand_grid(const nlohmann::json& families);
+
+SearchResult search_models(const Matrix& X, const Labels& y, const nlohmann::json& families,
+                           const SearchOptions& opt);
+
+// Sample weights that balance the classes (n / (2 * n_class)), as scikit-learn's "balanced".
+std::vector<float> balanced_weights(const Labels& y);
+
+}  // namespace netsentry

@@ -1,0 +1,162 @@
+#include "netsentry/model/trainer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "netsentry/core/error.hpp"
+#include "netsentry/core/fs.hpp"
+#include "netsentry/model/classifier.hpp"
+#include "netsentry/model/metrics.hpp"
+#include "netsentry/model/search.hpp"
+#include "netsentry/registry/bundle.hpp"
+#include "netsentry/schema/labels.hpp"
+#include "netsentry/table/csv.hpp"
+#include "netsentry/transform/preprocessor.hpp"
+#include "netsentry/transform/smote.hpp"
+
+namespace netsentry {
+
+using json = nlohmann::json;
+
+json ModelTrainerArtifact::to_json() const {
+  return {{"model_dir", model_dir}, {"candidates", candidates}, {"family", family},
+          {"params", params},       {"cv_score", cv_score},     {"threshold", threshold},
+          {"train_metrics", train_metrics}};
+}
+
+ModelTrainerArtifact ModelTrainerArtifact::from_json(const json& j) {
+  ModelTrainerArtifact a;
+  a.model_dir = j.at("model_dir").get<std::string>();
+  a.candidates = j.at("candidates").get<std::string>();
+  a.family = j.at("family").get<std::string>();
+  a.params = j.at("params");
+  a.cv_score = j.value("cv_score", 0.0);
+  a.threshold = j.value("threshold", 0.5);
+  a.train_metrics = j.value("train_metrics", json::object());
+  return a;
+}
+
+double choose_threshold(const Labels& y, const std::vector<double>& p, const json& spec) {
+  const std::string strategy = spec.value("strategy", "fixed");
+  if (strategy == "fixed") return spec.value("value", 0.5);
+  std::vector<double> cuts = p;
+  std::sort(cuts.begin(), cuts.end());
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  if (strategy == "max_f1") {
+    double best_t = 0.5, best = -1;
+    for (double t : cuts) {
+      double f = compute_metrics(y, p, t).f1;
+      if (f > best + 1e-12) best = f, best_t = t;
+    }
+    return best_t;
+  }
+  if (strategy == "max_fpr") {
+    const double max_fpr = spec.value("max_fpr", 0.01);
+    for (double t : cuts) {  // ascending: the first threshold that satisfies the FPR bound
+      auto m = compute_metrics(y, p, t);
+      double fpr = (m.fp + m.tn) ? static_cast<double>(m.fp) / static_cast<double>(m.fp + m.tn) : 0.0;
+      if (fpr <= max_fpr) return t;
+    }
+    return 1.0;
+  }
+  throw UsageError("model_trainer.threshold.strategy must be fixed, max_f1 or max_fpr, not '" + strategy + "'");
+}
+
+namespace {
+void split_xy(const Table& t, const std::vector<std::string>& features, Matrix& X, Labels& y) {
+  X = t.to_matrix(features);
+  const auto& c = t.at("class").num;
+  y.assign(c.size(), 0);
+  for (std::size_t i = 0; i < c.size(); ++i) y[i] = c[i] >= 0.5 ? 1 : 0;
+}
+}  // namespace
+
+ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const IngestionArtifact& ingestion,
+                                       const TransformationArtifact& in, const fs::path& stage_dir,
+                                       const ProgressFn& progress) {
+  Matrix X;
+  Labels y;
+  split_xy(read_csv(in.train), in.features, X, y);
+  const json& mt = cfg.raw.contains("model_trainer") ? cfg.raw["model_trainer"] : json::object();
+
+  SearchOptions so;
+  so.folds = cfg.cv_folds;
+  so.metric = cfg.metric;
+  so.strategy = cfg.search;
+  so.seed = cfg.seed;
+  so.smote = cfg.sampler == "smote";
+  so.smote_k = cfg.smote_k;
+  so.class_weights = mt.value("class_weights", false);
+  so.progress = progress;
+  auto res = search_models(X, y, cfg.families, so);
+  const auto& best = res.candidates[res.best];
+  spdlog::info("train: {} candidates in {:.2f}s; best {} {} CV {} {:.4f} ± {:.4f}", res.candidates.size(),
+               res.seconds, best.family, best.params.dump(), cfg.metric, best.cv_mean, best.cv_std);
+
+  // Refit the best candidate on the whole training split.
+  Matrix Xfit = X;
+  Labels yfit = y;
+  if (so.smote) {
+    auto r = smote(X, y, so.smote_k, cfg.seed);
+    Xfit = std::move(r.X);
+    yfit = std::move(r.y);
+  }
+  std::vector<float> w;
+  if (so.class_weights) w = balanced_weights(yfit);
+  json params = best.params;
+  params["seed"] = cfg.seed;
+  auto model = create_classifier(best.family, params);
+  model->fit(Xfit, yfit, so.class_weights ? &w : nullptr);
+
+  ModelTrainerArtifact a;
+  a.family = best.family;
+  a.params = best.params;
+  a.cv_score = best.cv_mean;
+  a.threshold = choose_threshold(y, res.oof_proba, mt.value("threshold", json::object()));
+  a.train_metrics = compute_metrics(y, model->predict_proba(X), a.threshold).to_json();
+
+  json table = json::array();
+  std::vector<std::size_t> order(res.candidates.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](auto l, auto r) {
+    const auto &a1 = res.candidates[l], &b1 = res.candidates[r];
+    return a1.budget_stage != b1.budget_stage ? a1.budget_stage > b1.budget_stage : a1.cv_mean > b1.cv_mean;
+  });
+  for (auto i : order) {
+    json row = res.candidates[i].to_json();
+    row["selected"] = i == res.best;
+    table.push_back(row);
+  }
+  a.candidate_table = table;
+  a.candidates = stage_dir / "candidates.json";
+  write_file_atomic(a.candidates, json({{"metric", cfg.metric},
+                                        {"strategy", cfg.search},
+                                        {"folds", cfg.cv_folds},
+                                        {"search_seconds", res.seconds},
+                                        {"candidates", table}})
+                                      .dump(2));
+
+  auto pre = std::make_unique<Preprocessor>(Preprocessor::from_json(json::parse(read_file(in.preprocessor))));
+  const Schema schema = Schema::load_yaml(cfg.resolve(cfg.schema_file));
+  json mapping = json::object();
+  for (auto& [k, v] : cfg.label_mapping) mapping[k] = v;
+  json meta = {{"version", stage_dir.parent_path().filename().string()},
+               {"created_at", utc_iso8601()},
+               {"data_sha256", ingestion.data_sha256},
+               {"source", ingestion.source},
+               {"seed", cfg.seed},
+               {"netsentry_version", NETSENTRY_VERSION},
+               {"label_mapping", mapping},
+               {"threshold", a.threshold},
+               {"cv", {{"metric", cfg.metric}, {"mean", best.cv_mean}, {"std", best.cv_std}, {"folds", cfg.cv_folds}}},
+               {"train_metrics", a.train_metrics}};
+  auto bundle = ModelBundle::assemble(std::move(model), std::move(pre), schema, in.features, cfg.target, meta);
+  a.model_dir = stage_dir / "trained_model";
+  bundle.save(a.model_dir);
+  write_file_atomic(stage_dir / "artifact.json", a.to_json().dump(2));
+  return a;
+}
+
+}  // namespace netsentry

@@ -1,0 +1,154 @@
+#include "netsentry/model/xgb_booster.hpp"
+
+#include <xgboost/c_api.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "netsentry/core/error.hpp"
+
+namespace netsentry::xgb {
+
+void check(int rc, const char* what) {
+  if (rc != 0) throw std::runtime_error(std::string("xgboost ") + what + ": " + XGBGetLastError());
+}
+
+namespace {
+std::vector<float> to_float(const Matrix& X) {
+  std::vector<float> f(X.data.size());
+  for (std::size_t i = 0; i < f.size(); ++i) f[i] = static_cast<float>(X.data[i]);
+  return f;
+}
+}  // namespace
+
+DMatrix::DMatrix(const Matrix& X, const Labels* y, const std::vector<float>* w) {
+  auto f = to_float(X);
+  DMatrixHandle h = nullptr;
+  check(XGDMatrixCreateFromMat(f.data(), X.rows, X.cols, std::numeric_limits<float>::quiet_NaN(), &h),
+        "DMatrix");
+  h_ = h;
+  if (y) {
+    std::vector<float> lab(y->begin(), y->end());
+    check(XGDMatrixSetFloatInfo(h, "label", lab.data(), lab.size()), "labels");
+  }
+  if (w) check(XGDMatrixSetFloatInfo(h, "weight", w->data(), w->size()), "weights");
+}
+
+DMatrix::~DMatrix() {
+  if (h_) XGDMatrixFree(h_);
+}
+
+Booster::Booster() = default;
+
+void Booster::create(void* const* cache, std::size_t n) {
+  if (h_) XGBoosterFree(h_);
+  h_ = nullptr;
+  BoosterHandle h = nullptr;
+  check(XGBoosterCreate(const_cast<DMatrixHandle*>(cache), n, &h), "create");
+  h_ = h;
+  for (auto& [k, v] : params_) check(XGBoosterSetParam(h_, k.c_str(), v.c_str()), k.c_str());
+}
+
+Booster::~Booster() {
+  if (h_) XGBoosterFree(h_);
+}
+
+void Booster::set_params(const std::map<std::string, std::string>& params) {
+  for (auto& [k, v] : params) {
+    params_[k] = v;
+    if (h_) check(XGBoosterSetParam(h_, k.c_str(), v.c_str()), k.c_str());
+  }
+}
+
+void Booster::train(const Matrix& X, const Labels& y, const std::vector<float>* w, int rounds) {
+  DMatrix d(X, &y, w);
+  DMatrixHandle dh = d.handle();
+  create(&dh, 1);  // the training matrix must be in the booster's cache
+  for (int i = 0; i < rounds; ++i) check(XGBoosterUpdateOneIter(h_, i, dh), "train");
+}
+
+std::vector<double> Booster::predict_proba(const Matrix& X, int iteration_end) const {
+  ready();
+  std::vector<double> out(X.rows);
+  if (X.rows == 0) return out;
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* res = nullptr;
+  const std::string range = ",\"iteration_begin\":0,\"iteration_end\":" + std::to_string(iteration_end);
+  if (inplace_.load(std::memory_order_relaxed)) {
+    // In-place prediction from the dense array: no DMatrix copy, fast for one row (tree boosters).
+    const std::string iface = "{\"data\":[" + std::to_string(reinterpret_cast<std::uintptr_t>(X.data.data())) +
+                              ",true],\"shape\":[" + std::to_string(X.rows) + "," + std::to_string(X.cols) +
+                              "],\"typestr\":\"<f8\",\"version\":3}";
+    const std::string cfg = "{\"type\":0,\"training\":false" + range +
+                            ",\"strict_shape\":false,\"cache_id\":0,\"missing\":NaN}";
+    if (XGBoosterPredictFromDense(h_, iface.c_str(), cfg.c_str(), nullptr, &shape, &dim, &res) == 0) {
+      for (std::size_t i = 0; i < X.rows; ++i) out[i] = res[i];
+      return out;
+    }
+    inplace_ = false;  // the linear booster has no in-place prediction: use a DMatrix from now on
+  }
+  DMatrix d(X);
+  const std::string cfg = "{\"type\":0,\"training\":false" + range + ",\"strict_shape\":false}";
+  check(XGBoosterPredictFromDMatrix(h_, d.handle(), cfg.c_str(), &shape, &dim, &res), "predict");
+  for (std::size_t i = 0; i < X.rows; ++i) out[i] = res[i];
+  return out;
+}
+
+Matrix Booster::contributions(const Matrix& X) const {
+  ready();
+  DMatrix d(X);
+  const char* cfg =
+      "{\"type\":2,\"training\":false,\"iteration_begin\":0,\"iteration_end\":0,\"strict_shape\":false}";
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* res = nullptr;
+  check(XGBoosterPredictFromDMatrix(h_, d.handle(), cfg, &shape, &dim, &res), "contributions");
+  Matrix c(X.rows, X.cols + 1);
+  for (std::size_t i = 0; i < c.data.size(); ++i) c.data[i] = res[i];
+  return c;
+}
+
+std::vector<double> Booster::importance(std::size_t n_features, const char* type) const {
+  std::vector<double> imp(n_features, 0.0);
+  const std::string cfg = std::string("{\"importance_type\":\"") + type + "\"}";
+  bst_ulong n_out = 0, out_dim = 0;
+  const char** names = nullptr;
+  const bst_ulong* shape = nullptr;
+  const float* scores = nullptr;
+  if (XGBoosterFeatureScore(h_, cfg.c_str(), &n_out, &names, &out_dim, &shape, &scores) != 0) return imp;
+  if (out_dim != 1) return imp;  // gblinear gives weights per class; handled by the family
+  for (bst_ulong i = 0; i < n_out; ++i) {
+    std::string n = names[i];
+    if (n.size() > 1 && n[0] == 'f') {
+      auto idx = std::stoul(n.substr(1));
+      if (idx < n_features) imp[idx] = scores[i];
+    }
+  }
+  return imp;
+}
+
+void Booster::save(const std::filesystem::path& file) const {
+  ready();
+  check(XGBoosterSaveModel(h_, file.c_str()), "save");
+}
+
+void Booster::load(const std::filesystem::path& file) {
+  if (!std::filesystem::exists(file)) throw DataError(file.string() + ": model file missing");
+  create(nullptr, 0);
+  if (XGBoosterLoadModel(h_, file.c_str()) != 0)
+    throw DataError(file.string() + ": not a valid XGBoost model (" + XGBGetLastError() + ")");
+}
+
+const Booster& Booster::ready() const {
+  if (!h_) throw std::logic_error("xgboost booster used before training or loading");
+  return *this;
+}
+
+int Booster::rounds() const {
+  int n = 0;
+  check(XGBoosterBoostedRounds(h_, &n), "rounds");
+  return n;
+}
+
+}  // namespace netsentry::xgb

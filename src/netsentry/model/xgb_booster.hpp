@@ -1,0 +1,56 @@
+#pragma once
+// A thin RAII wrapper over XGBoost's C API (libxgboost): DMatrix and Booster handles, training,
+// prediction (probabilities, SHAP contributions), JSON model files. Used by the XGBoost families.
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "netsentry/core/matrix.hpp"
+
+namespace netsentry::xgb {
+
+// Throws std::runtime_error with XGBoost's last error when rc != 0.
+void check(int rc, const char* what);
+
+class DMatrix {
+ public:
+  DMatrix(const Matrix& X, const Labels* y = nullptr, const std::vector<float>* w = nullptr);
+  ~DMatrix();
+  DMatrix(const DMatrix&) = delete;
+  DMatrix& operator=(const DMatrix&) = delete;
+  void* handle() const { return h_; }
+
+ private:
+  void* h_ = nullptr;
+};
+
+class Booster {
+ public:
+  Booster();
+  ~Booster();
+  Booster(const Booster&) = delete;
+  Booster& operator=(const Booster&) = delete;
+
+  void set_params(const std::map<std::string, std::string>& params);
+  void train(const Matrix& X, const Labels& y, const std::vector<float>* w, int rounds);
+  // P(class 1); iteration_end = 0 means all rounds.
+  std::vector<double> predict_proba(const Matrix& X, int iteration_end = 0) const;
+  // rows x (features + 1) SHAP contributions (margin units); last column is the bias.
+  Matrix contributions(const Matrix& X) const;
+  // Gain importance per feature index ("f0", "f1", ...); 0 for features never used.
+  std::vector<double> importance(std::size_t n_features, const char* type = "total_gain") const;
+  void save(const std::filesystem::path& file) const;  // .json -> XGBoost's JSON model format
+  void load(const std::filesystem::path& file);
+  int rounds() const;
+
+ private:
+  void create(void* const* cache, std::size_t n);
+  const Booster& ready() const;
+  void* h_ = nullptr;
+  std::map<std::string, std::string> params_;
+  mutable std::atomic<bool> inplace_{true};
+};
+
+}  // namespace netsentry::xgb

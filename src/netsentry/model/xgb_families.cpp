@@ -1,0 +1,190 @@
+// Model families backed by XGBoost (libxgboost, C API): gradient-boosted trees, random forest
+// (XGBoost's random-forest mode), a single decision tree, and logistic regression (linear booster).
+#include <cmath>
+#include <map>
+
+#include "netsentry/core/error.hpp"
+#include "netsentry/model/classifier.hpp"
+#include "netsentry/model/xgb_booster.hpp"
+
+namespace netsentry {
+
+namespace {
+
+using json = nlohmann::json;
+using Params = std::map<std::string, std::string>;
+
+std::string num(const json& v) {
+  if (v.is_number_integer()) return std::to_string(v.get<long long>());
+  if (v.is_number()) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", v.get<double>());
+    return buf;
+  }
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "1" : "0";
+  throw UsageError("model parameter value " + v.dump() + " is not a number or string");
+}
+
+// One XGBoost-backed family: how its user-facing parameters map to XGBoost's, with defaults.
+struct XgbSpec {
+  std::string family;
+  json defaults;
+  // Fills XGBoost parameters and the number of boosting rounds from the full user parameters.
+  std::function<void(const json& p, Params& xp, int& rounds)> map;
+  bool first_n;  // n_estimators are boosting rounds: all values scored from one fit
+};
+
+class XgbClassifier final : public Classifier {
+ public:
+  XgbClassifier(const XgbSpec& spec, const json& params) : spec_(spec), params_(spec.defaults) {
+    for (auto& [k, v] : params.items()) {
+      if (!params_.contains(k) && k != "nthread" && k != "seed")
+        throw UsageError("family '" + spec.family + "' has no parameter '" + k + "' (known: " +
+                         [&] {
+                           std::string s;
+                           for (auto& [dk, _] : spec.defaults.items()) s += (s.empty() ? "" : ", ") + dk;
+                           return s;
+                         }() +
+                         ")");
+      params_[k] = v;
+    }
+  }
+
+  std::string family() const override { return spec_.family; }
+  json params() const override { return params_; }
+  int nthread() const override { return params_.value("nthread", 0); }
+
+  void fit(const Matrix& X, const Labels& y, const std::vector<float>* w) override {
+    Params xp{{"objective", "binary:logistic"}, {"eval_metric", "logloss"}, {"verbosity", "0"},
+              {"seed", num(params_.value("seed", json(0)))}, {"nthread", num(params_.value("nthread", json(0)))}};
+    int rounds = 1;
+    spec_.map(params_, xp, rounds);
+    booster_ = std::make_unique<xgb::Booster>();
+    booster_->set_params(xp);
+    booster_->train(X, y, w, rounds);
+    n_features_ = X.cols;
+  }
+
+  std::vector<double> predict_proba(const Matrix& X) const override { return ready().predict_proba(X); }
+
+  std::optional<std::vector<double>> predict_proba_first(const Matrix& X, int n) const override {
+    if (!spec_.first_n) return std::nullopt;
+    return ready().predict_proba(X, n);
+  }
+
+  std::optional<Matrix> contributions(const Matrix& X) const override { return ready().contributions(X); }
+
+  std::vector<double> feature_importance(std::size_t n_features) const override {
+    if (spec_.family == "logistic_regression") {
+      // |coefficient|: mean absolute contribution is data-dependent; the weights are the model's own.
+      auto imp = ready().importance(n_features, "weight");
+      for (auto& v : imp) v = std::abs(v);
+      return imp;
+    }
+    return ready().importance(n_features);
+  }
+
+  void save(const std::filesystem::path& dir) const override {
+    std::filesystem::create_directories(dir);
+    ready().save(dir / "xgboost_model.json");
+  }
+
+  void load(const std::filesystem::path& dir) override {
+    booster_ = std::make_unique<xgb::Booster>();
+    booster_->load(dir / "xgboost_model.json");
+    booster_->set_params({{"nthread", num(params_.value("nthread", json(0)))}});
+  }
+
+ private:
+  const xgb::Booster& ready() const {
+    if (!booster_) throw std::logic_error(spec_.family + ": predict before fit/load");
+    return *booster_;
+  }
+
+  const XgbSpec& spec_;
+  json params_;
+  std::unique_ptr<xgb::Booster> booster_;
+  std::size_t n_features_ = 0;
+};
+
+const XgbSpec kGradientBoosting{
+    "gradient_boosting",
+    {{"n_estimators", 100}, {"learning_rate", 0.1}, {"max_depth", 3}, {"subsample", 1.0},
+     {"colsample_bytree", 1.0}, {"min_child_weight", 1.0}, {"reg_lambda", 1.0}},
+    [](const json& p, Params& xp, int& rounds) {
+      rounds = p["n_estimators"].get<int>();
+      xp["booster"] = "gbtree";
+      xp["tree_method"] = "hist";
+      xp["eta"] = num(p["learning_rate"]);
+      xp["max_depth"] = num(p["max_depth"]);
+      xp["subsample"] = num(p["subsample"]);
+      xp["colsample_bytree"] = num(p["colsample_bytree"]);
+      xp["min_child_weight"] = num(p["min_child_weight"]);
+      xp["lambda"] = num(p["reg_lambda"]);
+    },
+    true};
+
+const XgbSpec kRandomForest{
+    "random_forest",
+    {{"n_estimators", 100}, {"max_depth", 16}, {"subsample", 0.632}, {"colsample_bynode", 0.2},
+     {"min_child_weight", 1.0}},
+    [](const json& p, Params& xp, int& rounds) {
+      rounds = 1;
+      xp["booster"] = "gbtree";
+      xp["tree_method"] = "hist";
+      xp["eta"] = "1";
+      xp["num_parallel_tree"] = num(p["n_estimators"]);
+      xp["max_depth"] = num(p["max_depth"]);
+      xp["subsample"] = num(p["subsample"]);
+      xp["colsample_bynode"] = num(p["colsample_bynode"]);
+      xp["min_child_weight"] = num(p["min_child_weight"]);
+      xp["lambda"] = "1e-5";
+    },
+    false};
+
+const XgbSpec kDecisionTree{"decision_tree",
+                            {{"max_depth", 12}, {"min_child_weight", 1.0}},
+                            [](const json& p, Params& xp, int& rounds) {
+                              rounds = 1;
+                              xp["booster"] = "gbtree";
+                              xp["tree_method"] = "exact";
+                              xp["eta"] = "1";
+                              xp["max_depth"] = num(p["max_depth"]);
+                              xp["min_child_weight"] = num(p["min_child_weight"]);
+                              xp["lambda"] = "1e-5";
+                            },
+                            false};
+
+const XgbSpec kLogisticRegression{"logistic_regression",
+                                  {{"lambda", 1.0}, {"alpha", 0.0}, {"max_iter", 100}, {"learning_rate", 0.5}},
+                                  [](const json& p, Params& xp, int& rounds) {
+                                    rounds = p["max_iter"].get<int>();
+                                    xp["booster"] = "gblinear";
+                                    xp["updater"] = "coord_descent";
+                                    xp["feature_selector"] = "cyclic";
+                                    xp["lambda"] = num(p["lambda"]);
+                                    xp["alpha"] = num(p["alpha"]);
+                                    xp["eta"] = num(p["learning_rate"]);
+                                  },
+                                  false};
+
+auto factory(const XgbSpec& s) {
+  return [&s](const json& params) -> std::unique_ptr<Classifier> {
+    return std::make_unique<XgbClassifier>(s, params);
+  };
+}
+
+}  // namespace
+
+NETSENTRY_REGISTER_FAMILY(logistic_regression, FamilyInfo{"logistic_regression",
+                                                          "L2/L1-regularised logistic regression (XGBoost gblinear)",
+                                                          factory(kLogisticRegression), 0});
+NETSENTRY_REGISTER_FAMILY(decision_tree,
+                          FamilyInfo{"decision_tree", "one decision tree (XGBoost, exact splits)", factory(kDecisionTree), 1});
+NETSENTRY_REGISTER_FAMILY(random_forest, FamilyInfo{"random_forest", "random forest (XGBoost random-forest mode)",
+                                                    factory(kRandomForest), 2});
+NETSENTRY_REGISTER_FAMILY(gradient_boosting, FamilyInfo{"gradient_boosting", "gradient-boosted trees (XGBoost hist)",
+                                                        factory(kGradientBoosting), 3, true});
+
+}  // namespace netsentry

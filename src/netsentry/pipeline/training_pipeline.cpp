@@ -1,0 +1,124 @@
+#include "netsentry/pipeline/training_pipeline.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include "netsentry/core/error.hpp"
+#include "netsentry/core/fs.hpp"
+#include "netsentry/demo/sample_data.hpp"
+#include "netsentry/evaluate/evaluation.hpp"
+#include "netsentry/ingest/ingestion.hpp"
+#include "netsentry/model/trainer.hpp"
+#include "netsentry/table/csv.hpp"
+#include "netsentry/transform/transformation.hpp"
+#include "netsentry/validate/validation.hpp"
+
+namespace netsentry {
+
+using json = nlohmann::json;
+
+fs::path new_run_dir(const fs::path& artifact_dir) {
+  fs::create_directories(artifact_dir);
+  const std::string stamp = utc_stamp_for_path();
+  for (int i = 0;; ++i) {
+    fs::path p = artifact_dir / (i == 0 ? stamp : stamp + "-" + std::to_string(i));
+    if (fs::create_directory(p)) return p;  // atomic: two runs never share a folder
+  }
+}
+
+std::string resolve_source(const PipelineConfig& cfg, const std::optional<std::string>& data, const fs::path& run_dir) {
+  std::string src = data ? *data : cfg.source;
+  if (src == "demo") {
+    fs::path p = run_dir / "demo_source.csv";
+    write_csv_atomic(p, sample_phishing_data(cfg.demo_rows, cfg.seed));
+    spdlog::info("data: generated {} demo rows into {}", cfg.demo_rows, p.string());
+    return p.string();
+  }
+  return src;
+}
+
+TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
+  using clock = std::chrono::steady_clock;
+  const auto t_start = clock::now();
+  auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
+  TrainResult r;
+  r.run_dir = new_run_dir(opt.artifact_dir ? *opt.artifact_dir : fs::path(cfg.artifact_dir));
+  r.model_dir = opt.model_dir ? *opt.model_dir : fs::path(cfg.model_dir);
+  spdlog::info("run: {}", r.run_dir.string());
+  auto report = [&](const char* stage, double f) {
+    if (opt.progress) opt.progress(stage, f);
+  };
+  json seconds;
+  json run = {{"run_dir", r.run_dir}, {"started_at", utc_iso8601()}, {"seed", cfg.seed}, {"config", cfg.raw}};
+  auto finish = [&](const std::string& status, const std::string& error) {
+    run["status"] = status;
+    if (!error.empty()) run["error"] = error;
+    run["seconds"] = seconds;
+    write_file_atomic(r.run_dir / "run.json", run.dump(2));
+  };
+  try {
+    auto t = clock::now();
+    report("ingest", 0);
+    const auto ing = run_ingestion(cfg, resolve_source(cfg, opt.data, r.run_dir), r.run_dir / "data_ingestion");
+    seconds["ingest"] = since(t);
+
+    t = clock::now();
+    report("validate", 0);
+    const auto val = run_validation(cfg, ing, r.run_dir / "data_validation");
+    seconds["validate"] = since(t);
+
+    t = clock::now();
+    report("transform", 0);
+    const auto tr = run_transformation(cfg, val, r.run_dir / "data_transformation");
+    seconds["transform"] = since(t);
+
+    t = clock::now();
+    report("train", 0);
+    const auto model = run_model_trainer(cfg, ing, tr, r.run_dir / "model_trainer", [&](std::size_t d, std::size_t n) {
+      report("train", static_cast<double>(d) / static_cast<double>(n));
+    });
+    seconds["train"] = since(t);
+
+    t = clock::now();
+    report("evaluate", 0);
+    const auto ev = run_evaluation(cfg, tr, model, r.run_dir / "model_evaluation");
+    // Publish the evaluated bundle as final_model: copied whole into a temp dir, then renamed.
+    fs::path tmp = r.model_dir;
+    tmp += ".incoming." + std::to_string(::getpid());
+    fs::remove_all(tmp);
+    fs::create_directories(tmp.parent_path().empty() ? fs::path(".") : tmp.parent_path());
+    fs::copy(ev.model_dir, tmp, fs::copy_options::recursive);
+    publish_dir(tmp, r.model_dir);
+    seconds["evaluate"] = since(t);
+    seconds["total"] = since(t_start);
+    report("done", 1);
+
+    json metrics = json::object();
+    for (const char* k : {"accuracy", "f1", "precision", "recall", "roc_auc"}) metrics[k] = ev.test_metrics[k];
+    r.summary = {{"run_dir", r.run_dir},
+                 {"model_dir", r.model_dir},
+                 {"best_model", model.family},
+                 {"params", model.params},
+                 {"cv", {{"metric", cfg.metric}, {"score", model.cv_score}}},
+                 {"threshold", model.threshold},
+                 {"metrics", metrics},
+                 {"confusion_matrix", ev.test_metrics["confusion_matrix"]},
+                 {"gate", {{"accepted", ev.accepted}, {"reason", ev.reason}}},
+                 {"duplicate_rows", val.duplicate_rows},
+                 {"drift_detected", val.drift_detected},
+                 {"seconds", seconds},
+                 {"candidates", model.candidate_table}};
+    run["summary"] = r.summary;
+    finish("succeeded", "");
+  } catch (const std::exception& e) {
+    seconds["total"] = since(t_start);
+    finish("failed", e.what());
+    throw;
+  }
+  return r;
+}
+
+}  // namespace netsentry

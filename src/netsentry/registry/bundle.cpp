@@ -1,0 +1,154 @@
+#include "netsentry/registry/bundle.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+
+#include "netsentry/core/error.hpp"
+#include "netsentry/core/fs.hpp"
+#include "netsentry/model/classifier.hpp"
+#include "netsentry/schema/labels.hpp"
+#include "netsentry/table/csv.hpp"
+#include "netsentry/transform/preprocessor.hpp"
+
+namespace netsentry {
+
+using json = nlohmann::json;
+
+ModelBundle::ModelBundle() = default;
+ModelBundle::~ModelBundle() = default;
+ModelBundle::ModelBundle(ModelBundle&&) noexcept = default;
+ModelBundle& ModelBundle::operator=(ModelBundle&&) noexcept = default;
+
+namespace {
+json read_json(const fs::path& p) {
+  if (!fs::exists(p)) throw DataError(p.string() + ": missing from the model bundle");
+  try {
+    return json::parse(read_file(p));
+  } catch (const json::parse_error& e) {
+    throw DataError(p.string() + ": not valid JSON (" + e.what() + ")");
+  }
+}
+}  // namespace
+
+ModelBundle ModelBundle::load(const fs::path& dir) {
+  if (!fs::is_directory(dir)) throw DataError(dir.string() + ": model directory not found");
+  ModelBundle b;
+  b.metadata_ = read_json(dir / "metadata.json");
+  try {
+    if (b.metadata_.value("format", "") != "netsentry-bundle")
+      throw DataError((dir / "metadata.json").string() + ": not a netsentry model bundle");
+    b.schema_ = Schema::from_json(read_json(dir / "schema.json"));
+    b.features_ = b.metadata_.at("features").get<std::vector<std::string>>();
+    b.target_ = b.metadata_.at("target").get<std::string>();
+    b.threshold_ = b.metadata_.value("threshold", 0.5);
+    b.pre_ = std::make_unique<Preprocessor>(Preprocessor::from_json(read_json(dir / "preprocessor.json")));
+    b.model_ = create_classifier(b.metadata_.at("family").get<std::string>(), b.metadata_.at("params"));
+  } catch (const json::exception& e) {
+    throw DataError((dir / "metadata.json").string() + ": malformed (" + e.what() + ")");
+  }
+  b.model_->load(dir / "model");
+  return b;
+}
+
+void ModelBundle::save(const fs::path& dest) const {
+  fs::path parent = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
+  fs::create_directories(parent);
+  fs::path tmp = parent / (dest.filename().string() + ".tmp." + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  try {
+    model_->save(tmp / "model");
+    write_file_atomic(tmp / "preprocessor.json", pre_->to_json().dump());
+    write_file_atomic(tmp / "schema.json", schema_.to_json().dump(2));
+    write_file_atomic(tmp / "metrics.json", metadata_.value("metrics", json::object()).dump(2));
+    write_file_atomic(tmp / "metadata.json", metadata_.dump(2));  // last: marks the bundle complete
+    publish_dir(tmp, dest);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+}
+
+std::string ModelBundle::class_value(int cls) const {
+  const json mapping = metadata_.value("label_mapping", json::object());
+  for (auto& [k, v] : mapping.items())
+    if (v.get<int>() == cls) return k;
+  return std::to_string(cls);
+}
+
+Matrix ModelBundle::features_from(const Table& t) const {
+  Matrix X(t.rows(), features_.size());
+  for (std::size_t j = 0; j < features_.size(); ++j) {
+    auto idx = t.find(features_[j]);
+    if (!idx) throw DataError(t.source + ": missing column '" + features_[j] + "'");
+    const Column& c = t.columns[*idx];
+    if (c.type == ColumnType::Numeric) {
+      for (std::size_t i = 0; i < c.num.size(); ++i) X(i, j) = c.num[i];
+    } else {
+      for (std::size_t i = 0; i < c.text.size(); ++i) {
+        if (c.text[i].empty()) {
+          X(i, j) = kMissing;
+          continue;
+        }
+        throw DataError(t.source + ": row " + std::to_string(i + 1) + ", column '" + features_[j] +
+                        "': expected a number, got '" + c.text[i] + "'");
+      }
+    }
+  }
+  return X;
+}
+
+Labels ModelBundle::labels_from(const Table& t) const {
+  std::map<std::string, int> mapping;
+  const json m = metadata_.value("label_mapping", json::object());
+  for (auto& [k, v] : m.items()) mapping[k] = v.get<int>();
+  return map_labels(t, target_, mapping);
+}
+
+Scored ModelBundle::score(const Matrix& X) const {
+  Scored s;
+  s.probability = model_->predict_proba(pre_->transform(X));
+  s.label.resize(s.probability.size());
+  for (std::size_t i = 0; i < s.label.size(); ++i) s.label[i] = s.probability[i] >= threshold_ ? 1 : 0;
+  return s;
+}
+
+std::optional<Matrix> ModelBundle::explain(const Matrix& X) const {
+  auto c = model_->contributions(pre_->transform(X));
+  if (!c) return std::nullopt;
+  Matrix out(c->rows, features_.size());  // drop the bias column
+  for (std::size_t i = 0; i < out.rows; ++i)
+    for (std::size_t j = 0; j < out.cols; ++j) out(i, j) = (*c)(i, j);
+  return out;
+}
+
+std::vector<double> ModelBundle::feature_importance() const {
+  return model_->feature_importance(features_.size());
+}
+
+ModelBundle ModelBundle::assemble(std::unique_ptr<Classifier> model, std::unique_ptr<Preprocessor> pre,
+                                  Schema schema, std::vector<std::string> features, std::string target,
+                                  json metadata) {
+  ModelBundle b;
+  metadata["format"] = "netsentry-bundle";
+  metadata["format_version"] = 1;
+  metadata["family"] = model->family();
+  auto params = model->params();
+  params.erase("nthread");
+  metadata["params"] = params;
+  metadata["features"] = features;
+  metadata["target"] = target;
+  b.threshold_ = metadata.value("threshold", 0.5);
+  metadata["threshold"] = b.threshold_;
+  b.metadata_ = std::move(metadata);
+  b.schema_ = std::move(schema);
+  b.features_ = std::move(features);
+  b.target_ = std::move(target);
+  b.model_ = std::move(model);
+  b.pre_ = std::move(pre);
+  return b;
+}
+
+}  // namespace netsentry

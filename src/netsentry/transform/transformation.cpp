@@ -1,0 +1,77 @@
+#include "netsentry/transform/transformation.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "netsentry/core/fs.hpp"
+#include "netsentry/schema/labels.hpp"
+#include "netsentry/schema/schema.hpp"
+#include "netsentry/table/csv.hpp"
+
+namespace netsentry {
+
+using json = nlohmann::json;
+
+json TransformationArtifact::to_json() const {
+  return {{"preprocessor", preprocessor}, {"train", train},         {"test", test},
+          {"raw_train", raw_train},       {"raw_test", raw_test}, {"features", features}};
+}
+
+TransformationArtifact TransformationArtifact::from_json(const json& j) {
+  TransformationArtifact a;
+  a.preprocessor = j.at("preprocessor").get<std::string>();
+  a.train = j.at("train").get<std::string>();
+  a.test = j.at("test").get<std::string>();
+  a.raw_train = j.at("raw_train").get<std::string>();
+  a.raw_test = j.at("raw_test").get<std::string>();
+  a.features = j.at("features").get<std::vector<std::string>>();
+  return a;
+}
+
+PreprocessorOptions preprocessor_options(const PipelineConfig& cfg) {
+  return {cfg.knn_neighbors, cfg.knn_weights, cfg.scaler == "robust"};
+}
+
+namespace {
+Table matrix_table(const Matrix& X, const std::vector<std::string>& names, const Labels& y, const std::string& target) {
+  Table t;
+  for (std::size_t j = 0; j < names.size(); ++j) {
+    Column c{names[j], ColumnType::Numeric, std::vector<double>(X.rows), {}};
+    for (std::size_t i = 0; i < X.rows; ++i) c.num[i] = X(i, j);
+    t.columns.push_back(std::move(c));
+  }
+  Column yc{target, ColumnType::Numeric, std::vector<double>(y.begin(), y.end()), {}};
+  t.columns.push_back(std::move(yc));
+  return t;
+}
+}  // namespace
+
+TransformationArtifact run_transformation(const PipelineConfig& cfg, const ValidationArtifact& in,
+                                          const fs::path& stage_dir) {
+  const Schema schema = Schema::load_yaml(cfg.resolve(cfg.schema_file));
+  CsvOptions co;
+  co.missing_values = cfg.missing_values;
+  const Table train = read_csv(in.train, co), test = read_csv(in.test, co);
+  TransformationArtifact a;
+  a.features = schema.features(cfg.target);
+  a.raw_train = in.train;
+  a.raw_test = in.test;
+  const Matrix Xtr = train.to_matrix(a.features), Xte = test.to_matrix(a.features);
+  Preprocessor pre(preprocessor_options(cfg));
+  pre.fit(Xtr);  // training split only
+  const Matrix Ttr = pre.transform(Xtr), Tte = pre.transform(Xte);
+  a.preprocessor = stage_dir / "transformed_object" / "preprocessor.json";
+  a.train = stage_dir / "transformed" / "train.csv";
+  a.test = stage_dir / "transformed" / "test.csv";
+  write_file_atomic(a.preprocessor, pre.to_json().dump());
+  write_csv_atomic(a.train, matrix_table(Ttr, a.features, map_labels(train, cfg.target, cfg.label_mapping), "class"));
+  write_csv_atomic(a.test, matrix_table(Tte, a.features, map_labels(test, cfg.target, cfg.label_mapping), "class"));
+  write_file_atomic(stage_dir / "artifact.json", a.to_json().dump(2));
+  std::size_t missing = 0;
+  for (double v : Xtr.data) missing += std::isnan(v);
+  for (double v : Xte.data) missing += std::isnan(v);
+  spdlog::info("transform: KNN imputer (k={}, {}) fitted on {} training rows, {} missing values imputed{}",
+               cfg.knn_neighbors, cfg.knn_weights, Xtr.rows, missing, cfg.scaler == "robust" ? ", robust scaler" : "");
+  return a;
+}
+
+}  // namespace netsentry

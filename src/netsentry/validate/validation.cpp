@@ -1,0 +1,137 @@
+#include "netsentry/validate/validation.hpp"
+
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
+#include <unordered_set>
+
+#include "netsentry/core/error.hpp"
+#include "netsentry/core/fs.hpp"
+#include "netsentry/ingest/split.hpp"
+#include "netsentry/schema/labels.hpp"
+#include "netsentry/table/csv.hpp"
+#include "netsentry/validate/ks.hpp"
+
+namespace netsentry {
+
+using json = nlohmann::json;
+
+json ValidationArtifact::to_json() const {
+  return {{"status", status},           {"drift_detected", drift_detected}, {"train", train},
+          {"test", test},               {"report_yaml", report_yaml},       {"report_json", report_json},
+          {"duplicate_rows", duplicate_rows}, {"messages", messages}};
+}
+
+ValidationArtifact ValidationArtifact::from_json(const json& j) {
+  ValidationArtifact a;
+  a.status = j.at("status").get<bool>();
+  a.drift_detected = j.value("drift_detected", false);
+  a.train = j.at("train").get<std::string>();
+  a.test = j.at("test").get<std::string>();
+  a.report_yaml = j.value("report_yaml", "");
+  a.report_json = j.value("report_json", "");
+  a.duplicate_rows = j.value("duplicate_rows", std::size_t{0});
+  a.messages = j.value("messages", std::vector<std::string>{});
+  return a;
+}
+
+std::vector<std::string> check_against_schema(const Table& t, const Schema& schema) {
+  std::vector<std::string> problems;
+  const std::string& src = t.source;
+  if (t.cols() != schema.columns.size())
+    problems.push_back(src + ": has " + std::to_string(t.cols()) + " columns, the schema expects " +
+                       std::to_string(schema.columns.size()));
+  for (auto& c : schema.columns)
+    if (!t.find(c.name)) problems.push_back(src + ": missing column '" + c.name + "' (in the schema)");
+  for (auto& c : t.columns)
+    if (!schema.has(c.name)) problems.push_back(src + ": unexpected column '" + c.name + "' (not in the schema)");
+  std::unordered_set<std::string> numeric(schema.numerical_columns.begin(), schema.numerical_columns.end());
+  for (auto& c : t.columns) {
+    if (!numeric.count(c.name) || c.type == ColumnType::Numeric) continue;
+    for (std::size_t i = 0; i < c.text.size(); ++i)
+      if (!c.text[i].empty()) {
+        problems.push_back(src + ": column '" + c.name + "' must be numeric, row " + std::to_string(i + 1) +
+                           " (line " + std::to_string(i + 2) + ") has '" + c.text[i] + "'");
+        break;
+      }
+  }
+  return problems;
+}
+
+ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArtifact& in, const fs::path& stage_dir) {
+  const Schema schema = Schema::load_yaml(cfg.resolve(cfg.schema_file));
+  CsvOptions co;
+  co.missing_values = cfg.missing_values;
+  const Table train = read_csv(in.train, co), test = read_csv(in.test, co);
+  ValidationArtifact a;
+  a.train = in.train;
+  a.test = in.test;
+  for (const Table* t : {&train, &test}) {
+    auto p = check_against_schema(*t, schema);
+    a.messages.insert(a.messages.end(), p.begin(), p.end());
+  }
+  if (!schema.has(cfg.target)) a.messages.push_back("schema has no target column '" + cfg.target + "'");
+  for (const Table* t : {&train, &test})
+    if (t->find(cfg.target)) {
+      auto y = map_labels(*t, cfg.target, cfg.label_mapping);  // throws naming the row
+      if (t == &train && std::count(y.begin(), y.end(), 1) % static_cast<long>(y.size()) == 0)
+        a.messages.push_back(t->source + ": the target '" + cfg.target + "' has a single class");
+    }
+
+  // Drift: KS per numeric column present in both splits.
+  json report = json::object();
+  YAML::Emitter yaml;
+  yaml << YAML::BeginMap;
+  for (auto& c : train.columns) {
+    auto j = test.find(c.name);
+    if (!j || c.type != ColumnType::Numeric || test.columns[*j].type != ColumnType::Numeric) continue;
+    auto r = ks_2samp(c.num, test.columns[*j].num);
+    bool drift = r.p_value < cfg.drift_p_value;
+    a.drift_detected |= drift;
+    report[c.name] = {{"p_value", r.p_value}, {"statistic", r.statistic}, {"drift_status", drift}};
+    yaml << YAML::Key << c.name << YAML::Value << YAML::BeginMap << YAML::Key << "p_value" << YAML::Value
+         << r.p_value << YAML::Key << "drift_status" << YAML::Value << drift << YAML::EndMap;
+  }
+  if (a.messages.empty()) {
+    std::vector<std::string> features;
+    for (auto& c : train.columns)
+      if (c.name != cfg.target) features.push_back(c.name);
+    std::vector<std::size_t> all(train.rows());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    // Duplicates over the whole data set (train + test): copies within and across the splits.
+    Table both = train;
+    for (std::size_t k = 0; k < both.cols(); ++k) {
+      auto& dst = both.columns[k];
+      const auto& src = test.at(dst.name);
+      dst.num.insert(dst.num.end(), src.num.begin(), src.num.end());
+    }
+    a.duplicate_rows = count_duplicate_rows(both.to_matrix(features), map_labels(both, cfg.target, cfg.label_mapping));
+  }
+  a.status = a.messages.empty() && !(cfg.fail_on_drift && a.drift_detected);
+  yaml << YAML::EndMap;
+  json full = {{"status", a.status},
+               {"drift_detected", a.drift_detected},
+               {"drift_p_value_threshold", cfg.drift_p_value},
+               {"duplicate_rows", a.duplicate_rows},
+               {"messages", a.messages},
+               {"columns", report}};
+  a.report_yaml = stage_dir / "drift_report" / "report.yaml";
+  a.report_json = stage_dir / "drift_report" / "report.json";
+  write_file_atomic(a.report_yaml, std::string(yaml.c_str()) + "\n");
+  write_file_atomic(a.report_json, full.dump(2));
+  write_file_atomic(stage_dir / "artifact.json", a.to_json().dump(2));
+  std::size_t drifted = 0;
+  for (auto& [k, v] : report.items()) drifted += v["drift_status"].get<bool>();
+  spdlog::info("validate: {} columns, {} with drift (p < {}), {} duplicate rows", report.size(), drifted,
+               cfg.drift_p_value, a.duplicate_rows);
+  if (!a.messages.empty()) {
+    std::string all;
+    for (auto& m : a.messages) all += "\n  - " + m;
+    throw DataError("validation failed (" + std::to_string(a.messages.size()) + " problem" +
+                    (a.messages.size() == 1 ? "" : "s") + "; report: " + a.report_json.string() + "):" + all);
+  }
+  if (!a.status) throw DataError("data drift detected and validation.fail_on_drift is set; report: " + a.report_json.string());
+  return a;
+}
+
+}  // namespace netsentry
