@@ -109,6 +109,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   params["seed"] = cfg.seed;
   auto model = create_classifier(best.family, params);
   model->fit(Xfit, yfit, so.class_weights ? &w : nullptr);
+  spdlog::debug("train: refit done");
 
   ModelTrainerArtifact a;
   a.family = best.family;
@@ -138,6 +139,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
                                         {"candidates", table}})
                                       .dump(2));
 
+  spdlog::debug("train: threshold, train metrics and candidate table done");
   auto pre = std::make_unique<Preprocessor>(Preprocessor::from_json(json::parse(read_file(in.preprocessor))));
   const Schema schema = Schema::load_yaml(cfg.resolve(cfg.schema_file));
   json mapping = json::object();
@@ -154,7 +156,9 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
                {"train_metrics", a.train_metrics}};
   auto bundle = ModelBundle::assemble(std::move(model), std::move(pre), schema, in.features, cfg.target, meta);
   a.model_dir = stage_dir / "trained_model";
+  spdlog::debug("train: bundle assembled");
   bundle.save(a.model_dir);
+  spdlog::debug("train: bundle saved");
   write_file_atomic(stage_dir / "artifact.json", a.to_json().dump(2));
   return a;
 }

@@ -1,5 +1,7 @@
 // Model families backed by XGBoost (libxgboost, C API): gradient-boosted trees, random forest
 // (XGBoost's random-forest mode), a single decision tree, and logistic regression (linear booster).
+// One OpenMP thread per model unless `nthread` says otherwise: the search runs fits in parallel
+// itself, and OpenMP spin-waiting on a busy 2-core machine made multi-threaded fits far slower.
 #include <cmath>
 #include <map>
 
@@ -53,11 +55,11 @@ class XgbClassifier final : public Classifier {
 
   std::string family() const override { return spec_.family; }
   json params() const override { return params_; }
-  int nthread() const override { return params_.value("nthread", 0); }
+  int nthread() const override { return params_.value("nthread", 1); }
 
   void fit(const Matrix& X, const Labels& y, const std::vector<float>* w) override {
     Params xp{{"objective", "binary:logistic"}, {"eval_metric", "logloss"}, {"verbosity", "0"},
-              {"seed", num(params_.value("seed", json(0)))}, {"nthread", num(params_.value("nthread", json(0)))}};
+              {"seed", num(params_.value("seed", json(0)))}, {"nthread", num(params_.value("nthread", json(1)))}};
     int rounds = 1;
     spec_.map(params_, xp, rounds);
     booster_ = std::make_unique<xgb::Booster>();
@@ -93,7 +95,7 @@ class XgbClassifier final : public Classifier {
   void load(const std::filesystem::path& dir) override {
     booster_ = std::make_unique<xgb::Booster>();
     booster_->load(dir / "xgboost_model.json");
-    booster_->set_params({{"nthread", num(params_.value("nthread", json(0)))}});
+    booster_->set_params({{"nthread", num(params_.value("nthread", json(1)))}});
   }
 
  private:
