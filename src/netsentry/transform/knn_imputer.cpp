@@ -1,0 +1,216 @@
+// KNN imputation with scikit-learn KNNImputer's semantics (metric='nan_euclidean'):
+//
+//  * distance between a row x and a training row y: sqrt(F / P * sum over the P coordinates present in
+//    both of (x_i - y_i)^2), F the number of columns; undefined (NaN) when no coordinate is shared;
+//  * for each missing cell (row r, column c) the donors are the training rows whose column c is
+//    present; the k nearest donors with a defined distance are averaged (uniform weights, or weights
+//    1/d where a zero distance takes all the weight); k is min(n_neighbors, number of donors);
+//  * if no donor has a defined distance to r, the cell gets the training mean of column c;
+//  * ties in distance go to the lower training row index (sklearn leaves the order to argpartition);
+//    when fewer than k donors have a defined distance, the remaining places go to donors without one,
+//    lowest index first (they count with weight 1 under uniform weights, 0 under distance weights,
+//    as in sklearn);
+//  * a column with no value at all in the training rows is kept and set to 0 in every row: this is
+//    sklearn's keep_empty_features=True (with the default False sklearn drops the column, which would
+//    break the column order the rest of the pipeline relies on).
+//
+// transform() splits the rows among the hardware threads; each row is computed by exactly one thread
+// with the same arithmetic, so results do not depend on the number of threads.
+#include "netsentry/transform/knn_imputer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <utility>
+
+#include "netsentry/core/error.hpp"
+
+namespace netsentry {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+void check_no_infinity(const Matrix& X, const char* what) {
+  for (std::size_t i = 0; i < X.data.size(); ++i)
+    if (std::isinf(X.data[i]))
+      throw DataError(std::string("KNN imputer ") + what + ": row " + std::to_string(i / X.cols) +
+                      ", column " + std::to_string(i % X.cols) +
+                      " is infinite (only NaN may mark a missing value)");
+}
+
+struct Donor {
+  double dist;  // NaN sorts after every number
+  std::size_t row;
+};
+
+// Strict order used to pick the k nearest donors: defined distances first, smaller first, then index.
+bool closer(const Donor& a, const Donor& b) {
+  const bool an = std::isnan(a.dist), bn = std::isnan(b.dist);
+  if (an != bn) return bn;
+  if (!an && a.dist != b.dist) return a.dist < b.dist;
+  return a.row < b.row;
+}
+
+}  // namespace
+
+KnnImputer::KnnImputer(int n_neighbors, std::string weights) : k_(n_neighbors), weights_(std::move(weights)) {
+  if (k_ < 1) throw UsageError("KNN imputer: n_neighbors must be at least 1, got " + std::to_string(k_));
+  if (weights_ != "uniform" && weights_ != "distance")
+    throw UsageError("KNN imputer: weights must be 'uniform' or 'distance', got '" + weights_ + "'");
+}
+
+void KnnImputer::fit(const Matrix& X) {
+  if (X.rows == 0 || X.cols == 0) throw DataError("KNN imputer: cannot fit on an empty matrix");
+  check_no_infinity(X, "fit");
+  fit_X_ = X;
+  col_means_.assign(X.cols, kNaN);
+  for (std::size_t c = 0; c < X.cols; ++c) {
+    double sum = 0;
+    std::size_t n = 0;
+    for (std::size_t r = 0; r < X.rows; ++r)
+      if (!std::isnan(X(r, c))) {
+        sum += X(r, c);
+        ++n;
+      }
+    if (n > 0) col_means_[c] = sum / static_cast<double>(n);  // NaN marks a column empty in training
+  }
+}
+
+Matrix KnnImputer::transform(const Matrix& X) const {
+  if (fit_X_.cols == 0) throw UsageError("KNN imputer: transform() called before fit()");
+  if (X.cols != fit_X_.cols)
+    throw DataError("KNN imputer: fitted on " + std::to_string(fit_X_.cols) + " columns, got " +
+                    std::to_string(X.cols));
+  check_no_infinity(X, "transform");
+  Matrix out = X;
+  const std::size_t F = X.cols, N = fit_X_.rows;
+
+  std::vector<std::size_t> receivers;
+  for (std::size_t r = 0; r < X.rows; ++r) {
+    auto row = X.row(r);
+    if (std::any_of(row.begin(), row.end(), [](double v) { return std::isnan(v); })) receivers.push_back(r);
+  }
+
+  auto impute_rows = [&](std::size_t begin, std::size_t end) {
+    std::vector<double> dist(N);
+    std::vector<Donor> best;
+    for (std::size_t t = begin; t < end; ++t) {
+      const std::size_t r = receivers[t];
+      auto x = X.row(r);
+      for (std::size_t i = 0; i < N; ++i) {
+        auto y = fit_X_.row(i);
+        double s = 0;
+        std::size_t present = 0;
+        for (std::size_t c = 0; c < F; ++c) {
+          const double d = x[c] - y[c];  // NaN when either is missing
+          if (!std::isnan(d)) {
+            s += d * d;
+            ++present;
+          }
+        }
+        dist[i] = present ? std::sqrt(s * static_cast<double>(F) / static_cast<double>(present)) : kNaN;
+      }
+      for (std::size_t c = 0; c < F; ++c) {
+        if (!std::isnan(x[c]) || std::isnan(col_means_[c])) continue;
+        // The k best donors for column c, kept sorted by `closer` (k is small: insertion).
+        best.clear();
+        bool any_defined = false;
+        for (std::size_t i = 0; i < N; ++i) {
+          if (std::isnan(fit_X_(i, c))) continue;
+          Donor d{dist[i], i};
+          any_defined = any_defined || !std::isnan(d.dist);
+          if (best.size() == static_cast<std::size_t>(k_) && !closer(d, best.back())) continue;
+          if (best.size() == static_cast<std::size_t>(k_)) best.pop_back();
+          best.insert(std::upper_bound(best.begin(), best.end(), d, closer), d);
+        }
+        if (!any_defined) {
+          out(r, c) = col_means_[c];
+          continue;
+        }
+        double num = 0, den = 0;
+        if (weights_ == "uniform") {
+          for (const auto& d : best) num += fit_X_(d.row, c);
+          den = static_cast<double>(best.size());
+        } else {
+          const bool exact =
+              std::any_of(best.begin(), best.end(), [](const Donor& d) { return d.dist == 0.0; });
+          for (const auto& d : best) {
+            double w;
+            if (exact)
+              w = d.dist == 0.0 ? 1.0 : 0.0;
+            else
+              w = std::isnan(d.dist) ? 0.0 : 1.0 / d.dist;
+            num += w * fit_X_(d.row, c);
+            den += w;
+          }
+        }
+        out(r, c) = num / den;
+      }
+    }
+  };
+
+  const std::size_t n_threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1,
+                                                        std::max<std::size_t>(1, receivers.size() / 16));
+  if (n_threads <= 1) {
+    impute_rows(0, receivers.size());
+  } else {
+    std::vector<std::thread> pool;
+    const std::size_t chunk = (receivers.size() + n_threads - 1) / n_threads;
+    for (std::size_t t = 0; t < n_threads; ++t) {
+      const std::size_t b = std::min(receivers.size(), t * chunk), e = std::min(receivers.size(), b + chunk);
+      if (b < e) pool.emplace_back(impute_rows, b, e);
+    }
+    for (auto& th : pool) th.join();
+  }
+
+  // Columns without any training value: constant 0 (sklearn's keep_empty_features=True).
+  for (std::size_t c = 0; c < F; ++c)
+    if (std::isnan(col_means_[c]))
+      for (std::size_t r = 0; r < out.rows; ++r) out(r, c) = 0.0;
+  return out;
+}
+
+nlohmann::json KnnImputer::to_json() const {
+  nlohmann::json rows = nlohmann::json::array();
+  for (std::size_t r = 0; r < fit_X_.rows; ++r) {
+    nlohmann::json row = nlohmann::json::array();
+    for (double v : fit_X_.row(r)) {
+      if (std::isnan(v))
+        row.push_back(nullptr);
+      else
+        row.push_back(v);
+    }
+    rows.push_back(std::move(row));
+  }
+  return {{"n_neighbors", k_},
+          {"weights", weights_},
+          {"n_features", fit_X_.cols},
+          {"fit_X", std::move(rows)}};  // null marks a missing training value
+}
+
+KnnImputer KnnImputer::from_json(const nlohmann::json& j) {
+  try {
+    KnnImputer imp(j.at("n_neighbors").get<int>(), j.at("weights").get<std::string>());
+    const auto F = j.at("n_features").get<std::size_t>();
+    const auto& rows = j.at("fit_X");
+    if (!rows.is_array() || rows.empty()) throw DataError("KNN imputer: 'fit_X' must be a non-empty array");
+    Matrix X(rows.size(), F);
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      const auto& row = rows[r];
+      if (!row.is_array() || row.size() != F)
+        throw DataError("KNN imputer: 'fit_X' row " + std::to_string(r) + " does not have " +
+                        std::to_string(F) + " values");
+      for (std::size_t c = 0; c < F; ++c) X(r, c) = row[c].is_null() ? kNaN : row[c].get<double>();
+    }
+    imp.fit(X);
+    return imp;
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(std::string("KNN imputer: malformed JSON: ") + e.what());
+  } catch (const UsageError& e) {
+    throw DataError(std::string("KNN imputer: bad parameter in JSON: ") + e.what());
+  }
+}
+
+}  // namespace netsentry
