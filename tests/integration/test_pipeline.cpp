@@ -1,0 +1,226 @@
+// End-to-end tests of `netsentry train`, the stage commands and `predict`, run as real processes.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "netsentry/core/fs.hpp"
+#include "netsentry/table/csv.hpp"
+#include "support/paths.hpp"
+
+using namespace netsentry;
+using namespace netsentry::test;
+using json = nlohmann::json;
+
+namespace {
+
+std::string q(const std::filesystem::path& p) { return shell_quote(p.string()); }
+
+// Runs `train --json` into a temp dir; returns the result and the parsed summary (when it succeeded).
+struct Trained {
+  CommandResult r;
+  json summary;
+};
+
+Trained train(const TempDir& dir, const std::filesystem::path& data, const std::string& extra = "") {
+  Trained t;
+  t.r = run_cli("-q " + extra + " train --json --data " + q(data) + " --artifact-dir " + q(dir / "artifacts") +
+                " --model-dir " + q(dir / "final_model"));
+  if (t.r.exit_code == 0) t.summary = json::parse(t.r.out);
+  return t;
+}
+
+void write(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+}
+
+// The UCI file's header and a few of its rows, modified by the bad-input tests.
+std::vector<std::string> uci_lines(std::size_t n) {
+  std::ifstream in(phishing_csv());
+  std::vector<std::string> lines;
+  for (std::string l; lines.size() < n && std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
+std::string join(const std::vector<std::string>& lines) {
+  std::string s;
+  for (auto& l : lines) s += l + "\n";
+  return s;
+}
+
+}  // namespace
+
+TEST(Pipeline, TrainsOnUciDataWritesEveryArtifactAndPredictReproducesMetrics) {
+  if (!std::filesystem::exists(phishing_csv())) GTEST_SKIP() << "shared data absent";
+  TempDir dir;
+  auto t = train(dir, phishing_csv());
+  ASSERT_EQ(t.r.exit_code, 0) << t.r.err;
+  const auto& s = t.summary;
+  for (const char* k : {"run_dir", "model_dir", "best_model", "metrics", "seconds"}) EXPECT_TRUE(s.contains(k)) << k;
+  for (const char* k : {"accuracy", "f1", "precision", "recall", "roc_auc"}) EXPECT_TRUE(s["metrics"].contains(k)) << k;
+  for (const char* k : {"ingest", "validate", "transform", "train", "evaluate", "total"})
+    EXPECT_GT(s["seconds"][k].get<double>(), 0.0) << k;
+  EXPECT_GE(s["metrics"]["accuracy"].get<double>(), 0.96);
+
+  const std::filesystem::path run = s["run_dir"].get<std::string>();
+  for (const char* f : {"data_ingestion/feature_store/phisingData.csv", "data_ingestion/ingested/train.csv",
+                        "data_ingestion/ingested/test.csv", "data_validation/drift_report/report.yaml",
+                        "data_validation/drift_report/report.json", "data_transformation/transformed_object/preprocessor.json",
+                        "data_transformation/transformed/train.csv", "model_trainer/candidates.json",
+                        "model_evaluation/metrics.json", "run.json"})
+    EXPECT_TRUE(std::filesystem::exists(run / f)) << f;
+  const auto model = dir / "final_model";
+  for (const char* f : {"metadata.json", "preprocessor.json", "schema.json", "metrics.json", "model/xgboost_model.json"})
+    EXPECT_TRUE(std::filesystem::exists(model / f)) << f;
+  auto meta = json::parse(read_file(model / "metadata.json"));
+  for (const char* k : {"version", "created_at", "data_sha256", "seed", "netsentry_version", "family", "threshold"})
+    EXPECT_TRUE(meta.contains(k)) << k;
+  EXPECT_EQ(meta["data_sha256"].get<std::string>().size(), 64u);
+
+  // The split is stratified 80/20 and the report has the reference shape.
+  auto train_t = read_csv(run / "data_ingestion/ingested/train.csv");
+  auto test_t = read_csv(run / "data_ingestion/ingested/test.csv");
+  EXPECT_EQ(train_t.rows() + test_t.rows(), 11055u);
+  EXPECT_NEAR(static_cast<double>(test_t.rows()) / 11055.0, 0.2, 0.001);
+  auto share = [](const Table& t) {
+    double ones = 0;
+    for (double v : t.at("Result").num) ones += v == 1;
+    return ones / static_cast<double>(t.rows());
+  };
+  EXPECT_NEAR(share(train_t), share(test_t), 0.002);
+  auto report = json::parse(read_file(run / "data_validation/drift_report/report.json"));
+  ASSERT_EQ(report["columns"].size(), 31u);
+  for (auto& [col, v] : report["columns"].items()) {
+    EXPECT_TRUE(v.contains("p_value")) << col;
+    EXPECT_TRUE(v["drift_status"].is_boolean()) << col;
+  }
+  EXPECT_EQ(report["duplicate_rows"].get<int>(), 5206);
+
+  // predict from the bundle alone reproduces the test metrics.
+  auto out = dir / "pred.csv";
+  auto p = run_cli("-q predict --model-dir " + q(model) + " --input " + q(run / "data_ingestion/ingested/test.csv") +
+                   " --output " + q(out) + " --metrics");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  auto m = json::parse(p.out);
+  EXPECT_DOUBLE_EQ(m["accuracy"].get<double>(), s["metrics"]["accuracy"].get<double>());
+  EXPECT_DOUBLE_EQ(m["roc_auc"].get<double>(), s["metrics"]["roc_auc"].get<double>());
+  auto scored = read_csv(out);
+  EXPECT_EQ(scored.rows(), test_t.rows());
+  ASSERT_TRUE(scored.find("prediction") && scored.find("probability"));
+  for (double v : scored.at("probability").num) EXPECT_TRUE(v >= 0 && v <= 1);
+}
+
+TEST(Pipeline, StageCommandsChainThroughArtifacts) {
+  TempDir dir;
+  auto data = dir / "demo.csv";
+  ASSERT_EQ(run_cli("-q sample-data --rows 600 --seed 3 --output " + q(data)).exit_code, 0);
+  auto a = run_cli("-q ingest --data " + q(data) + " --artifact-dir " + q(dir / "a"));
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  const std::string run = json::parse(a.out)["run_dir"];
+  auto v = run_cli("-q validate --run-dir " + shell_quote(run));
+  ASSERT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_TRUE(json::parse(v.out)["artifact"]["status"].get<bool>());
+  auto t = run_cli("-q transform --run-dir " + shell_quote(run));
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(run) / "data_transformation/transformed_object/preprocessor.json"));
+  // A stage without its predecessor's artifact is a usage error naming the missing file.
+  auto orphan = run_cli("-q transform --run-dir " + q(dir / "nothing"));
+  EXPECT_EQ(orphan.exit_code, 2);
+  EXPECT_NE(orphan.err.find("artifact.json"), std::string::npos) << orphan.err;
+}
+
+TEST(Pipeline, DemoDataTrainsAndMatchesTheUciFrequencies) {
+  TempDir dir;
+  auto data = dir / "demo.csv";
+  ASSERT_EQ(run_cli("-q sample-data --rows 20000 --seed 7 --output " + q(data)).exit_code, 0);
+  auto demo = read_csv(data);
+  ASSERT_EQ(demo.rows(), 20000u);
+  ASSERT_EQ(demo.cols(), 31u);
+  if (std::filesystem::exists(phishing_csv())) {
+    auto real = read_csv(phishing_csv());
+    ASSERT_EQ(demo.names(), real.names());
+    // Per-class value frequencies agree with the real file (sampling error at 20k rows is < 0.02).
+    for (auto& col : real.columns) {
+      if (col.name == "Result") continue;
+      for (double cls : {-1.0, 1.0})
+        for (double v : {-1.0, 0.0, 1.0}) {
+          auto freq = [&](const Table& t) {
+            double n = 0, k = 0;
+            const auto& y = t.at("Result").num;
+            const auto& x = t.at(col.name).num;
+            for (std::size_t i = 0; i < y.size(); ++i)
+              if (y[i] == cls) ++n, k += x[i] == v;
+            return k / n;
+          };
+          EXPECT_NEAR(freq(demo), freq(real), 0.02) << col.name << " class " << cls << " value " << v;
+        }
+    }
+  }
+  auto t = train(dir, data);
+  ASSERT_EQ(t.r.exit_code, 0) << t.r.err;
+  EXPECT_GE(t.summary["metrics"]["accuracy"].get<double>(), 0.85);
+}
+
+TEST(Pipeline, BadInputsFailCleanlyWithoutAModel) {
+  if (!std::filesystem::exists(phishing_csv())) GTEST_SKIP() << "shared data absent";
+  TempDir dir;
+  auto lines = uci_lines(400);
+  struct Case {
+    std::string name, content, expect_in_error;
+    int exit_code;
+  };
+  auto header = lines[0];
+  auto no_col = lines;  // drop the column URL_Length (second) everywhere
+  for (auto& l : no_col) l.erase(l.find(','), l.find(',', l.find(',') + 1) - l.find(','));
+  auto text = lines;
+  text[57] = "abc" + text[57].substr(text[57].find(','));
+  auto single = std::vector<std::string>{header};
+  for (auto& l : lines)
+    if (l.size() > 3 && l.substr(l.size() - 2) == ",1") single.push_back(l);
+  auto ragged = lines;
+  ragged[120] = ragged[120].substr(0, ragged[120].rfind(','));
+  std::vector<Case> cases = {
+      {"empty", "", "empty file", 3},
+      {"header_only", header + "\n", "no data rows", 3},
+      {"missing_column", join(no_col), "missing column 'URL_Length'", 3},
+      {"text_in_numeric", join(text), "having_IP_Address", 3},
+      {"single_class", join(single), "single class", 3},
+      {"ragged", join(ragged), "line 121", 3},
+  };
+  for (auto& c : cases) {
+    auto f = dir / (c.name + ".csv");
+    write(f, c.content);
+    TempDir out;
+    auto t = train(out, f);
+    EXPECT_EQ(t.r.exit_code, c.exit_code) << c.name << ": " << t.r.err;
+    EXPECT_NE(t.r.err.find(c.expect_in_error), std::string::npos) << c.name << ": " << t.r.err;
+    EXPECT_NE(t.r.err.find(f.filename().string()), std::string::npos) << c.name << " names the file: " << t.r.err;
+    EXPECT_FALSE(std::filesystem::exists(out / "final_model")) << c.name;
+  }
+  TempDir out;
+  auto missing = train(out, dir / "does-not-exist.csv");
+  EXPECT_EQ(missing.r.exit_code, 3);
+  EXPECT_NE(missing.r.err.find("file not found"), std::string::npos) << missing.r.err;
+  EXPECT_FALSE(std::filesystem::exists(out / "final_model"));
+  // A bad command line is a usage error.
+  EXPECT_EQ(run_cli("train --no-such-flag").exit_code, 2);
+  EXPECT_EQ(run_cli("--config /nonexistent.yaml train").exit_code, 2);
+}
+
+TEST(Pipeline, GateFailureLeavesNoModel) {
+  if (!std::filesystem::exists(phishing_csv())) GTEST_SKIP() << "shared data absent";
+  TempDir dir;
+  // An impossible expected score: the run must fail the gate (exit 4) and publish nothing.
+  auto cfg_text = read_file(source_dir() / "config/pipeline.yaml");
+  auto pos = cfg_text.find("expected_score: 0.6");
+  ASSERT_NE(pos, std::string::npos);
+  cfg_text.replace(pos, std::string("expected_score: 0.6").size(), "expected_score: 0.999");
+  auto pos2 = cfg_text.find("schema_file: config/schema/phishing.yaml");
+  cfg_text.replace(pos2, std::string("schema_file: config/schema/phishing.yaml").size(),
+                   "schema_file: " + (source_dir() / "config/schema/phishing.yaml").string());
+  write(dir / "strict.yaml", cfg_text);
+  auto t = train(dir, phishing_csv(), "--config " + q(dir / "strict.yaml"));
+  EXPECT_EQ(t.r.exit_code, 4) << t.r.err;
+  EXPECT_NE(t.r.err.find("below the expected score"), std::string::npos) << t.r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "final_model"));
+}
