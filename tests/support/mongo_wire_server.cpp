@@ -146,6 +146,8 @@ struct MongoWireServer::State {
   std::map<std::int64_t, Cursor> cursors;
   std::int64_t next_cursor = 7000000001;
   std::map<std::string, std::size_t> seen;
+  std::map<int, std::size_t> opcodes;
+  std::size_t document_sequences = 0;
   std::int32_t next_connection_id = 1;
   std::atomic<std::int32_t> next_request_id{1};
 
@@ -433,6 +435,16 @@ std::map<std::string, std::size_t> MongoWireServer::commands() const {
   return state_->seen;
 }
 
+std::size_t MongoWireServer::document_sequences() const {
+  std::lock_guard lock(state_->mu);
+  return state_->document_sequences;
+}
+
+std::map<int, std::size_t> MongoWireServer::opcodes() const {
+  std::lock_guard lock(state_->mu);
+  return state_->opcodes;
+}
+
 std::size_t MongoWireServer::open_cursors() const {
   std::lock_guard lock(state_->mu);
   return state_->cursors.size();
@@ -484,6 +496,10 @@ void MongoWireServer::serve(int fd) {
     msg.assign(header, header + 16);
     msg.resize(static_cast<std::size_t>(length));
     if (!recv_all(fd, msg.data() + 16, msg.size() - 16)) return;
+    {
+      std::lock_guard lock(state_->mu);
+      ++state_->opcodes[op];
+    }
     const std::uint8_t* p = msg.data();
     const std::size_t n = msg.size();
 
@@ -512,6 +528,10 @@ void MongoWireServer::serve(int fd) {
           std::string id(reinterpret_cast<const char*>(p + pos));
           pos = static_cast<std::size_t>(static_cast<const std::uint8_t*>(nul) - p) + 1;
           auto& docs = sequences[id];
+          {
+            std::lock_guard lock(state_->mu);
+            ++state_->document_sequences;
+          }
           while (pos < section_end) {
             if (pos + 4 > section_end) return;
             const auto dlen = static_cast<std::uint32_t>(get_i32(p + pos));

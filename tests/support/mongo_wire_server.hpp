@@ -37,6 +37,10 @@ class MongoWireServer {
   std::map<std::string, std::size_t> commands() const;
   std::size_t connections_accepted() const { return accepted_; }
   std::size_t open_cursors() const;
+  // How many messages of each opcode arrived (2013 = OP_MSG, 2004 = OP_QUERY).
+  std::map<int, std::size_t> opcodes() const;
+  // How many OP_MSG kind-1 sections (document sequences, e.g. an insert's "documents") arrived.
+  std::size_t document_sequences() const;
   // Stops accepting, closes every connection and joins the threads (also done by the destructor).
   void stop();
 

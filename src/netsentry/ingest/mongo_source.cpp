@@ -375,6 +375,9 @@ class MongoSource final : public Source {
     if (mongoc_cursor_error(cursor.get(), &err))
       throw std::runtime_error(t_.shown + ": reading documents failed after " + std::to_string(index) +
                                " documents: " + err.message);
+    if (index == 0)
+      throw DataError(t_.shown +
+                      ": the collection holds no documents (is the database or collection name right?)");
     spdlog::debug("read {} documents from {}", index, t_.shown);
     return b.finish();
   }
