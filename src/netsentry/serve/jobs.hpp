@@ -28,6 +28,11 @@ class TrainingJobs {
   TrainingJobs(const TrainingJobs&) = delete;
   TrainingJobs& operator=(const TrainingJobs&) = delete;
 
+  // Replaces the training function (tests); only while no job runs.
+  void set_runner(Runner r) {
+    std::lock_guard lock(mu_);
+    runner_ = std::move(r);
+  }
   // Called (in the job's thread) after a successful run published its bundle.
   void on_published(std::function<void()> f) { on_published_ = std::move(f); }
 

@@ -241,32 +241,16 @@ struct Server::Impl {
     http.set_payload_max_length(opt.max_body_bytes);
     http.set_default_headers({{"X-Content-Type-Options", "nosniff"}});
 
-    // Before the body is read: start the clock, refuse bodies the server will not read.
-    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // Before the body is read: start the clock; refuse bodies without a length, which this
+    // httplib version would read without a size limit. (A body longer than max_body_bytes is
+    // skipped by httplib itself and answered 413, keeping the connection usable.)
+    http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
       t_request = {Clock::now(), Route::Other, true};
       if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH")
         return httplib::Server::HandlerResponse::Unhandled;
-      if (req.has_header("Transfer-Encoding")) {
-        res.set_header("Connection", "close");
+      if (req.has_header("Transfer-Encoding") || !req.has_header("Content-Length")) {
         send_error(res, 411, "send the request body with a Content-Length (chunked bodies are not accepted)");
         return httplib::Server::HandlerResponse::Handled;
-      }
-      if (req.has_header("Content-Length")) {
-        const std::string v = req.get_header_value("Content-Length");
-        std::uint64_t len = 0;
-        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), len);
-        if (ec != std::errc() || p != v.data() + v.size()) {
-          res.set_header("Connection", "close");
-          send_error(res, 400, "invalid Content-Length");
-          return httplib::Server::HandlerResponse::Handled;
-        }
-        if (len > opt.max_body_bytes) {
-          res.set_header("Connection", "close");
-          send_error(res, 413,
-                     "request body of " + std::to_string(len) + " bytes; the limit is " +
-                         std::to_string(opt.max_body_bytes));
-          return httplib::Server::HandlerResponse::Handled;
-        }
       }
       return httplib::Server::HandlerResponse::Unhandled;
     });
