@@ -112,7 +112,7 @@ class XgbClassifier final : public Classifier {
 
 const XgbSpec kGradientBoosting{
     "gradient_boosting",
-    {{"n_estimators", 100}, {"learning_rate", 0.1}, {"max_depth", 3}, {"subsample", 1.0},
+    {{"n_estimators", 100}, {"learning_rate", 0.1}, {"max_depth", 6}, {"subsample", 1.0},
      {"colsample_bytree", 1.0}, {"min_child_weight", 1.0}, {"reg_lambda", 1.0}},
     [](const json& p, Params& xp, int& rounds) {
       rounds = p["n_estimators"].get<int>();
@@ -129,8 +129,8 @@ const XgbSpec kGradientBoosting{
 
 const XgbSpec kRandomForest{
     "random_forest",
-    {{"n_estimators", 100}, {"max_depth", 16}, {"subsample", 0.632}, {"colsample_bynode", 0.2},
-     {"min_child_weight", 1.0}},
+    {{"n_estimators", 100}, {"max_depth", 20}, {"subsample", 0.632}, {"colsample_bynode", 0.2},
+     {"min_child_weight", 0.0}},
     [](const json& p, Params& xp, int& rounds) {
       rounds = 1;
       xp["booster"] = "gbtree";
@@ -146,7 +146,7 @@ const XgbSpec kRandomForest{
     false};
 
 const XgbSpec kDecisionTree{"decision_tree",
-                            {{"max_depth", 12}, {"min_child_weight", 1.0}},
+                            {{"max_depth", 20}, {"min_child_weight", 0.0}},
                             [](const json& p, Params& xp, int& rounds) {
                               rounds = 1;
                               xp["booster"] = "gbtree";
