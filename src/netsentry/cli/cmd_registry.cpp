@@ -146,6 +146,38 @@ NETSENTRY_COMMAND(registry, 70, [](CLI::App& app, cli::Context& ctx) {
     if (!res.promoted && !res.gate.passed) ctx.exit_code = kExitGateFailed;
   });
 
+  auto aa = std::make_shared<RegistryArgs>();
+  auto aopt = std::make_shared<std::pair<std::string, std::string>>();  // test split, run dir
+  auto* add = reg->add_subcommand("add",
+                                  "register a model bundle as a candidate (what `train` does at its end), "
+                                  "then apply registry.auto_promote through the gate");
+  add->add_option("bundle", aa->version, "model bundle directory (e.g. final_model)")->required();
+  add->add_option("--test-split", aopt->first, "the test split CSV to evaluate it on");
+  add->add_option("--run-dir", aopt->second, "the training run folder (its ingestion test split is used)");
+  common_options(add, *aa);
+  add->callback([aa, aopt, &ctx] {
+    auto cfg = load_config_or_defaults(ctx.config_path);
+    auto r = open_registry(ctx, *aa);
+    std::filesystem::path test;
+    json extra = json::object();
+    if (!aopt->first.empty()) {
+      test = aopt->first;
+    } else if (!aopt->second.empty()) {
+      test = find_test_split(aopt->second, cfg.test_file);
+      extra["run_dir"] = std::filesystem::absolute(aopt->second).string();
+    } else {
+      throw UsageError(
+          "registry add: give the test split (--test-split CSV) or the run folder (--run-dir DIR)");
+    }
+    auto out = register_and_gate(r, aa->version, test, extra);
+    if (aa->json_out)
+      std::cout << out.dump() << std::endl;
+    else
+      std::printf("%s: %s\ngate: %s\n", out["version"].get<std::string>().c_str(),
+                  out["promoted"].get<bool>() ? "promoted to production" : "registered as a candidate",
+                  out["gate"]["reason"].get<std::string>().c_str());
+  });
+
   auto ra = std::make_shared<RegistryArgs>();
   auto* rollback = reg->add_subcommand("rollback", "make the previous production version production again");
   common_options(rollback, *ra);

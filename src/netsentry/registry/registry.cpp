@@ -540,12 +540,9 @@ std::string Registry::rollback() {
 }
 
 // ---------------------------------------------------------------------------------------------------
-nlohmann::json register_after_training(const PipelineConfig& cfg, const fs::path& bundle_dir,
-                                       const fs::path& run_dir, const std::optional<fs::path>& test_csv) {
+fs::path find_test_split(const fs::path& run_dir, const std::string& test_file) {
   fs::path test;
-  if (test_csv) {
-    test = *test_csv;
-  } else {
+  {
     // The ingestion stage's test split: data_ingestion/artifact.json names it; otherwise search the run
     // folder for the configured test file, preferring the ingestion stage's copy.
     const fs::path artifact = run_dir / "data_ingestion" / "artifact.json";
@@ -561,9 +558,9 @@ nlohmann::json register_after_training(const PipelineConfig& cfg, const fs::path
       std::error_code ec;
       for (auto it = fs::recursive_directory_iterator(run_dir, ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-        if (it->is_regular_file() && it->path().filename() == cfg.test_file) found.push_back(it->path());
+        if (it->is_regular_file() && it->path().filename() == test_file) found.push_back(it->path());
       if (found.empty())
-        throw DataError(run_dir.string() + ": no test split '" + cfg.test_file +
+        throw DataError(run_dir.string() + ": no test split '" + test_file +
                         "' in the run folder to register with");
       auto rank = [](const fs::path& p) {
         bool ingest = p.generic_string().find("ingest") != std::string::npos;
@@ -574,9 +571,12 @@ nlohmann::json register_after_training(const PipelineConfig& cfg, const fs::path
       test = found.front();
     }
   }
-  Registry reg(registry_dir_from_config(cfg), RegistryOptions::from_config(cfg));
-  const std::string v =
-      reg.register_candidate(bundle_dir, test, {{"run_dir", fs::absolute(run_dir).string()}});
+  return test;
+}
+
+nlohmann::json register_and_gate(Registry& reg, const fs::path& bundle_dir, const fs::path& test_csv,
+                                 const nlohmann::json& extra) {
+  const std::string v = reg.register_candidate(bundle_dir, test_csv, extra);
   nlohmann::json out = {{"registry", fs::absolute(reg.dir()).string()}, {"version", v}};
   if (reg.options().gate.auto_promote) {
     auto r = reg.promote(v, false);
@@ -599,6 +599,13 @@ nlohmann::json register_after_training(const PipelineConfig& cfg, const fs::path
   else
     spdlog::warn("registry: {} stays a candidate: {}", v, out["gate"]["reason"].get<std::string>());
   return out;
+}
+
+nlohmann::json register_after_training(const PipelineConfig& cfg, const fs::path& bundle_dir,
+                                       const fs::path& run_dir, const std::optional<fs::path>& test_csv) {
+  const fs::path test = test_csv ? *test_csv : find_test_split(run_dir, cfg.test_file);
+  Registry reg(registry_dir_from_config(cfg), RegistryOptions::from_config(cfg));
+  return register_and_gate(reg, bundle_dir, test, {{"run_dir", fs::absolute(run_dir).string()}});
 }
 
 }  // namespace netsentry

@@ -120,4 +120,14 @@ nlohmann::json register_after_training(const PipelineConfig& cfg, const std::fil
                                        const std::filesystem::path& run_dir,
                                        const std::optional<std::filesystem::path>& test_csv = std::nullopt);
 
+// Registers a bundle and applies registry.auto_promote: promote through the gate, or only evaluate and
+// store the decision. Returns the JSON summary described above.
+nlohmann::json register_and_gate(Registry& reg, const std::filesystem::path& bundle_dir,
+                                 const std::filesystem::path& test_csv,
+                                 const nlohmann::json& extra = nlohmann::json::object());
+
+// The test split of a training run: data_ingestion/artifact.json's "test", else the file named `test_file`
+// in the run folder (the ingestion stage's copy first). DataError when there is none.
+std::filesystem::path find_test_split(const std::filesystem::path& run_dir, const std::string& test_file);
+
 }  // namespace netsentry

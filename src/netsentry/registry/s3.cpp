@@ -457,11 +457,13 @@ void Client::delete_object(const std::string& bucket, const std::string& key) {
 
 void Client::create_bucket(const std::string& bucket) { perform("PUT", bucket, "", {}, {}); }
 
-std::vector<Object> Client::list_objects(const std::string& bucket, const std::string& prefix) {
+std::vector<Object> Client::list_objects(const std::string& bucket, const std::string& prefix,
+                                         int page_size) {
   std::vector<Object> out;
   std::string token;
   for (int page = 0; page < 100000; ++page) {
-    std::vector<std::pair<std::string, std::string>> q = {{"list-type", "2"}, {"prefix", prefix}};
+    std::vector<std::pair<std::string, std::string>> q = {
+        {"list-type", "2"}, {"prefix", prefix}, {"max-keys", std::to_string(page_size)}};
     if (!token.empty()) q.emplace_back("continuation-token", token);
     Response r = perform("GET", bucket, "", q, {});
     for (auto& c : xml::all_raw(r.body, "Contents")) {

@@ -94,8 +94,9 @@ class Client {
   // nullopt on 404 (NoSuchKey)
   std::optional<std::string> get_object_if_exists(const std::string& bucket, const std::string& key);
   void delete_object(const std::string& bucket, const std::string& key);
-  // Every object under `prefix` (follows continuation tokens).
-  std::vector<Object> list_objects(const std::string& bucket, const std::string& prefix);
+  // Every object under `prefix` (follows continuation tokens; `page_size` objects per request).
+  std::vector<Object> list_objects(const std::string& bucket, const std::string& prefix,
+                                   int page_size = 1000);
   void create_bucket(const std::string& bucket);
 
   const std::string& endpoint() const { return endpoint_; }
