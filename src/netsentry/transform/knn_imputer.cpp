@@ -65,6 +65,13 @@ void KnnImputer::fit(const Matrix& X) {
   if (X.rows == 0 || X.cols == 0) throw DataError("KNN imputer: cannot fit on an empty matrix");
   check_no_infinity(X, "fit");
   fit_X_ = X;
+  fit_zero_ = X;
+  fit_present_ = Matrix(X.rows, X.cols, 1.0);
+  for (std::size_t i = 0; i < X.data.size(); ++i)
+    if (std::isnan(X.data[i])) {
+      fit_zero_.data[i] = 0.0;
+      fit_present_.data[i] = 0.0;
+    }
   col_means_.assign(X.cols, kNaN);
   for (std::size_t c = 0; c < X.cols; ++c) {
     double sum = 0;
@@ -94,23 +101,26 @@ Matrix KnnImputer::transform(const Matrix& X) const {
   }
 
   auto impute_rows = [&](std::size_t begin, std::size_t end) {
-    std::vector<double> dist(N);
+    std::vector<double> dist(N), x_zero(F), x_present(F);
     std::vector<Donor> best;
     for (std::size_t t = begin; t < end; ++t) {
       const std::size_t r = receivers[t];
       auto x = X.row(r);
+      for (std::size_t c = 0; c < F; ++c) {
+        x_present[c] = std::isnan(x[c]) ? 0.0 : 1.0;
+        x_zero[c] = std::isnan(x[c]) ? 0.0 : x[c];
+      }
       for (std::size_t i = 0; i < N; ++i) {
-        auto y = fit_X_.row(i);
-        double s = 0;
-        std::size_t present = 0;
-        for (std::size_t c = 0; c < F; ++c) {
-          const double d = x[c] - y[c];  // NaN when either is missing
-          if (!std::isnan(d)) {
-            s += d * d;
-            ++present;
-          }
+        const double* y = &fit_zero_.data[i * F];
+        const double* ym = &fit_present_.data[i * F];
+        double s = 0, present = 0;
+        for (std::size_t c = 0; c < F; ++c) {  // only coordinates present in both rows count
+          const double both = x_present[c] * ym[c];
+          const double d = (x_zero[c] - y[c]) * both;
+          s += d * d;
+          present += both;
         }
-        dist[i] = present ? std::sqrt(s * static_cast<double>(F) / static_cast<double>(present)) : kNaN;
+        dist[i] = present > 0 ? std::sqrt(s * static_cast<double>(F) / present) : kNaN;
       }
       for (std::size_t c = 0; c < F; ++c) {
         if (!std::isnan(x[c]) || std::isnan(col_means_[c])) continue;

@@ -27,6 +27,9 @@ class KnnImputer {
   std::string weights_;
   Matrix fit_X_;
   std::vector<double> col_means_;  // fallback when no donor exists
+  // Derived from fit_X_ (never saved): values with NaN replaced by 0, and 1/0 presence masks, so the
+  // distance loop has no branches.
+  Matrix fit_zero_, fit_present_;
 };
 
 }  // namespace netsentry
