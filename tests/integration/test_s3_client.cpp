@@ -1,5 +1,5 @@
-// The S3 client against a real S3 implementation: npm's s3rver on loopback (it checks SigV4 signatures
-// with its built-in credentials S3RVER / S3RVER). Installed by scripts/install-npm-tools.sh; skipped
+// The S3 client against a real S3 implementation: npm's s3rver on loopback (credentials S3RVER /
+// S3RVER). Installed by scripts/install-npm-tools.sh; skipped
 // when node or s3rver is missing.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -28,9 +28,10 @@ class S3rver {
     const auto log = tmp_ / "s3rver.log";
     const auto pidfile = tmp_ / "pid";
     std::filesystem::create_directories(tmp_ / "data");
-    std::string cmd = "node " + t::shell_quote(js) + " -d " + t::shell_quote(tmp_ / "data") +
-                      " -a 127.0.0.1 -p 0 >" + t::shell_quote(log) + " 2>&1 </dev/null & echo $! >" +
-                      t::shell_quote(pidfile);
+    // --openssl-legacy-provider: s3rver encrypts ListObjectsV2 continuation tokens with DES.
+    std::string cmd = "node --openssl-legacy-provider " + t::shell_quote(js) + " -d " +
+                      t::shell_quote(tmp_ / "data") + " -a 127.0.0.1 -p 0 >" + t::shell_quote(log) +
+                      " 2>&1 </dev/null & echo $! >" + t::shell_quote(pidfile);
     if (std::system(cmd.c_str()) != 0) return;
     std::ifstream(pidfile) >> pid_;
     const std::regex re(R"(listening on 127\.0\.0\.1:([0-9]+))");
@@ -56,10 +57,10 @@ class S3rver {
   int port_ = 0;
 };
 
-s3::Credentials s3rver_credentials(const std::string& secret = "S3RVER") {
+s3::Credentials s3rver_credentials() {
   s3::Credentials c;
   c.access_key = "S3RVER";
-  c.secret_key = secret;
+  c.secret_key = "S3RVER";
   c.region = "us-east-1";
   return c;
 }
@@ -109,18 +110,23 @@ TEST(S3Client, PutGetListDeleteAgainstS3rver) {
   EXPECT_EQ(c.list_objects("models", "p/").size(), 2u);
 }
 
-TEST(S3Client, WrongSecretIsRejectedBySignatureCheck) {
+// s3rver checks the access key id but does not recompute V4 signatures ("unimplemented" in its
+// authentication middleware); the signature itself is checked against AWS's published examples in
+// unit/test_s3_sigv4.cpp.
+TEST(S3Client, UnknownAccessKeyIsRefused) {
   S3rver server;
   if (!server.running()) GTEST_SKIP() << "s3rver not installed (scripts/install-npm-tools.sh)";
   s3::Client good(server.endpoint(), s3rver_credentials());
-  good.create_bucket("b");
-  s3::Client bad(server.endpoint(), s3rver_credentials("not-the-secret"));
+  good.create_bucket("bucket");
+  auto creds = s3rver_credentials();
+  creds.access_key = "NOBODY";
+  s3::Client bad(server.endpoint(), creds);
   try {
-    bad.put_object("b", "k", "v");
-    FAIL() << "a wrong secret must be refused";
+    bad.put_object("bucket", "k", "v");
+    FAIL() << "an unknown access key must be refused";
   } catch (const s3::Error& e) {
     EXPECT_EQ(e.status, 403);
-    EXPECT_EQ(e.code, "SignatureDoesNotMatch");
+    EXPECT_EQ(e.code, "InvalidAccessKeyId");
   }
 }
 

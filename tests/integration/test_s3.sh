@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# End to end: train -> registry (gate) -> push to S3 -> list with the aws CLI -> pull into a fresh registry,
+# against npm's s3rver on a free loopback port. The pulled version must load and be byte-identical.
+# Also: an unchanged re-push uploads nothing, a tampered object and a missing manifest are refused by pull,
+# an unknown access key fails the push.
+# Usage: test_s3.sh NETSENTRY_BINARY [SHARED_DATA_DIR]
+set -euo pipefail
+BIN=$(readlink -f "$1")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+S3RVER_JS=$ROOT/tests/node_modules/s3rver/bin/s3rver.js
+[[ -f $S3RVER_JS ]] || bash "$ROOT/scripts/install-npm-tools.sh"
+[[ -f $S3RVER_JS ]] || { echo "FAIL: s3rver is not installed (scripts/install-npm-tools.sh)"; exit 1; }
+command -v aws >/dev/null || { echo "FAIL: the aws CLI is not installed (apt-get install awscli)"; exit 1; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/netsentry-s3.XXXXXX")
+S3PID=
+cleanup() {
+  [[ -n $S3PID ]] && kill "$S3PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# --openssl-legacy-provider: s3rver encrypts ListObjectsV2 continuation tokens with DES.
+node --openssl-legacy-provider "$S3RVER_JS" -d "$WORK/s3data" -a 127.0.0.1 -p 0 >"$WORK/s3rver.log" 2>&1 &
+S3PID=$!
+PORT=
+for _ in $(seq 100); do
+  PORT=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$WORK/s3rver.log" | sed 's/.*://' || true)
+  [[ -n $PORT ]] && break
+  sleep 0.1
+done
+[[ -n $PORT ]] || fail "s3rver did not start: $(cat "$WORK/s3rver.log")"
+EP=http://127.0.0.1:$PORT
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+unset AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_PROFILE || true
+aws --endpoint-url "$EP" s3 mb s3://models >/dev/null
+
+# A small project in the temp dir (relative paths resolve against $WORK): one fast model family.
+mkdir -p "$WORK/config"
+cp -r "$ROOT/config/schema" "$WORK/config/schema"
+cat >"$WORK/config/pipeline.yaml" <<'YAML'
+pipeline: {artifact_dir: artifacts, random_seed: 42}
+data: {target_column: Result}
+model_trainer:
+  expected_score: 0.6
+  overfitting_threshold: 0.2
+  cv_folds: 2
+  metric: f1
+  search: grid
+  families:
+    logistic_regression: {}
+registry: {dir: registry, metric: f1, min_improvement: 0.0, auto_promote: true}
+YAML
+cd "$WORK"
+"$BIN" sample-data --rows 600 --seed 7 --output data.csv 2>/dev/null
+"$BIN" -q train --data data.csv --model-dir final_model --json >train.json || fail "train failed"
+RUN_DIR=$(sed -n 's/.*"run_dir":"\([^"]*\)".*/\1/p' train.json)
+[[ -d $RUN_DIR ]] || RUN_DIR=$(ls -d artifacts/*/ | head -1)
+# `train` registers its bundle when the training pipeline calls register_after_training; otherwise add it.
+if ! "$BIN" registry list --json | grep -q '"version":"v1"'; then
+  "$BIN" -q registry add final_model --run-dir "$RUN_DIR" --json >add.json || fail "registry add failed"
+fi
+"$BIN" registry list --json | grep -q '"production":"v1"' || fail "v1 is not production: $("$BIN" registry list)"
+[[ -L registry/production && $(readlink registry/production) == v1 ]] || fail "registry/production does not point to v1"
+
+# Push v1 (the production version) and the run's artifacts.
+"$BIN" -q push --to s3://models/netsentry --endpoint "$EP" --artifacts "$RUN_DIR" --json >push.json ||
+  fail "push failed"
+grep -q '"version":"v1"' push.json || fail "push did not report v1: $(cat push.json)"
+aws s3 ls --endpoint-url "$EP" s3://models/netsentry --recursive >ls.txt
+for key in netsentry/v1/manifest.json netsentry/v1/version.json netsentry/v1/test.csv \
+  netsentry/v1/bundle/metadata.json netsentry/v1/bundle/schema.json netsentry/v1/bundle/preprocessor.json; do
+  grep -q " $key\$" ls.txt || fail "$key is not in the bucket: $(cat ls.txt)"
+done
+grep -q ' netsentry/artifacts/.*/manifest.json$' ls.txt || fail "run artifacts were not pushed: $(cat ls.txt)"
+nfiles=$(cd registry/v1 && find . -type f | wc -l)
+nobjs=$(grep -c ' netsentry/v1/' ls.txt)
+[[ $nobjs -eq $((nfiles + 1)) ]] || fail "expected $nfiles files + manifest under v1, found $nobjs objects"
+
+# Re-pushing the same version uploads nothing.
+"$BIN" -q push --to s3://models/netsentry --endpoint "$EP" --json >push2.json
+grep -q '"skipped":true' push2.json || fail "an unchanged re-push was not skipped: $(cat push2.json)"
+
+# Pull into a fresh registry: same bytes, loads, becomes a candidate; promote it there.
+"$BIN" -q pull --from s3://models/netsentry/v1 --endpoint "$EP" --registry fresh --json >pull.json || fail "pull failed"
+grep -q '"version":"v1"' pull.json || fail "pull did not create v1: $(cat pull.json)"
+diff -r registry/v1 fresh/v1 || fail "the pulled version differs from the pushed one"
+"$BIN" registry list --registry fresh --verify --json >fresh.json || fail "the pulled version does not verify"
+grep -q '"intact":true' fresh.json || fail "pulled version not intact: $(cat fresh.json)"
+"$BIN" -q registry promote v1 --registry fresh --json >/dev/null || fail "cannot promote the pulled version"
+"$BIN" -q predict --model-dir fresh/production/bundle --input data.csv --output pred.csv || fail "pulled bundle does not predict"
+
+# A tampered object is refused and nothing is added.
+printf 'tampered\n' >bad.csv
+aws --endpoint-url "$EP" s3 cp bad.csv s3://models/netsentry/v1/test.csv >/dev/null
+if "$BIN" -q pull --from s3://models/netsentry/v1 --endpoint "$EP" --registry tampered 2>err.txt; then
+  fail "a tampered object was accepted"
+fi
+grep -q "does not match the manifest" err.txt || fail "unexpected error for a tampered object: $(cat err.txt)"
+[[ -z $(ls tampered 2>/dev/null | grep '^v') ]] || fail "a tampered pull left a version behind"
+
+# A push that never finished (no manifest) is refused.
+aws --endpoint-url "$EP" s3 rm s3://models/netsentry/v1/manifest.json >/dev/null
+if "$BIN" -q pull --from s3://models/netsentry/v1 --endpoint "$EP" --registry incomplete 2>err.txt; then
+  fail "a prefix without manifest was accepted"
+fi
+grep -q "manifest" err.txt || fail "unexpected error for a missing manifest: $(cat err.txt)"
+
+# A full re-push repairs the prefix (different content at the same place: manifest replaced last).
+"$BIN" -q push --to s3://models/netsentry --endpoint "$EP" --json >push3.json
+grep -q '"skipped":false' push3.json || fail "re-push after damage did not upload: $(cat push3.json)"
+"$BIN" -q pull --from s3://models/netsentry/v1 --endpoint "$EP" --registry repaired >/dev/null || fail "pull after re-push"
+diff -r registry/v1 repaired/v1 || fail "repaired pull differs"
+
+# Unknown access key: the push fails with S3's error.
+if AWS_ACCESS_KEY_ID=NOBODY "$BIN" -q push --to s3://models/other --endpoint "$EP" 2>err.txt; then
+  fail "an unknown access key was accepted"
+fi
+grep -q "InvalidAccessKeyId" err.txt || fail "unexpected error for a bad key: $(cat err.txt)"
+echo "ok: push/pull through s3rver on $EP"
