@@ -9,6 +9,7 @@
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/schema/schema.hpp"
 #include "netsentry/table/csv.hpp"
+#include "netsentry/validate/validation.hpp"
 
 namespace netsentry {
 
@@ -45,6 +46,12 @@ IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& so
   const std::string where = source->describe();
   if (t.cols() == 0) throw DataError(where + ": no columns");
   if (t.rows() == 0) throw DataError(where + ": no data rows (header only)");
+  // The source must match the schema before anything is split: problems name the source and its rows.
+  if (auto problems = check_against_schema(t, schema); !problems.empty()) {
+    std::string all;
+    for (auto& p : problems) all += "\n  - " + p;
+    throw DataError(where + " does not match the schema " + cfg.resolve(cfg.schema_file).string() + ":" + all);
+  }
   if (!t.find(cfg.target))
     throw DataError(where + ": target column '" + cfg.target + "' is missing (columns: " + std::to_string(t.cols()) +
                     ")");

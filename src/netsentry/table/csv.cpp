@@ -76,6 +76,16 @@ bool parse_double(std::string_view f, double& v) {
   return ec == std::errc() && p == f.data() + f.size() && std::isfinite(v);
 }
 
+}  // namespace
+
+std::optional<double> parse_number(std::string_view field) {
+  double v = 0;
+  if (parse_double(field, v)) return v;
+  return std::nullopt;
+}
+
+namespace {
+
 bool is_blank_record(const std::vector<std::string>& rec) { return rec.size() == 1 && rec[0].empty(); }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 // CSV reading (RFC 4180 quoting, type inference per column) and writing.
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,9 @@ Table read_csv(const std::filesystem::path& path, const CsvOptions& opt = {});
 // Writes a table as CSV (numbers in shortest round-trip form, missing as empty fields).
 std::string to_csv(const Table& t);
 void write_csv_atomic(const std::filesystem::path& path, const Table& t);
+
+// Parses a whole field as a finite number (surrounding blanks and a leading '+' allowed).
+std::optional<double> parse_number(std::string_view field);
 
 // Formats a double the shortest way that reads back exactly ("1", "-0.5", "0.30000000000000004").
 std::string format_number(double v);
