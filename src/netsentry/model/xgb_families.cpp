@@ -112,8 +112,8 @@ class XgbClassifier final : public Classifier {
 
 const XgbSpec kGradientBoosting{
     "gradient_boosting",
-    {{"n_estimators", 100}, {"learning_rate", 0.1}, {"max_depth", 6}, {"subsample", 1.0},
-     {"colsample_bytree", 1.0}, {"min_child_weight", 1.0}, {"reg_lambda", 1.0}},
+    {{"n_estimators", 100}, {"learning_rate", 0.1}, {"max_depth", 8}, {"subsample", 1.0},
+     {"colsample_bytree", 1.0}, {"min_child_weight", 0.0}, {"reg_lambda", 1.0}},
     [](const json& p, Params& xp, int& rounds) {
       rounds = p["n_estimators"].get<int>();
       xp["booster"] = "gbtree";
