@@ -247,10 +247,18 @@ TEST_F(ServeApi, MetricsCountRequestsPredictionsAndShowTheModelVersion) {
   post_json("/api/v1/predict", {{"records", records(5)}});
   post_json("/api/v1/predict", {{"records", records(3)}});
   cli_->Post("/api/v1/predict", "{", "application/json");
-  auto res = cli_->Get("/metrics");
-  ASSERT_TRUE(res);
-  ASSERT_EQ(res->status, 200);
-  const std::string& m = res->body;
+  // A request is counted after its response was written: wait for the last one to be.
+  std::string m;
+  for (int i = 0; i < 100; ++i) {
+    auto res = cli_->Get("/metrics");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+    m = res->body;
+    if (m.find("netsentry_http_request_duration_seconds_count{route=\"/api/v1/predict\"} 3") !=
+        std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_NE(m.find("netsentry_http_requests_total{route=\"/api/v1/predict\",code=\"200\"} 2"),
             std::string::npos)
       << m;

@@ -103,7 +103,7 @@ TEST_F(ServeLimits, TooManyRowsIs413) {
   for (int i = 0; i < 51; ++i) recs.push_back(record());
   expect_error("/api/v1/predict", json{{"records", recs}}.dump(), "application/json", 413);
   json rows = json::array();
-  for (int i = 0; i < 51; ++i) rows.push_back(json::array());
+  for (int i = 0; i < 51; ++i) rows.push_back(json(std::vector<int>(record().size(), 0)));
   expect_error("/api/v1/predict", json{{"rows", rows}}.dump(), "application/json", 413);
   std::string csv = sample_csv_rows(1, false);
   const auto line = csv.substr(csv.find('\n') + 1);
@@ -197,19 +197,60 @@ TEST_F(ServeLimits, MalformedBodiesAre400) {
   expect_healthy();
 }
 
-TEST_F(ServeLimits, ChunkedOrLengthlessBodiesAre411) {
+// Sends raw bytes on a new connection and returns everything the server answers until it closes
+// (or 2 s pass).
+std::string raw_exchange(int port, const std::string& bytes) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  (void)!::write(fd, bytes.data(), bytes.size());
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+TEST_F(ServeLimits, ChunkedBodiesAreBoundedAndLengthlessOnesAre411) {
+  // A chunked body within the limit is read and answered like any other.
+  const std::string one = json{{"records", json::array({record()})}}.dump();
   auto res = cli_->Post(
       "/api/v1/predict",
-      [](size_t, httplib::DataSink& sink) {
-        const std::string part = "{\"records\": []}";
-        sink.write(part.data(), part.size());
+      [&](size_t, httplib::DataSink& sink) {
+        sink.write(one.data(), one.size());
         sink.done();
         return true;
       },
       "application/json");
   ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 411);
+  EXPECT_EQ(res->status, 200) << res->body;
+  // Over the limit: 413, and the same connection goes on working.
+  const std::string block(16 * 1024, ' ');
+  auto big = cli_->Post(
+      "/api/v1/predict",
+      [&](size_t, httplib::DataSink& sink) {
+        for (int i = 0; i < 8; ++i) sink.write(block.data(), block.size());
+        sink.done();
+        return true;
+      },
+      "application/json");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
   expect_healthy();
+  auto again = cli_->Post("/api/v1/predict", one, "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+  // Neither a Content-Length nor chunked: 411.
+  const std::string answer =
+      raw_exchange(h_->port(),
+                   "POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   "Connection: close\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 411", 0), 0u) << answer;
 }
 
 TEST_F(ServeLimits, TrainingNeedsTheBearerToken) {

@@ -36,23 +36,6 @@ std::optional<double> number_from_text(std::string_view raw, const InputRules& r
   return v;
 }
 
-double value_from_json(const nlohmann::json& v, const std::string& column, std::size_t row,
-                       const InputRules& rules) {
-  if (v.is_number()) {
-    double d = v.get<double>();
-    if (std::isfinite(d)) return d;
-  } else if (v.is_null()) {
-    return kMissing;
-  } else if (v.is_string()) {
-    if (auto d = number_from_text(v.get_ref<const std::string&>(), rules)) return *d;
-  }
-  std::string shown = v.dump();
-  if (shown.size() > 40) shown = shown.substr(0, 40) + "...";
-  throw RequestError(
-      400, "record " + std::to_string(row) + ", column '" + column + "': expected a number, got " + shown,
-      column, row);
-}
-
 bool ignored(const std::string& name, const InputRules& rules) {
   return std::find(rules.ignored_columns.begin(), rules.ignored_columns.end(), name) !=
          rules.ignored_columns.end();
@@ -128,71 +111,220 @@ std::string error_json(const std::string& message, const std::optional<std::stri
   return o;
 }
 
-PredictRequest parse_predict_json(std::string_view body, const LoadedModel& m, const InputRules& rules) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(body.begin(), body.end());
-  } catch (const nlohmann::json::parse_error& e) {
+namespace {
+
+// Streams {"records": [...]} / {"rows": [...]} straight into the feature matrix: no JSON document is
+// built (no per-key allocations), and a request over the row limit stops at the first extra row.
+class PredictSax {
+ public:
+  PredictSax(const LoadedModel& m, const InputRules& rules, PredictRequest& out)
+      : m_(m), rules_(rules), out_(out), nf_(m.features.size()), seen_(nf_) {}
+
+  bool null() { return value(kMissing, "null"); }
+  bool boolean(bool b) {
+    if (depth_ == 1 && top_key_ == TopKey::Explain) {
+      out_.explain = b;
+      return true;
+    }
+    if (ignoring()) return true;
+    return value_error(b ? "true" : "false");
+  }
+  bool number_integer(std::int64_t v) { return value(static_cast<double>(v), nullptr); }
+  bool number_unsigned(std::uint64_t v) { return value(static_cast<double>(v), nullptr); }
+  bool number_float(double v, const std::string&) { return value(v, nullptr); }
+  bool string(std::string& s) {
+    if (ignoring()) return true;
+    if (depth_ == 1 && top_key_ == TopKey::Explain)
+      throw RequestError(400, "\"explain\" must be true or false");
+    if (auto d = number_from_text(s, rules_)) return value(*d, "a string");
+    return value_error("\"" + (s.size() > 40 ? s.substr(0, 40) + "..." : s) + "\"");
+  }
+  bool binary(nlohmann::json::binary_t&) { return value_error("binary"); }
+
+  bool start_object(std::size_t) {
+    ++depth_;
+    if (depth_ == 1) return true;
+    if (depth_ == 3 && top_key_ == TopKey::Records) {
+      begin_row();
+      std::fill(seen_.begin(), seen_.end(), 0);
+      col_ = SIZE_MAX;
+      return true;
+    }
+    if (depth_ == 3 && top_key_ == TopKey::Rows)
+      throw RequestError(400,
+                         "row " + std::to_string(rows_) + ": expected an array of " + std::to_string(nf_) +
+                             " values in feature order (see GET /api/v1/model), got object",
+                         std::nullopt, rows_);
+    if (depth_ == 2 && top_key_ == TopKey::Records)
+      throw RequestError(400, "\"records\" must be an array of objects");
+    if (depth_ == 2 && top_key_ == TopKey::Rows)
+      throw RequestError(400, "\"rows\" must be an array of arrays");
+    return value_error("an object");
+  }
+  bool end_object() {
+    if (depth_ == 3 && top_key_ == TopKey::Records) {
+      const std::size_t r = rows_ - 1;
+      for (std::size_t c = 0; c < nf_; ++c)
+        if (!seen_[c])
+          throw RequestError(400, "record " + std::to_string(r) + ": missing column '" + m_.features[c] + "'",
+                             m_.features[c], r);
+    }
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) {
+    ++depth_;
+    if (depth_ == 1) throw RequestError(400, "expected a JSON object with \"records\" or \"rows\"");
+    if (depth_ == 2) {
+      if (top_key_ == TopKey::Explain) throw RequestError(400, "\"explain\" must be true or false");
+      return true;
+    }
+    if (depth_ == 3 && top_key_ == TopKey::Rows) {
+      begin_row();
+      col_ = 0;
+      return true;
+    }
+    if (depth_ == 3 && top_key_ == TopKey::Records)
+      throw RequestError(400, "record " + std::to_string(rows_) + " is not an object", std::nullopt, rows_);
+    return value_error("an array");
+  }
+  bool end_array() {
+    if (depth_ == 3 && top_key_ == TopKey::Rows && col_ != nf_) wrong_row_length(col_);
+    --depth_;
+    return true;
+  }
+  bool key(std::string& k) {
+    if (depth_ == 1) {
+      if (k == "records" || k == "rows") {
+        if (collection_seen_)
+          throw RequestError(400, "expected exactly one of \"records\" (objects) or \"rows\" (arrays)");
+        collection_seen_ = true;
+        top_key_ = k == "records" ? TopKey::Records : TopKey::Rows;
+      } else if (k == "explain") {
+        top_key_ = TopKey::Explain;
+      } else {
+        throw RequestError(400, "unknown field \"" + k + "\" (expected records, rows, explain)");
+      }
+      return true;
+    }
+    // depth 3: a column of a record
+    const std::size_t r = rows_ - 1;
+    auto f = m_.index.find(k);
+    if (f == m_.index.end()) {
+      if (k == m_.target || std::find(rules_.ignored_columns.begin(), rules_.ignored_columns.end(), k) !=
+                                rules_.ignored_columns.end()) {
+        col_ = SIZE_MAX - 1;  // accepted, ignored
+        return true;
+      }
+      throw RequestError(400, "record " + std::to_string(r) + ": unknown column '" + k + "'", k, r);
+    }
+    col_ = f->second;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
     throw RequestError(400, std::string("invalid JSON: ") + e.what());
   }
-  if (!j.is_object()) throw RequestError(400, "expected a JSON object with \"records\" or \"rows\"");
+
+  void finish() {
+    if (!collection_seen_)
+      throw RequestError(400, "expected exactly one of \"records\" (objects) or \"rows\" (arrays)");
+    if (rows_ == 0) throw RequestError(400, "no records to score");
+    out_.X.rows = rows_;
+    out_.X.cols = nf_;
+  }
+
+ private:
+  enum class TopKey { None, Records, Rows, Explain };
+
+  // Inside a record, at the value of a column that is accepted and ignored (the target).
+  bool ignoring() const { return depth_ == 3 && top_key_ == TopKey::Records && col_ == SIZE_MAX - 1; }
+
+  void begin_row() {
+    if (rows_ >= rules_.max_rows)
+      throw RequestError(413, "more than " + std::to_string(rules_.max_rows) +
+                                  " records in one request; the limit is " + std::to_string(rules_.max_rows));
+    ++rows_;
+    out_.X.data.resize(rows_ * nf_, kMissing);
+  }
+
+  [[noreturn]] void wrong_row_length(std::size_t got) {
+    const std::size_t r = rows_ - 1;
+    throw RequestError(400,
+                       "row " + std::to_string(r) + ": expected an array of " + std::to_string(nf_) +
+                           " values in feature order (see GET /api/v1/model), got " + std::to_string(got) +
+                           " values",
+                       std::nullopt, r);
+  }
+
+  // A scalar: a feature value inside a record or a row, or a value where none belongs.
+  bool value(double v, const char* shown) {
+    if (depth_ == 3 && top_key_ == TopKey::Records) {
+      if (col_ == SIZE_MAX - 1) return true;  // an ignored column
+      if (!std::isfinite(v) && !std::isnan(v)) return value_error("a non-finite number");
+      out_.X.data[(rows_ - 1) * nf_ + col_] = v;
+      seen_[col_] = 1;
+      return true;
+    }
+    if (depth_ == 3 && top_key_ == TopKey::Rows) {
+      if (col_ >= nf_) wrong_row_length(col_ + 1);
+      if (!std::isfinite(v) && !std::isnan(v)) return value_error("a non-finite number");
+      out_.X.data[(rows_ - 1) * nf_ + col_] = v;
+      ++col_;
+      return true;
+    }
+    if (depth_ == 2 && top_key_ == TopKey::Records)
+      throw RequestError(400, "record " + std::to_string(rows_) + " is not an object", std::nullopt, rows_);
+    if (depth_ == 2 && top_key_ == TopKey::Rows)
+      throw RequestError(400,
+                         "row " + std::to_string(rows_) + ": expected an array of " + std::to_string(nf_) +
+                             " values in feature order (see GET /api/v1/model), got " +
+                             (shown ? shown : "a number"),
+                         std::nullopt, rows_);
+    if (depth_ == 1 && top_key_ == TopKey::Explain)
+      throw RequestError(400, "\"explain\" must be true or false");
+    if (depth_ == 1 && (top_key_ == TopKey::Records || top_key_ == TopKey::Rows))
+      throw RequestError(400, top_key_ == TopKey::Records ? "\"records\" must be an array of objects"
+                                                          : "\"rows\" must be an array of arrays");
+    if (depth_ == 0) throw RequestError(400, "expected a JSON object with \"records\" or \"rows\"");
+    return value_error(shown ? shown : "a number");
+  }
+
+  bool value_error(const std::string& shown) {
+    if (depth_ >= 3 && rows_ > 0 && (top_key_ == TopKey::Records || top_key_ == TopKey::Rows)) {
+      const std::size_t r = rows_ - 1;
+      const bool named = col_ < nf_;
+      const std::string column = named ? m_.features[col_] : std::string();
+      throw RequestError(400,
+                         (top_key_ == TopKey::Records ? "record " : "row ") + std::to_string(r) +
+                             (named ? ", column '" + column + "'" : std::string()) +
+                             ": expected a number, got " + shown,
+                         named ? std::optional<std::string>(column) : std::nullopt, r);
+    }
+    if (depth_ == 1 && top_key_ == TopKey::Explain)
+      throw RequestError(400, "\"explain\" must be true or false");
+    if (depth_ == 0) throw RequestError(400, "expected a JSON object with \"records\" or \"rows\"");
+    throw RequestError(400, "unexpected " + shown + " in the request");
+  }
+
+  const LoadedModel& m_;
+  const InputRules& rules_;
+  PredictRequest& out_;
+  const std::size_t nf_;
+  std::vector<char> seen_;
+  int depth_ = 0;
+  TopKey top_key_ = TopKey::None;
+  bool collection_seen_ = false;
+  std::size_t rows_ = 0;
+  std::size_t col_ = 0;
+};
+
+}  // namespace
+
+PredictRequest parse_predict_json(std::string_view body, const LoadedModel& m, const InputRules& rules) {
   PredictRequest req;
-  if (auto it = j.find("explain"); it != j.end()) {
-    if (!it->is_boolean()) throw RequestError(400, "\"explain\" must be true or false");
-    req.explain = it->get<bool>();
-  }
-  const std::size_t nf = m.features.size();
-  const bool has_records = j.contains("records"), has_rows = j.contains("rows");
-  if (has_records == has_rows)
-    throw RequestError(400, "expected exactly one of \"records\" (objects) or \"rows\" (arrays)");
-  for (auto it = j.begin(); it != j.end(); ++it)
-    if (it.key() != "records" && it.key() != "rows" && it.key() != "explain")
-      throw RequestError(400, "unknown field \"" + it.key() + "\" (expected records, rows, explain)");
-  if (has_records) {
-    const auto& recs = j["records"];
-    if (!recs.is_array()) throw RequestError(400, "\"records\" must be an array of objects");
-    check_rows(recs.size(), rules);
-    req.X = Matrix(recs.size(), nf, kMissing);
-    std::vector<char> seen(nf);
-    for (std::size_t r = 0; r < recs.size(); ++r) {
-      const auto& rec = recs[r];
-      if (!rec.is_object())
-        throw RequestError(400, "record " + std::to_string(r) + " is not an object", std::nullopt, r);
-      std::fill(seen.begin(), seen.end(), 0);
-      auto row = req.X.row(r);
-      for (auto it = rec.begin(); it != rec.end(); ++it) {
-        auto f = m.index.find(it.key());
-        if (f == m.index.end()) {
-          if (it.key() == m.target || ignored(it.key(), rules)) continue;
-          throw RequestError(400, "record " + std::to_string(r) + ": unknown column '" + it.key() + "'",
-                             it.key(), r);
-        }
-        row[f->second] = value_from_json(it.value(), it.key(), r, rules);
-        seen[f->second] = 1;
-      }
-      for (std::size_t c = 0; c < nf; ++c)
-        if (!seen[c])
-          throw RequestError(400, "record " + std::to_string(r) + ": missing column '" + m.features[c] + "'",
-                             m.features[c], r);
-    }
-  } else {
-    const auto& rows = j["rows"];
-    if (!rows.is_array()) throw RequestError(400, "\"rows\" must be an array of arrays");
-    check_rows(rows.size(), rules);
-    req.X = Matrix(rows.size(), nf, kMissing);
-    for (std::size_t r = 0; r < rows.size(); ++r) {
-      const auto& a = rows[r];
-      if (!a.is_array() || a.size() != nf)
-        throw RequestError(
-            400,
-            "row " + std::to_string(r) + ": expected an array of " + std::to_string(nf) +
-                " values in feature order (see GET /api/v1/model), got " +
-                (a.is_array() ? std::to_string(a.size()) + " values" : std::string(a.type_name())),
-            std::nullopt, r);
-      auto row = req.X.row(r);
-      for (std::size_t c = 0; c < nf; ++c) row[c] = value_from_json(a[c], m.features[c], r, rules);
-    }
-  }
+  PredictSax sax(m, rules, req);
+  nlohmann::json::sax_parse(body.begin(), body.end(), &sax);
+  sax.finish();
   return req;
 }
 

@@ -101,6 +101,46 @@ void send_error(httplib::Response& res, int status, const std::string& message,
   set_body(res, error_json(message, column, row), "application/json");
 }
 
+// A request body read through httplib's content reader: at most `limit` bytes are kept; the rest
+// is read and dropped, so that the connection stays in step with the client, and answered 413.
+// (This httplib version puts no limit on chunked bodies itself.)
+struct Body {
+  std::string text;
+  httplib::MultipartFormDataMap files;
+  bool multipart = false;
+};
+
+Body read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+               std::size_t limit) {
+  Body b;
+  std::size_t total = 0;
+  bool ok = false;
+  if (req.is_multipart_form_data()) {
+    b.multipart = true;
+    httplib::MultipartFormData* cur = nullptr;
+    ok = reader(
+        [&](const httplib::MultipartFormData& part) {
+          cur = &b.files.emplace(part.name, part)->second;
+          return true;
+        },
+        [&](const char* data, std::size_t n) {
+          total += n;
+          if (total <= limit && cur) cur->content.append(data, n);
+          return true;
+        });
+  } else {
+    ok = reader([&](const char* data, std::size_t n) {
+      total += n;
+      if (total <= limit) b.text.append(data, n);
+      return true;
+    });
+  }
+  if (total > limit || res.status == 413)
+    throw RequestError(413, "request body larger than the limit of " + std::to_string(limit) + " bytes");
+  if (!ok) throw RequestError(400, "the request body could not be read");
+  return b;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -169,6 +209,18 @@ struct Server::Impl {
     };
   }
 
+  // A POST route: the body is read (bounded) before `f` runs.
+  template <class F>
+  httplib::Server::HandlerWithContentReader body_handler(Route route, F f) {
+    return [this, route, f](const httplib::Request& req, httplib::Response& res,
+                            const httplib::ContentReader& reader) {
+      handler(route, [&](const httplib::Request& rq, httplib::Response& rs) {
+        Body body = read_body(rq, rs, reader, opt.max_body_bytes);
+        f(rq, rs, body);
+      })(req, res);
+    };
+  }
+
   void count(const Scores& s) {
     std::uint64_t ones = 0;
     for (int l : s.scored.label) ones += l == 1;
@@ -177,25 +229,25 @@ struct Server::Impl {
   }
 
   // The CSV text of a request: a text/csv body, or the multipart field "file".
-  static std::string_view csv_body(const httplib::Request& req, const std::string& type) {
+  static std::string_view csv_body(const Body& body, const std::string& type) {
     if (type == "multipart/form-data") {
-      auto it = req.files.find("file");
-      if (it == req.files.end()) throw RequestError(400, "the multipart form has no field \"file\"", "file");
+      auto it = body.files.find("file");
+      if (it == body.files.end()) throw RequestError(400, "the multipart form has no field \"file\"", "file");
       return it->second.content;
     }
-    if (type == "text/csv" || type == "application/csv" || type == "text/plain") return req.body;
+    if (type == "text/csv" || type == "application/csv" || type == "text/plain") return body.text;
     throw RequestError(415, "expected Content-Type text/csv or multipart/form-data with a field \"file\"");
   }
 
-  void start_training(const httplib::Request& req, httplib::Response& res, bool read_body) {
+  void start_training(const httplib::Request& req, httplib::Response& res, const Body* body) {
     require_token(req, res);
     std::optional<std::string> data;
-    if (read_body && !req.body.empty()) {
+    if (body && !body->text.empty()) {
       if (media_type(req) != "application/json")
         throw RequestError(415, "expected Content-Type: application/json (or an empty body)");
       nlohmann::json j;
       try {
-        j = nlohmann::json::parse(req.body);
+        j = nlohmann::json::parse(body->text);
       } catch (const nlohmann::json::parse_error& e) {
         throw RequestError(400, std::string("invalid JSON: ") + e.what());
       }
@@ -241,15 +293,14 @@ struct Server::Impl {
     http.set_payload_max_length(opt.max_body_bytes);
     http.set_default_headers({{"X-Content-Type-Options", "nosniff"}});
 
-    // Before the body is read: start the clock; refuse bodies without a length, which this
-    // httplib version would read without a size limit. (A body longer than max_body_bytes is
-    // skipped by httplib itself and answered 413, keeping the connection usable.)
+    // Before the body is read: start the clock; refuse a POST that has neither a Content-Length nor
+    // a chunked body (this httplib version would wait for the connection to close to read it).
     http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
       t_request = {Clock::now(), Route::Other, true};
       if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH")
         return httplib::Server::HandlerResponse::Unhandled;
-      if (req.has_header("Transfer-Encoding") || !req.has_header("Content-Length")) {
-        send_error(res, 411, "send the request body with a Content-Length (chunked bodies are not accepted)");
+      if (!req.has_header("Transfer-Encoding") && !req.has_header("Content-Length")) {
+        send_error(res, 411, "a request body needs a Content-Length (or chunked transfer encoding)");
         return httplib::Server::HandlerResponse::Handled;
       }
       return httplib::Server::HandlerResponse::Unhandled;
@@ -349,13 +400,13 @@ struct Server::Impl {
             res.set_header("X-Model-Version", m->version);
           }));
 
-    s.Post("/api/v1/predict",
-           handler(Route::ApiPredict, [this](const httplib::Request& req, httplib::Response& res) {
+    s.Post("/api/v1/predict", body_handler(Route::ApiPredict, [this](const httplib::Request& req,
+                                                                     httplib::Response& res, Body& body) {
              auto m = model_or_503();
              if (media_type(req) != "application/json")
                throw RequestError(415, "expected Content-Type: application/json");
              single_threaded_openmp();
-             auto pr = parse_predict_json(req.body, *m, rules);
+             auto pr = parse_predict_json(body.text, *m, rules);
              const bool explain = pr.explain && opt.explain_top_k > 0 && !param_false(req, "explain");
              auto sc = run_model(*m, pr.X, explain);
              count(sc);
@@ -366,30 +417,30 @@ struct Server::Impl {
            }));
 
     s.Post("/api/v1/predict/csv",
-           handler(Route::ApiPredictCsv, [this](const httplib::Request& req, httplib::Response& res) {
-             auto m = model_or_503();
-             const auto text = csv_body(req, media_type(req));
-             single_threaded_openmp();
-             auto cr = parse_predict_csv(text, *m, rules);
-             const bool explain = opt.explain_top_k > 0 && !param_false(req, "explain");
-             auto sc = run_model(*m, cr.X, explain);
-             count(sc);
-             res.set_header("X-Model-Version", m->version);
-             if (accepts_json(req)) {
-               std::string out;
-               append_predictions_json(out, *m, cr.X, sc, opt.explain_top_k);
-               set_body(res, std::move(out), "application/json");
-             } else {
-               set_body(res, predictions_csv(cr.table, *m, cr.X, sc, opt.explain_top_k),
-                        "text/csv; charset=utf-8");
-               res.set_header("Content-Disposition", "attachment; filename=\"predictions.csv\"");
-             }
-           }));
+           body_handler(Route::ApiPredictCsv,
+                        [this](const httplib::Request& req, httplib::Response& res, Body& body) {
+                          auto m = model_or_503();
+                          const auto text = csv_body(body, media_type(req));
+                          single_threaded_openmp();
+                          auto cr = parse_predict_csv(text, *m, rules);
+                          const bool explain = opt.explain_top_k > 0 && !param_false(req, "explain");
+                          auto sc = run_model(*m, cr.X, explain);
+                          count(sc);
+                          res.set_header("X-Model-Version", m->version);
+                          if (accepts_json(req)) {
+                            std::string out;
+                            append_predictions_json(out, *m, cr.X, sc, opt.explain_top_k);
+                            set_body(res, std::move(out), "application/json");
+                          } else {
+                            set_body(res, predictions_csv(cr.table, *m, cr.X, sc, opt.explain_top_k),
+                                     "text/csv; charset=utf-8");
+                            res.set_header("Content-Disposition", "attachment; filename=\"predictions.csv\"");
+                          }
+                        }));
 
     s.Post("/api/v1/train",
-           handler(Route::ApiTrain, [this](const httplib::Request& req, httplib::Response& res) {
-             start_training(req, res, true);
-           }));
+           body_handler(Route::ApiTrain, [this](const httplib::Request& req, httplib::Response& res,
+                                                Body& body) { start_training(req, res, &body); }));
     s.Get(R"(/api/v1/train/([A-Za-z0-9]{1,64}))",
           handler(Route::ApiTrainJob, [this](const httplib::Request& req, httplib::Response& res) {
             auto j = jobs.get(req.matches[1].str());
@@ -398,23 +449,24 @@ struct Server::Impl {
           }));
 
     // The reference app's routes.
-    s.Post("/predict",
-           handler(Route::LegacyPredict, [this](const httplib::Request& req, httplib::Response& res) {
+    s.Post("/predict", body_handler(Route::LegacyPredict, [this](const httplib::Request& req,
+                                                                 httplib::Response& res, Body& body) {
              auto m = model_or_503();
              if (media_type(req) != "multipart/form-data")
                throw RequestError(415, "expected a multipart/form-data upload with a field \"file\"");
-             const auto text = csv_body(req, "multipart/form-data");
+             const auto text = csv_body(body, "multipart/form-data");
              single_threaded_openmp();
              auto cr = parse_predict_csv(text, *m, rules);
              auto sc = run_model(*m, cr.X, false);
              count(sc);
              set_body(res, predictions_html(cr.table, sc), "text/html; charset=utf-8");
            }));
-    auto legacy_train = handler(
-        Route::LegacyTrain,
-        [this](const httplib::Request& req, httplib::Response& res) { start_training(req, res, false); });
-    s.Get("/train", legacy_train);
-    s.Post("/train", legacy_train);
+    s.Get("/train", handler(Route::LegacyTrain, [this](const httplib::Request& req, httplib::Response& res) {
+            start_training(req, res, nullptr);
+          }));
+    s.Post("/train",
+           body_handler(Route::LegacyTrain, [this](const httplib::Request& req, httplib::Response& res,
+                                                   Body&) { start_training(req, res, nullptr); }));
   }
 };
 
