@@ -27,6 +27,7 @@
 #include "netsentry/core/error.hpp"
 #include "netsentry/ingest/record_builder.hpp"
 #include "netsentry/ingest/source.hpp"
+#include "netsentry/table/csv.hpp"
 
 namespace netsentry {
 
@@ -339,9 +340,8 @@ class MongoSource final : public Source {
             char text[BSON_DECIMAL128_STRING];
             bson_iter_decimal128(&it, &d);
             bson_decimal128_to_string(&d, text);
-            double v;
-            if (parse_number(text, v))
-              b.add_number(key, v);
+            if (auto v = parse_number(text))
+              b.add_number(key, *v);
             else
               b.add_missing(key);  // NaN / Infinity
             break;

@@ -1,7 +1,6 @@
 #include "netsentry/ingest/record_builder.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <limits>
 
@@ -20,15 +19,6 @@ std::string shown(std::string_view v) {
   return "'" + s + (v.size() > kMax ? "...'" : "'");
 }
 }  // namespace
-
-bool parse_number(std::string_view s, double& v) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return ec == std::errc() && p == s.data() + s.size() && std::isfinite(v);
-}
 
 RecordBuilder::RecordBuilder(std::string source, const SourceOptions& opt,
                              std::function<std::string()> record_label)
@@ -123,9 +113,8 @@ void RecordBuilder::add_text(std::string_view field, std::string_view v) {
     c->txt.emplace_back(v);
     return;
   }
-  double d;
-  if (parse_number(v, d)) {
-    c->num.push_back(d);
+  if (auto d = parse_number(v)) {
+    c->num.push_back(*d);
     return;
   }
   if (c->want == Want::Numeric)

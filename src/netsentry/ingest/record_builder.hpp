@@ -68,7 +68,4 @@ class RecordBuilder {
   std::size_t records_ = 0;
 };
 
-// Parses a whole string as a finite number (surrounding blanks and a leading '+' allowed).
-bool parse_number(std::string_view s, double& v);
-
 }  // namespace netsentry
