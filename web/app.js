@@ -162,11 +162,13 @@
       state.rows = parsed.slice(1);
       state.predictions = out.predictions;
       state.version = out.model_version;
+      state.explanations = out.explanations || '';
       state.sortKey = 'row';
       state.sortDir = 1;
       state.filter = '';
       if (!model) { try { await fetchModel(); } catch (e) { /* the table still shows */ } }
-      status(st, 'Scored ' + out.count + ' rows with model ' + out.model_version + ' in ' + ms.toFixed(0) + ' ms.', 'ok');
+      status(st, 'Scored ' + out.count + ' rows with model ' + out.model_version + ' in ' + ms.toFixed(0) + ' ms.' +
+        (out.explanations ? ' Reasons ' + out.explanations + '.' : ''), 'ok');
       renderSummary();
       renderResults();
     } catch (e) {
@@ -270,7 +272,7 @@
         reasons.appendChild(el('span', {class: 'reason ' + verdictClass(r.towards), title: 'contribution ' + fmt(r.contribution, 4) + ' towards ' + r.towards},
           r.feature + ' = ' + fmt(r.value)));
       }
-      if (!p.reasons) reasons.appendChild(el('span', {class: 'muted'}, 'no explanation for this model'));
+      if (!p.reasons) reasons.appendChild(el('span', {class: 'muted'}, state.explanations ? 'not explained (cost budget)' : 'no explanation for this model'));
       tr.appendChild(reasons);
       frag.appendChild(tr);
     }
@@ -335,14 +337,14 @@
       });
       if (!res.ok) throw new Error(await apiError(res));
       const out = await res.json();
-      renderVerdict(out.predictions[0], out.model_version);
+      renderVerdict(out.predictions[0], out.model_version, out.explanations);
       status(st, '', '');
     } catch (err) {
       status(st, 'Could not score: ' + err.message, 'error');
     }
   });
 
-  function renderVerdict(p, version) {
+  function renderVerdict(p, version, note) {
     const box = $('#single-result');
     clear(box);
     box.className = 'verdict-card ' + verdictClass(p.verdict);
@@ -361,6 +363,8 @@
       }
       box.appendChild(el('h3', {}, 'Top reasons'));
       box.appendChild(list);
+    } else if (note) {
+      box.appendChild(el('p', {class: 'muted'}, 'Reasons ' + note + '.'));
     }
     box.hidden = false;
   }

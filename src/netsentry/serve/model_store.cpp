@@ -1,10 +1,12 @@
 #include "netsentry/serve/model_store.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -33,6 +35,7 @@ std::string build_info(const LoadedModel& m) {
   j["target"] = m.target;
   j["threshold"] = m.bundle.threshold();
   j["can_explain"] = m.can_explain;
+  j["explain_ms_per_row"] = m.explain_seconds_per_row * 1e3;
   j["model_dir"] = m.dir.filename().string();
   nlohmann::json classes = nlohmann::json::array();
   for (int c = 0; c < 2; ++c)
@@ -103,6 +106,16 @@ std::shared_ptr<const LoadedModel> load_model(const std::filesystem::path& dir,
   try {
     auto ex = m->bundle.explain(one);
     m->can_explain = ex.has_value() && ex->rows == 1 && ex->cols >= m->features.size();
+    if (m->can_explain) {
+      // The cost of explaining one row (the best of a few), which bounds explanations per request.
+      double best = 1e9;
+      for (int i = 0; i < 3; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        (void)m->bundle.explain(one);
+        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      m->explain_seconds_per_row = best;
+    }
   } catch (const std::exception& e) {
     spdlog::warn("{}: explanations unavailable: {}", dir.string(), e.what());
     m->can_explain = false;
@@ -154,12 +167,15 @@ bool ModelStore::reload(std::string* error) {
       current_.store(std::move(m), std::memory_order_release);
       reloads_.fetch_add(1);
       const auto cur = current_.load();
+      const std::string expl =
+          cur->can_explain ? fmt::format(", explanations {:.3f} ms/row", cur->explain_seconds_per_row * 1e3)
+                           : "";
       if (old)
         spdlog::info("model reloaded: version {} -> {} ({} features{})", old->version, cur->version,
-                     cur->features.size(), cur->can_explain ? ", explanations on" : "");
+                     cur->features.size(), expl);
       else
         spdlog::info("model loaded: version {} from {} ({} features{})", cur->version, dir_.string(),
-                     cur->features.size(), cur->can_explain ? ", explanations on" : "");
+                     cur->features.size(), expl);
       return true;
     } catch (const std::exception& e) {
       why = e.what();

@@ -31,7 +31,8 @@ struct LoadedModel {
   std::array<std::string, 2> class_value;  // per class index, the target's original value ("-1", "1")
   std::array<std::string, 2> verdict;      // per class index, a name for people ("phishing")
   bool can_explain = false;
-  std::string info_json;  // the body of GET /api/v1/model, built once
+  double explain_seconds_per_row = 0.0;  // measured at load time
+  std::string info_json;                 // the body of GET /api/v1/model, built once
 };
 
 // Loads, checks and warms up (one prediction) the bundle in `dir`. Throws what ModelBundle::load

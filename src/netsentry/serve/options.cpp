@@ -40,6 +40,9 @@ ServeOptions options_from_config(const PipelineConfig& cfg) {
   read_int(s, "explain_top_k", o.explain_top_k, 0, 1000, src);
   read_int(s, "read_timeout_seconds", o.read_timeout_seconds, 1, 3600, src);
   read_int(s, "keep_alive_timeout_seconds", o.keep_alive_timeout_seconds, 1, 3600, src);
+  long long budget = static_cast<long long>(o.explain_budget_ms);
+  read_int(s, "explain_budget_ms", budget, 0, 3600000, src);
+  o.explain_budget_ms = static_cast<double>(budget);
   long long poll_ms = o.reload_poll.count();
   read_int(s, "reload_poll_ms", poll_ms, 0, 3600000, src);
   o.reload_poll = std::chrono::milliseconds(poll_ms);

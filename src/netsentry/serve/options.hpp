@@ -19,9 +19,12 @@ struct ServeOptions {
   // Worker threads of the HTTP server. Every open keep-alive connection holds one while it is open,
   // so this must exceed the number of concurrent clients.
   int threads = 64;
-  std::size_t max_body_bytes = 32u << 20;       // 413 above
-  std::size_t max_rows = 100000;                // rows per prediction request; 413 above
-  int explain_top_k = 3;                        // reasons per prediction (0 = none)
+  std::size_t max_body_bytes = 32u << 20;  // 413 above
+  std::size_t max_rows = 100000;           // rows per prediction request; 413 above
+  int explain_top_k = 3;                   // reasons per prediction (0 = none)
+  // Explanations may cost (rows x the model's measured cost per row) at most this per request;
+  // past it a request is answered without reasons, and says so. Exact SHAP on deep forests is slow.
+  double explain_budget_ms = 50.0;
   std::chrono::milliseconds reload_poll{1000};  // how often the model directory is checked (0 = never)
   int read_timeout_seconds = 10;
   int keep_alive_timeout_seconds = 5;

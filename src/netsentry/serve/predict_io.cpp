@@ -423,13 +423,17 @@ double verdict_probability(const Scored& s, std::size_t r) {
 }  // namespace
 
 void append_predictions_json(std::string& out, const LoadedModel& m, const Matrix& X, const Scores& s,
-                             int top_k) {
+                             int top_k, std::string_view note) {
   const std::size_t n = X.rows, nf = m.features.size();
   out.reserve(out.size() + 64 + n * (160 + (s.contributions ? 90 * static_cast<std::size_t>(top_k) : 0)));
   out += "{\"model_version\":";
   append_json_string(out, m.version);
   out += ",\"count\":";
   out += std::to_string(n);
+  if (!note.empty()) {
+    out += ",\"explanations\":";
+    append_json_string(out, note);
+  }
   out += ",\"predictions\":[";
   thread_local std::vector<std::size_t> idx;
   for (std::size_t r = 0; r < n; ++r) {

@@ -57,9 +57,9 @@ Scores run_model(const LoadedModel& m, const Matrix& X, bool explain);
 
 // {"model_version": ..., "count": n, "predictions": [{"row", "class", "label", "verdict",
 //  "probability" (of the verdict), "probabilities": {value: p}, "reasons": [{feature, value,
-//  contribution, towards}]}]}
+//  contribution, towards}]}]}; "explanations": note, when reasons were left out.
 void append_predictions_json(std::string& out, const LoadedModel& m, const Matrix& X, const Scores& s,
-                             int top_k);
+                             int top_k, std::string_view note = {});
 
 // The upload's columns followed by label, verdict, probability and reasons.
 std::string predictions_csv(const Table& input, const LoadedModel& m, const Matrix& X, const Scores& s,

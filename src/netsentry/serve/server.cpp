@@ -1,6 +1,7 @@
 #include "netsentry/serve/server.hpp"
 
 #include <dlfcn.h>
+#include <fmt/format.h>
 #include <httplib.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -221,6 +222,19 @@ struct Server::Impl {
     };
   }
 
+  // Whether to explain `rows` rows: asked for, possible, and within the cost budget. When asked for
+  // but over budget, `note` says why the reasons are missing.
+  bool explain_within_budget(const LoadedModel& m, std::size_t rows, bool asked, std::string& note) const {
+    if (!asked || opt.explain_top_k <= 0 || !m.can_explain) return false;
+    const double ms = static_cast<double>(rows) * m.explain_seconds_per_row * 1e3;
+    if (ms <= opt.explain_budget_ms) return true;
+    note = fmt::format(
+        "omitted: explaining {} row(s) would take about {:.0f} ms with this model, over the {:.0f} ms budget "
+        "(serve.explain_budget_ms)",
+        rows, ms, opt.explain_budget_ms);
+    return false;
+  }
+
   void count(const Scores& s) {
     std::uint64_t ones = 0;
     for (int l : s.scored.label) ones += l == 1;
@@ -407,36 +421,40 @@ struct Server::Impl {
                throw RequestError(415, "expected Content-Type: application/json");
              single_threaded_openmp();
              auto pr = parse_predict_json(body.text, *m, rules);
-             const bool explain = pr.explain && opt.explain_top_k > 0 && !param_false(req, "explain");
+             std::string note;
+             const bool explain =
+                 explain_within_budget(*m, pr.X.rows, pr.explain && !param_false(req, "explain"), note);
              auto sc = run_model(*m, pr.X, explain);
              count(sc);
              std::string out;
-             append_predictions_json(out, *m, pr.X, sc, opt.explain_top_k);
+             append_predictions_json(out, *m, pr.X, sc, opt.explain_top_k, note);
              set_body(res, std::move(out), "application/json");
              res.set_header("X-Model-Version", m->version);
            }));
 
     s.Post("/api/v1/predict/csv",
-           body_handler(Route::ApiPredictCsv,
-                        [this](const httplib::Request& req, httplib::Response& res, Body& body) {
-                          auto m = model_or_503();
-                          const auto text = csv_body(body, media_type(req));
-                          single_threaded_openmp();
-                          auto cr = parse_predict_csv(text, *m, rules);
-                          const bool explain = opt.explain_top_k > 0 && !param_false(req, "explain");
-                          auto sc = run_model(*m, cr.X, explain);
-                          count(sc);
-                          res.set_header("X-Model-Version", m->version);
-                          if (accepts_json(req)) {
-                            std::string out;
-                            append_predictions_json(out, *m, cr.X, sc, opt.explain_top_k);
-                            set_body(res, std::move(out), "application/json");
-                          } else {
-                            set_body(res, predictions_csv(cr.table, *m, cr.X, sc, opt.explain_top_k),
-                                     "text/csv; charset=utf-8");
-                            res.set_header("Content-Disposition", "attachment; filename=\"predictions.csv\"");
-                          }
-                        }));
+           body_handler(Route::ApiPredictCsv, [this](const httplib::Request& req, httplib::Response& res,
+                                                     Body& body) {
+             auto m = model_or_503();
+             const auto text = csv_body(body, media_type(req));
+             single_threaded_openmp();
+             auto cr = parse_predict_csv(text, *m, rules);
+             std::string note;
+             const bool explain = explain_within_budget(*m, cr.X.rows, !param_false(req, "explain"), note);
+             auto sc = run_model(*m, cr.X, explain);
+             count(sc);
+             res.set_header("X-Model-Version", m->version);
+             if (!note.empty()) res.set_header("X-Explanations", "omitted: over serve.explain_budget_ms");
+             if (accepts_json(req)) {
+               std::string out;
+               append_predictions_json(out, *m, cr.X, sc, opt.explain_top_k, note);
+               set_body(res, std::move(out), "application/json");
+             } else {
+               set_body(res, predictions_csv(cr.table, *m, cr.X, sc, opt.explain_top_k),
+                        "text/csv; charset=utf-8");
+               res.set_header("Content-Disposition", "attachment; filename=\"predictions.csv\"");
+             }
+           }));
 
     s.Post("/api/v1/train",
            body_handler(Route::ApiTrain, [this](const httplib::Request& req, httplib::Response& res,
