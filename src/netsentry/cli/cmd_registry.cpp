@@ -50,7 +50,8 @@ std::string score(const json& metrics, const char* name) {
 }
 
 void print_gate(const GateDecision& g, bool promoted, const std::string& v) {
-  std::printf("%s: %s\n", v.c_str(), promoted ? "promoted to production" : "stays a candidate");
+  std::printf("%s: %s\n", v.c_str(),
+              promoted ? "promoted to production" : (g.passed ? "unchanged" : "stays a candidate"));
   std::printf("gate: %s\n", g.reason.c_str());
 }
 

@@ -108,8 +108,8 @@ GateDecision decide(const GateConfig& cfg, double candidate, std::optional<doubl
   const std::string p = "production " + production_version.value_or("model") + " (" + fmt4(*production) + ")";
   if (diff + kEps >= cfg.min_improvement) {
     d.passed = true;
-    d.reason = c + " beats " + p + " by " + fmt4(diff) + " >= min_improvement " + fmt4(cfg.min_improvement) +
-               " on the candidate's test split";
+    d.reason = c + " >= " + p + " + min_improvement " + fmt4(cfg.min_improvement) + " (difference " +
+               (diff >= 0 ? "+" : "") + fmt4(diff) + ") on the candidate's test split";
   } else {
     d.passed = false;
     d.reason = c + " does not beat " + p + " by at least min_improvement " + fmt4(cfg.min_improvement) +

@@ -315,7 +315,7 @@ std::string Registry::register_candidate(const fs::path& bundle_dir, const fs::p
 }
 
 std::string Registry::import_version(const fs::path& staged, const nlohmann::json& origin) {
-  if (fs::absolute(staged).parent_path() != fs::absolute(dir_))
+  if (fs::weakly_canonical(staged).parent_path() != fs::weakly_canonical(dir_))
     throw std::logic_error("import_version: the staged dir must come from make_staging_dir()");
   auto problems = verify_dir(staged);
   if (!problems.empty()) {
