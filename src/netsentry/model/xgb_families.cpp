@@ -159,7 +159,7 @@ const XgbSpec kDecisionTree{"decision_tree",
                             false};
 
 const XgbSpec kLogisticRegression{"logistic_regression",
-                                  {{"lambda", 1.0}, {"alpha", 0.0}, {"max_iter", 100}, {"learning_rate", 0.5}},
+                                  {{"lambda", 0.0}, {"alpha", 0.0}, {"max_iter", 200}, {"learning_rate", 1.0}},
                                   [](const json& p, Params& xp, int& rounds) {
                                     rounds = p["max_iter"].get<int>();
                                     xp["booster"] = "gblinear";

@@ -1,0 +1,231 @@
+// Model factory: every family on the UCI data, stratified folds, grid expansion, SMOTE confined to
+// training folds, the decision threshold and explanations across a save/load round trip.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+
+#include "netsentry/core/error.hpp"
+#include "netsentry/ingest/split.hpp"
+#include "netsentry/model/classifier.hpp"
+#include "netsentry/model/metrics.hpp"
+#include "netsentry/model/search.hpp"
+#include "netsentry/model/trainer.hpp"
+#include "netsentry/registry/bundle.hpp"
+#include "netsentry/schema/labels.hpp"
+#include "netsentry/table/csv.hpp"
+#include "netsentry/transform/preprocessor.hpp"
+#include "support/paths.hpp"
+
+using namespace netsentry;
+using json = nlohmann::json;
+
+namespace {
+
+struct Uci {
+  Matrix Xtr, Xte;
+  Labels ytr, yte;
+  std::vector<std::string> features;
+};
+
+const Uci& uci() {
+  static Uci d = [] {
+    Uci u;
+    Table t = read_csv(test::phishing_csv());
+    Labels y = map_labels(t, "Result", {{"-1", 0}, {"1", 1}});
+    for (auto& n : t.names())
+      if (n != "Result") u.features.push_back(n);
+    Matrix X = t.to_matrix(u.features);
+    auto s = stratified_split(y, 0.2, 42);
+    u.Xtr = X.take_rows(s.train);
+    u.Xte = X.take_rows(s.test);
+    u.ytr = take(y, s.train);
+    u.yte = take(y, s.test);
+    return u;
+  }();
+  return d;
+}
+
+// A family that records what it is trained and scored on (for the SMOTE-leak test).
+struct SpyLog {
+  std::mutex mu;
+  std::vector<Matrix> fitted, scored;
+};
+SpyLog& spy_log() {
+  static SpyLog log;
+  return log;
+}
+
+class Spy final : public Classifier {
+ public:
+  explicit Spy(const json&) {}
+  std::string family() const override { return "test_spy"; }
+  json params() const override { return json::object(); }
+  void fit(const Matrix& X, const Labels&, const std::vector<float>*) override {
+    std::lock_guard l(spy_log().mu);
+    spy_log().fitted.push_back(X);
+  }
+  std::vector<double> predict_proba(const Matrix& X) const override {
+    std::lock_guard l(spy_log().mu);
+    spy_log().scored.push_back(X);
+    return std::vector<double>(X.rows, 0.5);
+  }
+  void save(const std::filesystem::path&) const override {}
+  void load(const std::filesystem::path&) override {}
+};
+
+}  // namespace
+
+NETSENTRY_REGISTER_FAMILY(test_spy, FamilyInfo{"test_spy", "records its inputs (tests only)",
+                                               [](const json& p) -> std::unique_ptr<Classifier> {
+                                                 return std::make_unique<Spy>(p);
+                                               },
+                                               0});
+
+TEST(ModelFactory, StratifiedFoldsPartitionAndKeepClassShares) {
+  Labels y;
+  for (int i = 0; i < 1000; ++i) y.push_back(i % 10 < 3 ? 1 : 0);  // 30% positives
+  auto folds = stratified_kfold(y, 3, 7);
+  ASSERT_EQ(folds.size(), 3u);
+  std::set<std::size_t> all;
+  for (auto& f : folds) {
+    double pos = 0;
+    for (auto i : f) pos += y[i], all.insert(i);
+    EXPECT_NEAR(pos / static_cast<double>(f.size()), 0.3, 0.002);
+    EXPECT_NEAR(static_cast<double>(f.size()), 1000.0 / 3, 1.0);
+  }
+  EXPECT_EQ(all.size(), y.size());  // a partition: every row in exactly one fold
+  EXPECT_NE(stratified_kfold(y, 3, 8), folds);  // the seed shuffles
+  EXPECT_THROW(stratified_kfold(Labels{0, 1, 1, 1}, 3, 1), DataError);
+}
+
+TEST(ModelFactory, GridExpansionAndUnknownNames) {
+  auto c = expand_grid(json::parse(R"({"gradient_boosting": {"learning_rate": [0.1, 0.3], "n_estimators": [8, 16, 32]},
+                                        "logistic_regression": {}})"));
+  EXPECT_EQ(c.size(), 7u);
+  EXPECT_THROW(expand_grid(json::parse(R"({"no_such_family": {}})")), UsageError);
+  EXPECT_THROW(create_classifier("gradient_boosting", json::parse(R"({"no_such_param": 1})")), UsageError);
+}
+
+TEST(ModelFactory, EveryFamilyLearnsTheUciData) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  for (const char* fam : {"logistic_regression", "decision_tree", "decision_tree_gini", "random_forest",
+                          "gradient_boosting", "adaboost", "knn"}) {
+    auto clf = create_classifier(fam, json::object());
+    clf->fit(d.Xtr, d.ytr);
+    auto m = compute_metrics(d.yte, clf->predict_proba(d.Xte));
+    EXPECT_GT(m.accuracy, 0.90) << fam;
+    // Save and load reproduce the predictions exactly.
+    test::TempDir dir;
+    clf->save(dir.path());
+    auto again = create_classifier(fam, clf->params());
+    again->load(dir.path());
+    EXPECT_EQ(again->predict_proba(d.Xte), clf->predict_proba(d.Xte)) << fam;
+  }
+}
+
+TEST(ModelFactory, StagedEstimatorsMatchSeparateFits) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  for (const char* fam : {"gradient_boosting", "adaboost"}) {
+    auto big = create_classifier(fam, {{"n_estimators", 32}});
+    big->fit(d.Xtr, d.ytr);
+    auto small = create_classifier(fam, {{"n_estimators", 8}});
+    small->fit(d.Xtr, d.ytr);
+    auto staged = big->predict_proba_first(d.Xte, 8);
+    ASSERT_TRUE(staged) << fam;
+    auto direct = small->predict_proba(d.Xte);
+    for (std::size_t i = 0; i < direct.size(); ++i) ASSERT_NEAR((*staged)[i], direct[i], 1e-6) << fam << " row " << i;
+  }
+}
+
+TEST(ModelFactory, SmoteNeverTouchesValidationFolds) {
+  // Imbalanced data: 10% positives, so SMOTE adds many synthetic rows to each training fold.
+  Matrix X(600, 4);
+  Labels y(600);
+  for (std::size_t i = 0; i < 600; ++i) {
+    y[i] = i % 10 == 0;
+    for (std::size_t j = 0; j < 4; ++j) X(i, j) = static_cast<double>((i * 7 + j * 13) % 17) + (y[i] ? 5.0 : 0.0);
+  }
+  std::set<std::vector<double>> original;
+  for (std::size_t i = 0; i < X.rows; ++i) original.insert({X.row(i).begin(), X.row(i).end()});
+  spy_log().fitted.clear();
+  spy_log().scored.clear();
+  SearchOptions so;
+  so.folds = 3;
+  so.smote = true;
+  so.smote_k = 3;
+  search_models(X, y, json::parse(R"({"test_spy": {}})"), so);
+  ASSERT_EQ(spy_log().fitted.size(), 3u);
+  ASSERT_EQ(spy_log().scored.size(), 3u);
+  std::size_t scored_rows = 0;
+  for (auto& m : spy_log().scored) {
+    scored_rows += m.rows;
+    for (std::size_t i = 0; i < m.rows; ++i)
+      EXPECT_TRUE(original.count({m.row(i).begin(), m.row(i).end()})) << "a validation row is not an original row";
+  }
+  EXPECT_EQ(scored_rows, X.rows);  // each original row validated exactly once, nothing added
+  for (auto& m : spy_log().fitted) {
+    std::size_t synthetic = 0;
+    for (std::size_t i = 0; i < m.rows; ++i) synthetic += !original.count({m.row(i).begin(), m.row(i).end()});
+    EXPECT_GT(synthetic, 100u);  // the training folds were oversampled (320 rows added, some land on lattice points)
+  }
+}
+
+TEST(ModelFactory, HalvingSelectsAsWellAsTheGrid) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  auto families = json::parse(R"({"gradient_boosting": {"learning_rate": [0.3, 0.1, 0.01], "n_estimators": [16, 128]},
+                                   "logistic_regression": {}, "decision_tree": {}})");
+  SearchOptions so;
+  so.strategy = "grid";
+  auto grid = search_models(d.Xtr, d.ytr, families, so);
+  so.strategy = "halving";
+  auto halving = search_models(d.Xtr, d.ytr, families, so);
+  EXPECT_EQ(grid.candidates.size(), halving.candidates.size());
+  EXPECT_GE(halving.candidates[halving.best].cv_mean, grid.candidates[grid.best].cv_mean - 0.005);
+  // Every candidate's table row has its CV mean, std and fit time.
+  for (auto& c : grid.candidates) {
+    EXPECT_EQ(c.fold_scores.size(), 3u);
+    EXPECT_GT(c.fit_seconds, 0.0);
+  }
+}
+
+TEST(ModelFactory, ThresholdAndExplanationsSurviveABundleRoundTrip) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  // max_fpr threshold on out-of-fold-like probabilities: the FPR bound holds on those probabilities.
+  auto gb = create_classifier("gradient_boosting", {{"n_estimators", 64}});
+  gb->fit(d.Xtr, d.ytr);
+  auto p = gb->predict_proba(d.Xtr);
+  double t = choose_threshold(d.ytr, p, {{"strategy", "max_fpr"}, {"max_fpr", 0.01}});
+  auto m = compute_metrics(d.ytr, p, t);
+  EXPECT_LE(static_cast<double>(m.fp) / static_cast<double>(m.fp + m.tn), 0.01);
+  EXPECT_GT(t, 0.5);
+
+  for (const char* fam : {"gradient_boosting", "logistic_regression"}) {
+    auto clf = create_classifier(fam, {});
+    clf->fit(d.Xtr, d.ytr);
+    auto pre = std::make_unique<Preprocessor>();
+    pre->fit(d.Xtr);
+    Schema schema;
+    for (auto& f : d.features) schema.columns.push_back({f, "int64"});
+    schema.columns.push_back({"Result", "int64"});
+    auto b = ModelBundle::assemble(std::move(clf), std::move(pre), schema, d.features, "Result",
+                                   {{"version", "test"}, {"threshold", t}, {"label_mapping", {{"-1", 0}, {"1", 1}}}});
+    test::TempDir dir;
+    b.save(dir / "bundle");
+    auto loaded = ModelBundle::load(dir / "bundle");
+    EXPECT_DOUBLE_EQ(loaded.threshold(), t) << fam;
+    auto e1 = b.explain(d.Xte), e2 = loaded.explain(d.Xte);
+    ASSERT_TRUE(e1 && e2) << fam;
+    EXPECT_EQ(e1->data, e2->data) << fam;
+    EXPECT_EQ(e1->cols, d.features.size());
+    // Contributions plus the bias sum to the model's log-odds.
+    auto s = loaded.score(d.Xte);
+    EXPECT_EQ(s.probability, b.score(d.Xte).probability) << fam;
+    for (std::size_t i = 0; i < s.label.size(); ++i) EXPECT_EQ(s.label[i], s.probability[i] >= t ? 1 : 0);
+  }
+}
