@@ -64,16 +64,20 @@ bool param_false(const httplib::Request& req, const char* name) {
   return v == "0" || v == "false" || v == "no";
 }
 
-// Prediction requests run the model in the request's own thread: OpenMP teams per request would
-// oversubscribe the cores many times over under concurrent load. libgomp is already loaded by
-// XGBoost; it is looked up rather than linked so that the build needs no OpenMP flags.
-void single_threaded_openmp() {
-  thread_local bool done = false;
-  if (done) return;
-  done = true;
+// Small prediction requests run the model in the request's own thread: an OpenMP team per request
+// would oversubscribe the cores many times over under concurrent load. Large batches may use every
+// core. (OpenMP's thread count is per calling thread. libgomp is already loaded by XGBoost; it is
+// looked up rather than linked so that the build needs no OpenMP flags.)
+void openmp_threads_for(std::size_t rows) {
   using SetThreads = void (*)(int);
   static const auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-  if (fn) fn(1);
+  static const int all = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  thread_local int current = 0;
+  const int want = rows >= 256 ? all : 1;
+  if (fn && want != current) {
+    fn(want);
+    current = want;
+  }
 }
 
 const char* content_type_for(std::string_view name) {
@@ -419,8 +423,8 @@ struct Server::Impl {
              auto m = model_or_503();
              if (media_type(req) != "application/json")
                throw RequestError(415, "expected Content-Type: application/json");
-             single_threaded_openmp();
              auto pr = parse_predict_json(body.text, *m, rules);
+             openmp_threads_for(pr.X.rows);
              std::string note;
              const bool explain =
                  explain_within_budget(*m, pr.X.rows, pr.explain && !param_false(req, "explain"), note);
@@ -437,8 +441,8 @@ struct Server::Impl {
                                                      Body& body) {
              auto m = model_or_503();
              const auto text = csv_body(body, media_type(req));
-             single_threaded_openmp();
              auto cr = parse_predict_csv(text, *m, rules);
+             openmp_threads_for(cr.X.rows);
              std::string note;
              const bool explain = explain_within_budget(*m, cr.X.rows, !param_false(req, "explain"), note);
              auto sc = run_model(*m, cr.X, explain);
@@ -473,8 +477,8 @@ struct Server::Impl {
              if (media_type(req) != "multipart/form-data")
                throw RequestError(415, "expected a multipart/form-data upload with a field \"file\"");
              const auto text = csv_body(body, "multipart/form-data");
-             single_threaded_openmp();
              auto cr = parse_predict_csv(text, *m, rules);
+             openmp_threads_for(cr.X.rows);
              auto sc = run_model(*m, cr.X, false);
              count(sc);
              set_body(res, predictions_html(cr.table, sc), "text/html; charset=utf-8");
