@@ -391,10 +391,13 @@
     kv(info, 'explanations', model.can_explain ? 'yes' : 'no');
     const met = $('#model-metrics');
     clear(met);
-    const metrics = model.metrics || {};
+    const all = model.metrics || {};
+    const metrics = (all.test && typeof all.test === 'object') ? all.test : all;
     for (const [k, v] of Object.entries(metrics)) {
       if (typeof v === 'number') kv(met, k, fmt(v, 4));
     }
+    if (all.train && typeof all.train[all.metric] === 'number') kv(met, 'train ' + all.metric, fmt(all.train[all.metric], 4));
+    if (all.gate && all.gate.reason) kv(met, 'gate', all.gate.reason);
     if (!met.firstChild) kv(met, 'metrics', 'none recorded');
     renderConfusion(model.confusion_matrix);
     const imp = $('#model-importance');

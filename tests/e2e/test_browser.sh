@@ -19,13 +19,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cd "$root"
+# A model that explains its verdicts: the project config with only the gradient_boosting family.
+mkdir -p "$work/config"
+cp -r "$root/config/schema" "$work/config/"
+awk '
+  /^  families:/ { print; print "    gradient_boosting:"; print "      n_estimators: [32, 64]"; skip = 1; next }
+  skip && /^  [^ ]/ { skip = 0 }
+  skip && /^[^ #]/ { skip = 0 }
+  !skip { print }
+' "$root/config/pipeline.yaml" >"$work/config/pipeline.yaml"
+cd "$work"
 "$bin" -q sample-data --rows 2000 --seed 11 --output "$work/sample.csv"
-"$bin" -q train --data "$work/sample.csv" --model-dir "$work/final_model" --artifact-dir "$work/artifacts" >/dev/null
+"$bin" -q -c config/pipeline.yaml train --data "$work/sample.csv" --model-dir "$work/final_model" \
+  --artifact-dir "$work/artifacts" >/dev/null
 # The upload: 40 rows with the target column (the page shows it next to the verdict).
 head -41 "$work/sample.csv" >"$work/upload.csv"
 
-NETSENTRY_API_TOKEN=e2e-token "$bin" serve --model-dir "$work/final_model" --host 127.0.0.1 --port 0 \
+NETSENTRY_API_TOKEN=e2e-token "$bin" -c config/pipeline.yaml serve --model-dir "$work/final_model" --host 127.0.0.1 --port 0 \
   >"$work/serve.log" 2>&1 &
 pid=$!
 port=""
