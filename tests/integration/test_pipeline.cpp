@@ -6,6 +6,7 @@
 
 #include "netsentry/core/fs.hpp"
 #include "netsentry/table/csv.hpp"
+#include "support/mongo_wire_server.hpp"
 #include "support/paths.hpp"
 
 using namespace netsentry;
@@ -24,15 +25,14 @@ struct Trained {
 
 Trained train(const TempDir& dir, const std::filesystem::path& data, const std::string& extra = "") {
   Trained t;
-  t.r = run_cli("-q " + extra + " train --json --data " + q(data) + " --artifact-dir " + q(dir / "artifacts") +
-                " --model-dir " + q(dir / "final_model"));
+  t.r =
+      run_cli("-q " + extra + " train --json --data " + q(data) + " --artifact-dir " + q(dir / "artifacts") +
+              " --model-dir " + q(dir / "final_model") + " --registry " + q(dir / "registry"));
   if (t.r.exit_code == 0) t.summary = json::parse(t.r.out);
   return t;
 }
 
-void write(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream(p) << text;
-}
+void write(const std::filesystem::path& p, const std::string& text) { std::ofstream(p) << text; }
 
 // The UCI file's header and a few of its rows, modified by the bad-input tests.
 std::vector<std::string> uci_lines(std::size_t n) {
@@ -56,24 +56,32 @@ TEST(Pipeline, TrainsOnUciDataWritesEveryArtifactAndPredictReproducesMetrics) {
   auto t = train(dir, phishing_csv());
   ASSERT_EQ(t.r.exit_code, 0) << t.r.err;
   const auto& s = t.summary;
-  for (const char* k : {"run_dir", "model_dir", "best_model", "metrics", "seconds"}) EXPECT_TRUE(s.contains(k)) << k;
-  for (const char* k : {"accuracy", "f1", "precision", "recall", "roc_auc"}) EXPECT_TRUE(s["metrics"].contains(k)) << k;
+  for (const char* k : {"run_dir", "model_dir", "best_model", "metrics", "seconds"})
+    EXPECT_TRUE(s.contains(k)) << k;
+  for (const char* k : {"accuracy", "f1", "precision", "recall", "roc_auc"})
+    EXPECT_TRUE(s["metrics"].contains(k)) << k;
   for (const char* k : {"ingest", "validate", "transform", "train", "evaluate", "total"})
     EXPECT_GT(s["seconds"][k].get<double>(), 0.0) << k;
   EXPECT_GE(s["metrics"]["accuracy"].get<double>(), 0.96);
+  // Training ends by registering the bundle; the first model that passes the gate is promoted.
+  EXPECT_EQ(s["registry"]["version"], "v1");
+  EXPECT_TRUE(s["registry"]["promoted"].get<bool>()) << s["registry"].dump();
 
   const std::filesystem::path run = s["run_dir"].get<std::string>();
   for (const char* f : {"data_ingestion/feature_store/phisingData.csv", "data_ingestion/ingested/train.csv",
                         "data_ingestion/ingested/test.csv", "data_validation/drift_report/report.yaml",
-                        "data_validation/drift_report/report.json", "data_transformation/transformed_object/preprocessor.json",
+                        "data_validation/drift_report/report.json",
+                        "data_transformation/transformed_object/preprocessor.json",
                         "data_transformation/transformed/train.csv", "model_trainer/candidates.json",
                         "model_evaluation/metrics.json", "run.json"})
     EXPECT_TRUE(std::filesystem::exists(run / f)) << f;
   const auto model = dir / "final_model";
-  for (const char* f : {"metadata.json", "preprocessor.json", "schema.json", "metrics.json", "model/xgboost_model.json"})
+  for (const char* f :
+       {"metadata.json", "preprocessor.json", "schema.json", "metrics.json", "model/xgboost_model.json"})
     EXPECT_TRUE(std::filesystem::exists(model / f)) << f;
   auto meta = json::parse(read_file(model / "metadata.json"));
-  for (const char* k : {"version", "created_at", "data_sha256", "seed", "netsentry_version", "family", "threshold"})
+  for (const char* k :
+       {"version", "created_at", "data_sha256", "seed", "netsentry_version", "family", "threshold"})
     EXPECT_TRUE(meta.contains(k)) << k;
   EXPECT_EQ(meta["data_sha256"].get<std::string>().size(), 64u);
 
@@ -98,8 +106,8 @@ TEST(Pipeline, TrainsOnUciDataWritesEveryArtifactAndPredictReproducesMetrics) {
 
   // predict from the bundle alone reproduces the test metrics.
   auto out = dir / "pred.csv";
-  auto p = run_cli("-q predict --model-dir " + q(model) + " --input " + q(run / "data_ingestion/ingested/test.csv") +
-                   " --output " + q(out) + " --metrics");
+  auto p = run_cli("-q predict --model-dir " + q(model) + " --input " +
+                   q(run / "data_ingestion/ingested/test.csv") + " --output " + q(out) + " --metrics");
   ASSERT_EQ(p.exit_code, 0) << p.err;
   auto m = json::parse(p.out);
   EXPECT_DOUBLE_EQ(m["accuracy"].get<double>(), s["metrics"]["accuracy"].get<double>());
@@ -122,7 +130,8 @@ TEST(Pipeline, StageCommandsChainThroughArtifacts) {
   EXPECT_TRUE(json::parse(v.out)["artifact"]["status"].get<bool>());
   auto t = run_cli("-q transform --run-dir " + shell_quote(run));
   ASSERT_EQ(t.exit_code, 0) << t.err;
-  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(run) / "data_transformation/transformed_object/preprocessor.json"));
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(run) /
+                                      "data_transformation/transformed_object/preprocessor.json"));
   // A stage without its predecessor's artifact is a usage error naming the missing file.
   auto orphan = run_cli("-q transform --run-dir " + q(dir / "nothing"));
   EXPECT_EQ(orphan.exit_code, 2);
@@ -194,7 +203,8 @@ TEST(Pipeline, BadInputsFailCleanlyWithoutAModel) {
     auto t = train(out, f);
     EXPECT_EQ(t.r.exit_code, c.exit_code) << c.name << ": " << t.r.err;
     EXPECT_NE(t.r.err.find(c.expect_in_error), std::string::npos) << c.name << ": " << t.r.err;
-    EXPECT_NE(t.r.err.find(f.filename().string()), std::string::npos) << c.name << " names the file: " << t.r.err;
+    EXPECT_NE(t.r.err.find(f.filename().string()), std::string::npos)
+        << c.name << " names the file: " << t.r.err;
     EXPECT_FALSE(std::filesystem::exists(out / "final_model")) << c.name;
   }
   TempDir out;
@@ -223,4 +233,23 @@ TEST(Pipeline, GateFailureLeavesNoModel) {
   EXPECT_EQ(t.r.exit_code, 4) << t.r.err;
   EXPECT_NE(t.r.err.find("below the expected score"), std::string::npos) << t.r.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "final_model"));
+}
+
+TEST(Pipeline, TrainsFromAMongoDbCollectionAndRegistersTheModel) {
+  // load -> train --source mongodb://… against the project's wire-protocol test server.
+  test::MongoWireServer server;
+  TempDir dir;
+  auto data = dir / "demo.csv";
+  ASSERT_EQ(run_cli("-q sample-data --rows 3000 --seed 5 --output " + q(data)).exit_code, 0);
+  const std::string uri = server.uri("netsentry", "phishing");
+  auto l = run_cli("-q load --input " + q(data) + " --to " + shell_quote(uri) + " --replace");
+  ASSERT_EQ(l.exit_code, 0) << l.err;
+  auto t = train(dir, uri);
+  ASSERT_EQ(t.r.exit_code, 0) << t.r.err;
+  EXPECT_GE(t.summary["metrics"]["accuracy"].get<double>(), 0.85);
+  EXPECT_EQ(t.summary["registry"]["version"], "v1");
+  EXPECT_TRUE(t.summary["registry"]["promoted"].get<bool>()) << t.summary["registry"].dump();
+  auto meta = json::parse(read_file(dir / "final_model" / "metadata.json"));
+  EXPECT_EQ(meta["source"].get<std::string>().rfind("mongodb://", 0), 0u);
+  EXPECT_GE(server.commands()["find"], 1u);
 }

@@ -95,13 +95,14 @@ TEST(ModelFactory, StratifiedFoldsPartitionAndKeepClassShares) {
     EXPECT_NEAR(pos / static_cast<double>(f.size()), 0.3, 0.002);
     EXPECT_NEAR(static_cast<double>(f.size()), 1000.0 / 3, 1.0);
   }
-  EXPECT_EQ(all.size(), y.size());  // a partition: every row in exactly one fold
+  EXPECT_EQ(all.size(), y.size());              // a partition: every row in exactly one fold
   EXPECT_NE(stratified_kfold(y, 3, 8), folds);  // the seed shuffles
   EXPECT_THROW(stratified_kfold(Labels{0, 1, 1, 1}, 3, 1), DataError);
 }
 
 TEST(ModelFactory, GridExpansionAndUnknownNames) {
-  auto c = expand_grid(json::parse(R"({"gradient_boosting": {"learning_rate": [0.1, 0.3], "n_estimators": [8, 16, 32]},
+  auto c = expand_grid(
+      json::parse(R"({"gradient_boosting": {"learning_rate": [0.1, 0.3], "n_estimators": [8, 16, 32]},
                                         "logistic_regression": {}})"));
   EXPECT_EQ(c.size(), 7u);
   EXPECT_THROW(expand_grid(json::parse(R"({"no_such_family": {}})")), UsageError);
@@ -137,7 +138,8 @@ TEST(ModelFactory, StagedEstimatorsMatchSeparateFits) {
     auto staged = big->predict_proba_first(d.Xte, 8);
     ASSERT_TRUE(staged) << fam;
     auto direct = small->predict_proba(d.Xte);
-    for (std::size_t i = 0; i < direct.size(); ++i) ASSERT_NEAR((*staged)[i], direct[i], 1e-6) << fam << " row " << i;
+    for (std::size_t i = 0; i < direct.size(); ++i)
+      ASSERT_NEAR((*staged)[i], direct[i], 1e-6) << fam << " row " << i;
   }
 }
 
@@ -147,7 +149,8 @@ TEST(ModelFactory, SmoteNeverTouchesValidationFolds) {
   Labels y(600);
   for (std::size_t i = 0; i < 600; ++i) {
     y[i] = i % 10 == 0;
-    for (std::size_t j = 0; j < 4; ++j) X(i, j) = static_cast<double>((i * 7 + j * 13) % 17) + (y[i] ? 5.0 : 0.0);
+    for (std::size_t j = 0; j < 4; ++j)
+      X(i, j) = static_cast<double>((i * 7 + j * 13) % 17) + (y[i] ? 5.0 : 0.0);
   }
   std::set<std::vector<double>> original;
   for (std::size_t i = 0; i < X.rows; ++i) original.insert({X.row(i).begin(), X.row(i).end()});
@@ -164,20 +167,23 @@ TEST(ModelFactory, SmoteNeverTouchesValidationFolds) {
   for (auto& m : spy_log().scored) {
     scored_rows += m.rows;
     for (std::size_t i = 0; i < m.rows; ++i)
-      EXPECT_TRUE(original.count({m.row(i).begin(), m.row(i).end()})) << "a validation row is not an original row";
+      EXPECT_TRUE(original.count({m.row(i).begin(), m.row(i).end()}))
+          << "a validation row is not an original row";
   }
   EXPECT_EQ(scored_rows, X.rows);  // each original row validated exactly once, nothing added
   for (auto& m : spy_log().fitted) {
     std::size_t synthetic = 0;
     for (std::size_t i = 0; i < m.rows; ++i) synthetic += !original.count({m.row(i).begin(), m.row(i).end()});
-    EXPECT_GT(synthetic, 100u);  // the training folds were oversampled (320 rows added, some land on lattice points)
+    EXPECT_GT(synthetic,
+              100u);  // the training folds were oversampled (320 rows added, some land on lattice points)
   }
 }
 
 TEST(ModelFactory, HalvingSelectsAsWellAsTheGrid) {
   if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
   const auto& d = uci();
-  auto families = json::parse(R"({"gradient_boosting": {"learning_rate": [0.3, 0.1, 0.01], "n_estimators": [16, 128]},
+  auto families =
+      json::parse(R"({"gradient_boosting": {"learning_rate": [0.3, 0.1, 0.01], "n_estimators": [16, 128]},
                                    "logistic_regression": {}, "decision_tree": {}})");
   SearchOptions so;
   so.strategy = "grid";
@@ -213,8 +219,9 @@ TEST(ModelFactory, ThresholdAndExplanationsSurviveABundleRoundTrip) {
     Schema schema;
     for (auto& f : d.features) schema.columns.push_back({f, "int64"});
     schema.columns.push_back({"Result", "int64"});
-    auto b = ModelBundle::assemble(std::move(clf), std::move(pre), schema, d.features, "Result",
-                                   {{"version", "test"}, {"threshold", t}, {"label_mapping", {{"-1", 0}, {"1", 1}}}});
+    auto b = ModelBundle::assemble(
+        std::move(clf), std::move(pre), schema, d.features, "Result",
+        {{"version", "test"}, {"threshold", t}, {"label_mapping", {{"-1", 0}, {"1", 1}}}});
     test::TempDir dir;
     b.save(dir / "bundle");
     auto loaded = ModelBundle::load(dir / "bundle");

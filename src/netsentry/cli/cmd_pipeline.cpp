@@ -13,6 +13,7 @@
 #include "netsentry/core/fs.hpp"
 #include "netsentry/ingest/ingestion.hpp"
 #include "netsentry/pipeline/training_pipeline.hpp"
+#include "netsentry/registry/registry.hpp"
 #include "netsentry/transform/transformation.hpp"
 #include "netsentry/validate/validation.hpp"
 
@@ -31,7 +32,7 @@ json read_artifact(const fs::path& run_dir, const char* stage) {
 }
 
 struct TrainArgs {
-  std::string data, model_dir, artifact_dir;
+  std::string data, model_dir, artifact_dir, registry;
   bool json_out = false;
 };
 
@@ -43,13 +44,19 @@ struct StageArgs {
 
 NETSENTRY_COMMAND(train, 10, [](CLI::App& app, cli::Context& ctx) {
   auto args = std::make_shared<TrainArgs>();
-  auto* cmd = app.add_subcommand("train", "run the whole pipeline: ingest, validate, transform, train, evaluate");
+  auto* cmd =
+      app.add_subcommand("train", "run the whole pipeline: ingest, validate, transform, train, evaluate");
   cmd->add_option("-d,--data,--source", args->data,
                   "CSV file or source URI (sqlite:PATH?table=T, mongodb://HOST/DB?collection=C, demo); "
                   "default: data.source in the config");
-  cmd->add_option("-m,--model-dir", args->model_dir, "where the accepted model bundle is published (default: "
-                                                     "pipeline.model_dir, final_model)");
-  cmd->add_option("--artifact-dir", args->artifact_dir, "where run folders go (default: pipeline.artifact_dir)");
+  cmd->add_option("-m,--model-dir", args->model_dir,
+                  "where the accepted model bundle is published (default: "
+                  "pipeline.model_dir, final_model)");
+  cmd->add_option("--artifact-dir", args->artifact_dir,
+                  "where run folders go (default: pipeline.artifact_dir)");
+  cmd->add_option("--registry", args->registry,
+                  "model registry the new model is registered in as a candidate and gated "
+                  "(default: registry.dir; 'none' skips registration)");
   cmd->add_flag("--json", args->json_out, "print one JSON summary object on stdout");
   cmd->callback([args, &ctx] {
     auto cfg = PipelineConfig::load(ctx.config_path);
@@ -61,6 +68,14 @@ NETSENTRY_COMMAND(train, 10, [](CLI::App& app, cli::Context& ctx) {
     opt.progress = [&bar](const std::string& stage, double f) { bar.update(stage, f); };
     auto r = run_training(cfg, opt);
     bar.finish();
+    if (args->registry != "none") {
+      // Training ends by registering its bundle as a candidate; the gate decides on promotion.
+      PipelineConfig rcfg = cfg;
+      if (!args->registry.empty()) rcfg.raw["registry"]["dir"] = args->registry;
+      r.summary["registry"] = register_after_training(rcfg, r.model_dir, r.run_dir);
+      spdlog::info("registry: {} registered as {} ({})", r.model_dir.string(),
+                   r.summary["registry"].value("version", "?"), r.summary["registry"].value("status", "?"));
+    }
     if (args->json_out) {
       std::cout << r.summary.dump() << std::endl;
     } else {
@@ -70,22 +85,26 @@ NETSENTRY_COMMAND(train, 10, [](CLI::App& app, cli::Context& ctx) {
       std::printf("test: accuracy %.4f  f1 %.4f  precision %.4f  recall %.4f  roc_auc %.4f\n",
                   m["accuracy"].get<double>(), m["f1"].get<double>(), m["precision"].get<double>(),
                   m["recall"].get<double>(), m["roc_auc"].get<double>());
-      std::printf("run artifacts: %s\nmodel bundle:  %s\ntime: %.2f s\n", r.run_dir.c_str(), r.model_dir.c_str(),
-                  r.summary["seconds"]["total"].get<double>());
+      std::printf("run artifacts: %s\nmodel bundle:  %s\ntime: %.2f s\n", r.run_dir.c_str(),
+                  r.model_dir.c_str(), r.summary["seconds"]["total"].get<double>());
     }
   });
 });
 
 NETSENTRY_COMMAND(ingest, 20, [](CLI::App& app, cli::Context& ctx) {
   auto args = std::make_shared<StageArgs>();
-  auto* cmd = app.add_subcommand("ingest", "stage 1 alone: read the source, write the feature store and the split");
-  cmd->add_option("-d,--data,--source", args->data, "CSV file or source URI (default: data.source in the config)");
-  cmd->add_option("--run-dir", args->run_dir, "run folder to write into (default: a new one under artifact_dir)");
+  auto* cmd =
+      app.add_subcommand("ingest", "stage 1 alone: read the source, write the feature store and the split");
+  cmd->add_option("-d,--data,--source", args->data,
+                  "CSV file or source URI (default: data.source in the config)");
+  cmd->add_option("--run-dir", args->run_dir,
+                  "run folder to write into (default: a new one under artifact_dir)");
   cmd->add_option("--artifact-dir", args->artifact_dir, "where new run folders go");
   cmd->callback([args, &ctx] {
     auto cfg = PipelineConfig::load(ctx.config_path);
     fs::path run = args->run_dir.empty()
-                       ? new_run_dir(args->artifact_dir.empty() ? fs::path(cfg.artifact_dir) : fs::path(args->artifact_dir))
+                       ? new_run_dir(args->artifact_dir.empty() ? fs::path(cfg.artifact_dir)
+                                                                : fs::path(args->artifact_dir))
                        : fs::path(args->run_dir);
     std::optional<std::string> data;
     if (!args->data.empty()) data = args->data;
@@ -96,7 +115,8 @@ NETSENTRY_COMMAND(ingest, 20, [](CLI::App& app, cli::Context& ctx) {
 
 NETSENTRY_COMMAND(validate, 21, [](CLI::App& app, cli::Context& ctx) {
   auto args = std::make_shared<StageArgs>();
-  auto* cmd = app.add_subcommand("validate", "stage 2 alone: schema checks and drift report on an ingested run");
+  auto* cmd =
+      app.add_subcommand("validate", "stage 2 alone: schema checks and drift report on an ingested run");
   cmd->add_option("--run-dir", args->run_dir, "run folder written by `netsentry ingest`")->required();
   cmd->callback([args, &ctx] {
     auto cfg = PipelineConfig::load(ctx.config_path);
@@ -109,7 +129,8 @@ NETSENTRY_COMMAND(validate, 21, [](CLI::App& app, cli::Context& ctx) {
 
 NETSENTRY_COMMAND(transform, 22, [](CLI::App& app, cli::Context& ctx) {
   auto args = std::make_shared<StageArgs>();
-  auto* cmd = app.add_subcommand("transform", "stage 3 alone: fit the preprocessor on a validated run's training split");
+  auto* cmd = app.add_subcommand("transform",
+                                 "stage 3 alone: fit the preprocessor on a validated run's training split");
   cmd->add_option("--run-dir", args->run_dir, "run folder written by `netsentry validate`")->required();
   cmd->callback([args, &ctx] {
     auto cfg = PipelineConfig::load(ctx.config_path);

@@ -39,9 +39,11 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
   cmd->add_option("-m,--model-dir", args->model_dir, "model bundle directory")->capture_default_str();
   cmd->add_option("-i,--input", args->input, "CSV with the schema's feature columns")->required();
   cmd->add_option("-o,--output", args->output, "output CSV (default: stdout)");
-  cmd->add_option("--explain", args->explain, "add each row's top K feature contributions")->check(CLI::Range(0, 100));
-  cmd->add_flag("--metrics", args->metrics,
-                "when the input has the target column, print its metrics as JSON (on stdout with -o, else stderr)");
+  cmd->add_option("--explain", args->explain, "add each row's top K feature contributions")
+      ->check(CLI::Range(0, 100));
+  cmd->add_flag(
+      "--metrics", args->metrics,
+      "when the input has the target column, print its metrics as JSON (on stdout with -o, else stderr)");
   cmd->callback([args] {
     auto bundle = ModelBundle::load(args->model_dir);
     Table t = read_csv(args->input);
@@ -87,7 +89,8 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
     else
       write_csv_atomic(args->output, t);
     if (args->metrics) {
-      if (!t.find(bundle.target())) throw UsageError("--metrics needs the target column '" + bundle.target() + "'");
+      if (!t.find(bundle.target()))
+        throw UsageError("--metrics needs the target column '" + bundle.target() + "'");
       auto m = compute_metrics(bundle.labels_from(t), s.probability, bundle.threshold());
       std::string line = m.to_json().dump();
       if (args->output.empty())
@@ -102,7 +105,8 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
 
 NETSENTRY_COMMAND(sample_data, 40, [](CLI::App& app, cli::Context&) {
   auto args = std::make_shared<SampleArgs>();
-  auto* cmd = app.add_subcommand("sample-data", "write demo data with the phishing schema (no download needed)");
+  auto* cmd =
+      app.add_subcommand("sample-data", "write demo data with the phishing schema (no download needed)");
   cmd->add_option("-n,--rows", args->rows, "number of rows")->capture_default_str();
   cmd->add_option("-s,--seed", args->seed, "random seed")->capture_default_str();
   cmd->add_option("-o,--output", args->output, "output CSV")->required();

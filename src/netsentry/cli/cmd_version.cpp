@@ -12,9 +12,10 @@ NETSENTRY_COMMAND(version, 100, [](CLI::App& app, netsentry::cli::Context&) {
   cmd->callback([] {
     int major = 0, minor = 0, patch = 0;
     XGBoostVersion(&major, &minor, &patch);
-    nlohmann::json j = {{"netsentry", NETSENTRY_VERSION},
-                        {"xgboost", std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch)},
-                        {"opencv", CV_VERSION}};
+    nlohmann::json j = {
+        {"netsentry", NETSENTRY_VERSION},
+        {"xgboost", std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch)},
+        {"opencv", CV_VERSION}};
     std::cout << j.dump() << "\n";
   });
 });

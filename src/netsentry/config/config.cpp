@@ -50,7 +50,8 @@ void get(const nlohmann::json& j, const char* section, const char* key, T& out, 
   try {
     out = j[section][key].get<T>();
   } catch (const std::exception&) {
-    throw UsageError(src + ": " + section + "." + key + " has the wrong type (got " + j[section][key].dump() + ")");
+    throw UsageError(src + ": " + section + "." + key + " has the wrong type (got " + j[section][key].dump() +
+                     ")");
   }
 }
 
@@ -113,7 +114,8 @@ PipelineConfig PipelineConfig::load(const std::filesystem::path& path) {
 
   auto bad = [&](const std::string& what) { throw UsageError(src + ": " + what); };
   if (!(c.test_ratio > 0 && c.test_ratio < 1)) bad("ingestion.test_ratio must be in (0, 1)");
-  if (c.split != "random" && c.split != "duplicate_aware") bad("ingestion.split must be random or duplicate_aware");
+  if (c.split != "random" && c.split != "duplicate_aware")
+    bad("ingestion.split must be random or duplicate_aware");
   if (c.knn_neighbors < 1) bad("transformation.imputer.n_neighbors must be >= 1");
   if (c.knn_weights != "uniform" && c.knn_weights != "distance")
     bad("transformation.imputer.weights must be uniform or distance");
@@ -123,7 +125,8 @@ PipelineConfig PipelineConfig::load(const std::filesystem::path& path) {
   if (c.metric != "f1" && c.metric != "accuracy" && c.metric != "roc_auc")
     bad("model_trainer.metric must be f1, accuracy or roc_auc");
   if (!(c.drift_p_value > 0 && c.drift_p_value < 1)) bad("validation.drift_p_value must be in (0, 1)");
-  if (!c.families.is_object() || c.families.empty()) bad("model_trainer.families must name at least one family");
+  if (!c.families.is_object() || c.families.empty())
+    bad("model_trainer.families must name at least one family");
   return c;
 }
 

@@ -11,7 +11,8 @@
 namespace netsentry {
 
 struct PipelineConfig {
-  std::filesystem::path config_path;  // where it was loaded from; relative paths resolve against its project root
+  std::filesystem::path
+      config_path;  // where it was loaded from; relative paths resolve against its project root
 
   // pipeline
   std::string artifact_dir = "artifacts";
@@ -48,7 +49,7 @@ struct PipelineConfig {
   std::string metric = "f1";
   std::string search = "grid";
   nlohmann::json families = nlohmann::json::object();  // family name -> {param: [values]}
-  nlohmann::json raw;                                   // the whole file, for stages with extra keys
+  nlohmann::json raw;                                  // the whole file, for stages with extra keys
 
   // Loads and checks a config file; throws UsageError naming the key on a bad value.
   static PipelineConfig load(const std::filesystem::path& path);

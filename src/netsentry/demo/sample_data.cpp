@@ -46,7 +46,8 @@ constexpr FeatureFrequencies kFrequencies[] = {
     {"Page_Rank", {{3885, 0, 1013}}, {{4316, 0, 1841}}},
     {"Google_Index", {{927, 0, 3971}}, {{612, 0, 5545}}},
     {"Links_pointing_to_page", {{193, 2929, 1776}}, {{355, 3227, 2575}}},
-    {"Statistical_report", {{839, 0, 4059}}, {{711, 0, 5446}}},};
+    {"Statistical_report", {{839, 0, 4059}}, {{711, 0, 5446}}},
+};
 
 constexpr double kLegitimateShare = 6157.0 / 11055.0;
 
@@ -59,7 +60,8 @@ Table sample_phishing_data(std::size_t rows, std::uint64_t seed) {
   Table t;
   t.source = "sample-data";
   constexpr std::size_t n_features = std::size(kFrequencies);
-  for (auto& f : kFrequencies) t.columns.push_back({f.name, ColumnType::Numeric, std::vector<double>(rows), {}});
+  for (auto& f : kFrequencies)
+    t.columns.push_back({f.name, ColumnType::Numeric, std::vector<double>(rows), {}});
   t.columns.push_back({"Result", ColumnType::Numeric, std::vector<double>(rows), {}});
   std::vector<std::discrete_distribution<int>> phish, good;
   for (auto& f : kFrequencies) {
@@ -70,7 +72,7 @@ Table sample_phishing_data(std::size_t rows, std::uint64_t seed) {
     // Both classes are always present: the first two rows take one of each.
     const bool is_legit = i < 2 ? i == 1 : legit(rng);
     for (std::size_t j = 0; j < n_features; ++j)
-      t.columns[j].num[i] = (is_legit ? good[j] : phish[j])(rng) - 1.0;
+      t.columns[j].num[i] = (is_legit ? good[j] : phish[j])(rng)-1.0;
     t.columns[n_features].num[i] = is_legit ? 1.0 : -1.0;
   }
   return t;

@@ -15,8 +15,8 @@ namespace netsentry {
 using json = nlohmann::json;
 
 json EvaluationArtifact::to_json() const {
-  return {{"metrics_file", metrics_file}, {"model_dir", model_dir},  {"test_metrics", test_metrics},
-          {"train_metrics", train_metrics}, {"accepted", accepted}, {"reason", reason}};
+  return {{"metrics_file", metrics_file},   {"model_dir", model_dir}, {"test_metrics", test_metrics},
+          {"train_metrics", train_metrics}, {"accepted", accepted},   {"reason", reason}};
 }
 
 EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const TransformationArtifact& data,
@@ -37,8 +37,8 @@ EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const Transformatio
   const double gap = train_score - test_score;
   char buf[512];
   if (test_score < cfg.expected_score) {
-    std::snprintf(buf, sizeof buf, "test %s %.4f is below the expected score %.4f", cfg.metric.c_str(), test_score,
-                  cfg.expected_score);
+    std::snprintf(buf, sizeof buf, "test %s %.4f is below the expected score %.4f", cfg.metric.c_str(),
+                  test_score, cfg.expected_score);
     a.reason = buf;
   } else if (std::abs(gap) > cfg.overfitting_threshold) {
     std::snprintf(buf, sizeof buf, "%s: train %s %.4f vs test %.4f differ by %.4f > threshold %.4f",
@@ -46,8 +46,9 @@ EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const Transformatio
                   std::abs(gap), cfg.overfitting_threshold);
     a.reason = buf;
   } else {
-    std::snprintf(buf, sizeof buf, "test %s %.4f >= expected %.4f; train/test gap %.4f <= %.4f", cfg.metric.c_str(),
-                  test_score, cfg.expected_score, std::abs(gap), cfg.overfitting_threshold);
+    std::snprintf(buf, sizeof buf, "test %s %.4f >= expected %.4f; train/test gap %.4f <= %.4f",
+                  cfg.metric.c_str(), test_score, cfg.expected_score, std::abs(gap),
+                  cfg.overfitting_threshold);
     a.reason = buf;
     a.accepted = true;
   }
@@ -63,8 +64,8 @@ EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const Transformatio
                    {"train_score", train_score},
                    {"test_score", test_score}}}};
   write_file_atomic(a.metrics_file, report.dump(2));
-  spdlog::info("evaluate: test accuracy {:.4f} f1 {:.4f} roc_auc {:.4f}; gate: {}", m.accuracy, m.f1, m.roc_auc,
-               a.reason);
+  spdlog::info("evaluate: test accuracy {:.4f} f1 {:.4f} roc_auc {:.4f}; gate: {}", m.accuracy, m.f1,
+               m.roc_auc, a.reason);
   if (!a.accepted) throw GateError(a.reason + " (report: " + a.metrics_file.string() + ")");
 
   bundle.metadata()["metrics"] = report;

@@ -24,6 +24,7 @@ struct EvaluationArtifact {
 
 // Throws GateError (after writing metrics.json) when the model fails the gate.
 EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const TransformationArtifact& data,
-                                  const ModelTrainerArtifact& trained, const std::filesystem::path& stage_dir);
+                                  const ModelTrainerArtifact& trained,
+                                  const std::filesystem::path& stage_dir);
 
 }  // namespace netsentry

@@ -16,9 +16,15 @@ namespace netsentry {
 using json = nlohmann::json;
 
 json IngestionArtifact::to_json() const {
-  return {{"feature_store", feature_store}, {"train", train}, {"test", test}, {"source", source},
-          {"data_sha256", data_sha256},     {"rows", rows},   {"train_rows", train_rows},
-          {"test_rows", test_rows},         {"split", split}};
+  return {{"feature_store", feature_store},
+          {"train", train},
+          {"test", test},
+          {"source", source},
+          {"data_sha256", data_sha256},
+          {"rows", rows},
+          {"train_rows", train_rows},
+          {"test_rows", test_rows},
+          {"split", split}};
 }
 
 IngestionArtifact IngestionArtifact::from_json(const json& j) {
@@ -35,7 +41,8 @@ IngestionArtifact IngestionArtifact::from_json(const json& j) {
   return a;
 }
 
-IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& source_uri, const fs::path& stage_dir) {
+IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& source_uri,
+                                const fs::path& stage_dir) {
   auto source = open_source(source_uri);
   Schema schema = Schema::load_yaml(cfg.resolve(cfg.schema_file));
   SourceOptions so;
@@ -50,16 +57,18 @@ IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& so
   if (auto problems = check_against_schema(t, schema); !problems.empty()) {
     std::string all;
     for (auto& p : problems) all += "\n  - " + p;
-    throw DataError(where + " does not match the schema " + cfg.resolve(cfg.schema_file).string() + ":" + all);
+    throw DataError(where + " does not match the schema " + cfg.resolve(cfg.schema_file).string() + ":" +
+                    all);
   }
   if (!t.find(cfg.target))
-    throw DataError(where + ": target column '" + cfg.target + "' is missing (columns: " + std::to_string(t.cols()) +
-                    ")");
+    throw DataError(where + ": target column '" + cfg.target +
+                    "' is missing (columns: " + std::to_string(t.cols()) + ")");
   const Labels y = map_labels(t, cfg.target, cfg.label_mapping);
   std::size_t ones = static_cast<std::size_t>(std::count(y.begin(), y.end(), 1));
   if (ones == 0 || ones == y.size())
-    throw DataError(where + ": target column '" + cfg.target + "' has a single class (" + std::to_string(y.size()) +
-                    " rows of class " + std::to_string(y[0]) + "); at least two are needed");
+    throw DataError(where + ": target column '" + cfg.target + "' has a single class (" +
+                    std::to_string(y.size()) + " rows of class " + std::to_string(y[0]) +
+                    "); at least two are needed");
 
   IngestionArtifact a;
   a.source = redact_uri(where);

@@ -28,7 +28,8 @@ void register_source(const std::string& scheme, SourceFactory f) { sources()[sch
 void register_sink(const std::string& scheme, SinkFactory f) { sinks()[scheme] = std::move(f); }
 
 std::string uri_scheme(const std::string& uri) {
-  if (uri == "mongodb") return "mongodb";  // bare scheme: the URL comes from MONGO_DB_URL (see mongo_source.cpp)
+  if (uri == "mongodb")
+    return "mongodb";  // bare scheme: the URL comes from MONGO_DB_URL (see mongo_source.cpp)
   auto colon = uri.find(':');
   if (colon == std::string::npos || colon < 2) return "csv";  // plain path (or a Windows drive letter)
   std::string s = uri.substr(0, colon);
@@ -41,7 +42,8 @@ std::unique_ptr<Source> open_source(const std::string& uri) {
   auto s = uri_scheme(uri);
   auto it = sources().find(s);
   if (it == sources().end())
-    throw UsageError("unknown data source scheme '" + s + "' in '" + redact_uri(uri) + "' (known: " + known(sources()) + ")");
+    throw UsageError("unknown data source scheme '" + s + "' in '" + redact_uri(uri) +
+                     "' (known: " + known(sources()) + ")");
   return it->second(uri);
 }
 
@@ -49,7 +51,8 @@ std::unique_ptr<Sink> open_sink(const std::string& uri) {
   auto s = uri_scheme(uri);
   auto it = sinks().find(s);
   if (it == sinks().end())
-    throw UsageError("unknown destination scheme '" + s + "' in '" + redact_uri(uri) + "' (known: " + known(sinks()) + ")");
+    throw UsageError("unknown destination scheme '" + s + "' in '" + redact_uri(uri) +
+                     "' (known: " + known(sinks()) + ")");
   return it->second(uri);
 }
 
@@ -103,7 +106,8 @@ class CsvSink final : public Sink {
 };
 }  // namespace
 
-NETSENTRY_REGISTER_SOURCE(csv, "csv", [](const std::string& uri) { return std::make_unique<CsvSource>(uri); });
+NETSENTRY_REGISTER_SOURCE(csv, "csv",
+                          [](const std::string& uri) { return std::make_unique<CsvSource>(uri); });
 NETSENTRY_REGISTER_SINK(csv, "csv", [](const std::string& uri) { return std::make_unique<CsvSink>(uri); });
 
 }  // namespace netsentry

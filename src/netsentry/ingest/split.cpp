@@ -18,7 +18,7 @@ std::string row_key(const Matrix& X, std::size_t r) {
   for (std::size_t j = 0; j < X.cols; ++j) {
     double v = X(r, j);
     if (std::isnan(v)) v = std::numeric_limits<double>::quiet_NaN();  // one NaN bit pattern
-    if (v == 0) v = 0;                                                 // -0 == +0
+    if (v == 0) v = 0;                                                // -0 == +0
     std::memcpy(k.data() + j * sizeof(double), &v, sizeof(double));
   }
   return k;

@@ -71,4 +71,5 @@ struct FamilyRegistrar {
 
 }  // namespace netsentry
 
-#define NETSENTRY_REGISTER_FAMILY(id, ...) static ::netsentry::FamilyRegistrar netsentry_family_##id(__VA_ARGS__)
+#define NETSENTRY_REGISTER_FAMILY(id, ...) \
+  static ::netsentry::FamilyRegistrar netsentry_family_##id(__VA_ARGS__)

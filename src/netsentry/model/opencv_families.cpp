@@ -18,7 +18,8 @@ using json = nlohmann::json;
 cv::Mat to_mat(const Matrix& X) {
   cv::Mat m(static_cast<int>(X.rows), static_cast<int>(X.cols), CV_32F);
   for (std::size_t i = 0; i < X.rows; ++i)
-    for (std::size_t j = 0; j < X.cols; ++j) m.at<float>(static_cast<int>(i), static_cast<int>(j)) = static_cast<float>(X(i, j));
+    for (std::size_t j = 0; j < X.cols; ++j)
+      m.at<float>(static_cast<int>(i), static_cast<int>(j)) = static_cast<float>(X(i, j));
   return m;
 }
 
@@ -52,12 +53,14 @@ cv::Ptr<cv::ml::DTrees> make_tree(int max_depth, int min_samples) {
   return t;
 }
 
-cv::Ptr<cv::ml::TrainData> regression_data(const cv::Mat& X, const cv::Mat& target, const cv::Mat& weights = {}) {
+cv::Ptr<cv::ml::TrainData> regression_data(const cv::Mat& X, const cv::Mat& target,
+                                           const cv::Mat& weights = {}) {
   cv::Mat var_type(1, X.cols + 1, CV_8U, cv::Scalar(cv::ml::VAR_ORDERED));
   if (weights.empty())
-    return cv::ml::TrainData::create(X, cv::ml::ROW_SAMPLE, target, cv::noArray(), cv::noArray(), cv::noArray(),
-                                     var_type);
-  return cv::ml::TrainData::create(X, cv::ml::ROW_SAMPLE, target, cv::noArray(), cv::noArray(), weights, var_type);
+    return cv::ml::TrainData::create(X, cv::ml::ROW_SAMPLE, target, cv::noArray(), cv::noArray(),
+                                     cv::noArray(), var_type);
+  return cv::ml::TrainData::create(X, cv::ml::ROW_SAMPLE, target, cv::noArray(), cv::noArray(), weights,
+                                   var_type);
 }
 
 void check_fitted(bool ok, const std::string& family) {
@@ -73,9 +76,11 @@ class OpenCvTree final : public Classifier {
   json params() const override { return params_; }
   void fit(const Matrix& X, const Labels& y, const std::vector<float>* w) override {
     cv::Mat target(static_cast<int>(y.size()), 1, CV_32F), weights;
-    for (std::size_t i = 0; i < y.size(); ++i) target.at<float>(static_cast<int>(i)) = static_cast<float>(y[i]);
+    for (std::size_t i = 0; i < y.size(); ++i)
+      target.at<float>(static_cast<int>(i)) = static_cast<float>(y[i]);
     if (w) weights = cv::Mat(*w, true);
-    tree_ = make_tree(params_["max_depth"].get<int>(), std::max(2, 2 * params_["min_samples_leaf"].get<int>()));
+    tree_ =
+        make_tree(params_["max_depth"].get<int>(), std::max(2, 2 * params_["min_samples_leaf"].get<int>()));
     tree_->train(regression_data(to_mat(X), target, weights));
   }
   std::vector<double> predict_proba(const Matrix& X) const override {
@@ -83,7 +88,8 @@ class OpenCvTree final : public Classifier {
     cv::Mat out;
     tree_->predict(to_mat(X), out);
     std::vector<double> p(X.rows);
-    for (std::size_t i = 0; i < X.rows; ++i) p[i] = std::clamp<double>(out.at<float>(static_cast<int>(i)), 0.0, 1.0);
+    for (std::size_t i = 0; i < X.rows; ++i)
+      p[i] = std::clamp<double>(out.at<float>(static_cast<int>(i)), 0.0, 1.0);
     return p;
   }
   void save(const std::filesystem::path& dir) const override {
@@ -109,7 +115,8 @@ class OpenCvTree final : public Classifier {
 class AdaBoost final : public Classifier {
  public:
   explicit AdaBoost(const json& p)
-      : params_(merge_params("adaboost", {{"n_estimators", 50}, {"learning_rate", 1.0}, {"max_depth", 1}}, p)) {}
+      : params_(
+            merge_params("adaboost", {{"n_estimators", 50}, {"learning_rate", 1.0}, {"max_depth", 1}}, p)) {}
   std::string family() const override { return "adaboost"; }
   json params() const override { return params_; }
 
@@ -137,7 +144,8 @@ class AdaBoost final : public Classifier {
       tree->predict(Xm, pred);
       double err = 0;
       for (int i = 0; i < n; ++i)
-        if ((pred.at<float>(i) >= 0 ? 1 : -1) != (target.at<float>(i) > 0 ? 1 : -1)) err += w[static_cast<std::size_t>(i)];
+        if ((pred.at<float>(i) >= 0 ? 1 : -1) != (target.at<float>(i) > 0 ? 1 : -1))
+          err += w[static_cast<std::size_t>(i)];
       if (err <= 0) {  // a perfect weak learner: keep it with a large weight and stop, as scikit-learn
         trees_.push_back(tree);
         alphas_.push_back(1.0);
@@ -163,14 +171,19 @@ class AdaBoost final : public Classifier {
     }
   }
 
-  std::vector<double> predict_proba(const Matrix& X) const override { return staged(X, static_cast<int>(trees_.size())); }
-  std::optional<std::vector<double>> predict_proba_first(const Matrix& X, int n) const override { return staged(X, n); }
+  std::vector<double> predict_proba(const Matrix& X) const override {
+    return staged(X, static_cast<int>(trees_.size()));
+  }
+  std::optional<std::vector<double>> predict_proba_first(const Matrix& X, int n) const override {
+    return staged(X, n);
+  }
 
   void save(const std::filesystem::path& dir) const override {
     std::filesystem::create_directories(dir);
     cv::FileStorage fs((dir / "adaboost.yaml").string(), cv::FileStorage::WRITE);
     fs << "alphas" << std::vector<double>(alphas_);
-    fs << "trees" << "[";
+    fs << "trees"
+       << "[";
     for (auto& t : trees_) {
       fs << "{";
       t->write(fs);
@@ -194,7 +207,8 @@ class AdaBoost final : public Classifier {
     } catch (const cv::Exception& e) {
       throw DataError(f.string() + ": not a valid AdaBoost model (" + e.what() + ")");
     }
-    if (trees_.empty() || trees_.size() != alphas_.size()) throw DataError(f.string() + ": malformed AdaBoost model");
+    if (trees_.empty() || trees_.size() != alphas_.size())
+      throw DataError(f.string() + ": malformed AdaBoost model");
   }
 
  private:
@@ -210,7 +224,8 @@ class AdaBoost final : public Classifier {
       trees_[static_cast<std::size_t>(m)]->predict(Xm, pred);
       const double a = alphas_[static_cast<std::size_t>(m)];
       total += a;
-      for (std::size_t i = 0; i < X.rows; ++i) f[i] += a * (pred.at<float>(static_cast<int>(i)) >= 0 ? 1.0 : -1.0);
+      for (std::size_t i = 0; i < X.rows; ++i)
+        f[i] += a * (pred.at<float>(static_cast<int>(i)) >= 0 ? 1.0 : -1.0);
     }
     for (auto& v : f) v = 1.0 / (1.0 + std::exp(-2.0 * v / std::max(total, 1e-12)));
     return f;
@@ -271,8 +286,9 @@ FamilyFactory make() {
 
 }  // namespace
 
-NETSENTRY_REGISTER_FAMILY(decision_tree_gini, FamilyInfo{"decision_tree_gini", "CART decision tree, Gini criterion (OpenCV)",
-                                                         make<OpenCvTree>(), 1});
+NETSENTRY_REGISTER_FAMILY(decision_tree_gini,
+                          FamilyInfo{"decision_tree_gini", "CART decision tree, Gini criterion (OpenCV)",
+                                     make<OpenCvTree>(), 1});
 NETSENTRY_REGISTER_FAMILY(adaboost, FamilyInfo{"adaboost", "AdaBoost (SAMME) over OpenCV decision stumps",
                                                make<AdaBoost>(), 2, true});
 NETSENTRY_REGISTER_FAMILY(knn, FamilyInfo{"knn", "k-nearest neighbours (OpenCV)", make<Knn>(), 1});

@@ -20,8 +20,12 @@ namespace netsentry {
 using json = nlohmann::json;
 
 json CandidateResult::to_json() const {
-  return {{"family", family},           {"params", params},           {"cv_mean", cv_mean},
-          {"cv_std", cv_std},           {"fold_scores", fold_scores}, {"fit_seconds", fit_seconds},
+  return {{"family", family},
+          {"params", params},
+          {"cv_mean", cv_mean},
+          {"cv_std", cv_std},
+          {"fold_scores", fold_scores},
+          {"fit_seconds", fit_seconds},
           {"budget_stage", budget_stage}};
 }
 
@@ -55,7 +59,8 @@ std::vector<std::pair<std::string, json>> expand_grid(const json& families) {
     if (grid.is_object())
       for (auto& [param, values] : grid.items()) {
         json vals = values.is_array() ? values : json::array({values});
-        if (vals.empty()) throw UsageError("model_trainer.families." + fam + "." + param + " is an empty list");
+        if (vals.empty())
+          throw UsageError("model_trainer.families." + fam + "." + param + " is an empty list");
         std::vector<json> next;
         for (auto& c : combos)
           for (auto& v : vals) {
@@ -111,7 +116,8 @@ std::vector<std::size_t> subsample(const Labels& y, double frac, std::uint64_t s
   std::vector<std::size_t> out;
   for (auto& [c, idx] : by_class) {
     std::shuffle(idx.begin(), idx.end(), rng);
-    auto n = std::max<std::size_t>(8, static_cast<std::size_t>(std::ceil(frac * static_cast<double>(idx.size()))));
+    auto n =
+        std::max<std::size_t>(8, static_cast<std::size_t>(std::ceil(frac * static_cast<double>(idx.size()))));
     idx.resize(std::min(n, idx.size()));
     out.insert(out.end(), idx.begin(), idx.end());
   }
@@ -157,8 +163,8 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
     }
   }
 
-  const unsigned threads =
-      opt.threads > 0 ? static_cast<unsigned>(opt.threads) : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = opt.threads > 0 ? static_cast<unsigned>(opt.threads)
+                                           : std::max(1u, std::thread::hardware_concurrency());
   // Stages: grid = one stage on all rows; halving = keep the best third of the fits each stage,
   // with three times the rows, ending on all rows.
   const double eta = 3.0;
@@ -234,7 +240,8 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
           for (auto c : unit.cands) {
             std::vector<double> p;
             const json& cp = res.candidates[c].params;
-            if (unit.cands.size() > 1 || (cp.contains("n_estimators") && cp["n_estimators"] != params["n_estimators"]))
+            if (unit.cands.size() > 1 ||
+                (cp.contains("n_estimators") && cp["n_estimators"] != params["n_estimators"]))
               p = *clf->predict_proba_first(Xva, cp["n_estimators"].get<int>());
             else
               p = clf->predict_proba(Xva);
@@ -274,8 +281,10 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
         for (auto c : units[u].cands) b = std::max(b, res.candidates[c].cv_mean);
         return b;
       };
-      std::stable_sort(alive.begin(), alive.end(), [&](auto a, auto b) { return unit_score(a) > unit_score(b); });
-      alive.resize(std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(static_cast<double>(alive.size()) / eta))));
+      std::stable_sort(alive.begin(), alive.end(),
+                       [&](auto a, auto b) { return unit_score(a) > unit_score(b); });
+      alive.resize(std::max<std::size_t>(
+          1, static_cast<std::size_t>(std::ceil(static_cast<double>(alive.size()) / eta))));
     }
   }
   // Best: highest CV mean in the final stage; ties go to the simpler model.
@@ -289,8 +298,8 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
       continue;
     }
     const auto& b = res.candidates[*best];
-    if (r.cv_mean > b.cv_mean + 1e-12 ||
-        (std::abs(r.cv_mean - b.cv_mean) <= 1e-12 && complexity(r.family, r.params) < complexity(b.family, b.params)))
+    if (r.cv_mean > b.cv_mean + 1e-12 || (std::abs(r.cv_mean - b.cv_mean) <= 1e-12 &&
+                                          complexity(r.family, r.params) < complexity(b.family, b.params)))
       best = c;
   }
   res.best = *best;

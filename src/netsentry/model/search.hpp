@@ -18,7 +18,7 @@ struct SearchOptions {
   std::string metric = "f1";      // f1 | accuracy | roc_auc
   std::string strategy = "grid";  // grid | halving
   std::uint64_t seed = 42;
-  int threads = 0;  // 0 = hardware concurrency
+  int threads = 0;     // 0 = hardware concurrency
   bool smote = false;  // oversample the training folds only (never the validation fold)
   int smote_k = 5;
   bool class_weights = false;  // weight samples inversely to class frequency

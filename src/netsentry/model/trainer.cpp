@@ -21,8 +21,12 @@ namespace netsentry {
 using json = nlohmann::json;
 
 json ModelTrainerArtifact::to_json() const {
-  return {{"model_dir", model_dir}, {"candidates", candidates}, {"family", family},
-          {"params", params},       {"cv_score", cv_score},     {"threshold", threshold},
+  return {{"model_dir", model_dir},
+          {"candidates", candidates},
+          {"family", family},
+          {"params", params},
+          {"cv_score", cv_score},
+          {"threshold", threshold},
           {"train_metrics", train_metrics}};
 }
 
@@ -61,7 +65,8 @@ double choose_threshold(const Labels& y, const std::vector<double>& p, const jso
     }
     return 1.0;
   }
-  throw UsageError("model_trainer.threshold.strategy must be fixed, max_f1 or max_fpr, not '" + strategy + "'");
+  throw UsageError("model_trainer.threshold.strategy must be fixed, max_f1 or max_fpr, not '" + strategy +
+                   "'");
 }
 
 namespace {
@@ -144,17 +149,19 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   const Schema schema = Schema::load_yaml(cfg.resolve(cfg.schema_file));
   json mapping = json::object();
   for (auto& [k, v] : cfg.label_mapping) mapping[k] = v;
-  json meta = {{"version", stage_dir.parent_path().filename().string()},
-               {"created_at", utc_iso8601()},
-               {"data_sha256", ingestion.data_sha256},
-               {"source", ingestion.source},
-               {"seed", cfg.seed},
-               {"netsentry_version", NETSENTRY_VERSION},
-               {"label_mapping", mapping},
-               {"threshold", a.threshold},
-               {"cv", {{"metric", cfg.metric}, {"mean", best.cv_mean}, {"std", best.cv_std}, {"folds", cfg.cv_folds}}},
-               {"train_metrics", a.train_metrics}};
-  auto bundle = ModelBundle::assemble(std::move(model), std::move(pre), schema, in.features, cfg.target, meta);
+  json meta = {
+      {"version", stage_dir.parent_path().filename().string()},
+      {"created_at", utc_iso8601()},
+      {"data_sha256", ingestion.data_sha256},
+      {"source", ingestion.source},
+      {"seed", cfg.seed},
+      {"netsentry_version", NETSENTRY_VERSION},
+      {"label_mapping", mapping},
+      {"threshold", a.threshold},
+      {"cv", {{"metric", cfg.metric}, {"mean", best.cv_mean}, {"std", best.cv_std}, {"folds", cfg.cv_folds}}},
+      {"train_metrics", a.train_metrics}};
+  auto bundle =
+      ModelBundle::assemble(std::move(model), std::move(pre), schema, in.features, cfg.target, meta);
   a.model_dir = stage_dir / "trained_model";
   spdlog::debug("train: bundle assembled");
   bundle.save(a.model_dir);

@@ -30,7 +30,8 @@ struct ModelTrainerArtifact {
 using ProgressFn = std::function<void(std::size_t done, std::size_t total)>;
 
 ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const IngestionArtifact& ingestion,
-                                       const TransformationArtifact& in, const std::filesystem::path& stage_dir,
+                                       const TransformationArtifact& in,
+                                       const std::filesystem::path& stage_dir,
                                        const ProgressFn& progress = {});
 
 // Decision threshold from out-of-fold probabilities. strategy: "fixed" (value), "max_f1",

@@ -77,11 +77,12 @@ std::vector<double> Booster::predict_proba(const Matrix& X, int iteration_end) c
   const std::string range = ",\"iteration_begin\":0,\"iteration_end\":" + std::to_string(iteration_end);
   if (inplace_.load(std::memory_order_relaxed)) {
     // In-place prediction from the dense array: no DMatrix copy, fast for one row (tree boosters).
-    const std::string iface = "{\"data\":[" + std::to_string(reinterpret_cast<std::uintptr_t>(X.data.data())) +
+    const std::string iface = "{\"data\":[" +
+                              std::to_string(reinterpret_cast<std::uintptr_t>(X.data.data())) +
                               ",true],\"shape\":[" + std::to_string(X.rows) + "," + std::to_string(X.cols) +
                               "],\"typestr\":\"<f8\",\"version\":3}";
-    const std::string cfg = "{\"type\":0,\"training\":false" + range +
-                            ",\"strict_shape\":false,\"cache_id\":0,\"missing\":NaN}";
+    const std::string cfg =
+        "{\"type\":0,\"training\":false" + range + ",\"strict_shape\":false,\"cache_id\":0,\"missing\":NaN}";
     if (XGBoosterPredictFromDense(h_, iface.c_str(), cfg.c_str(), nullptr, &shape, &dim, &res) == 0) {
       for (std::size_t i = 0; i < X.rows; ++i) out[i] = res[i];
       return out;

@@ -42,13 +42,11 @@ class XgbClassifier final : public Classifier {
   XgbClassifier(const XgbSpec& spec, const json& params) : spec_(spec), params_(spec.defaults) {
     for (auto& [k, v] : params.items()) {
       if (!params_.contains(k) && k != "nthread" && k != "seed")
-        throw UsageError("family '" + spec.family + "' has no parameter '" + k + "' (known: " +
-                         [&] {
-                           std::string s;
-                           for (auto& [dk, _] : spec.defaults.items()) s += (s.empty() ? "" : ", ") + dk;
-                           return s;
-                         }() +
-                         ")");
+        throw UsageError("family '" + spec.family + "' has no parameter '" + k + "' (known: " + [&] {
+          std::string s;
+          for (auto& [dk, _] : spec.defaults.items()) s += (s.empty() ? "" : ", ") + dk;
+          return s;
+        }() + ")");
       params_[k] = v;
     }
   }
@@ -58,8 +56,11 @@ class XgbClassifier final : public Classifier {
   int nthread() const override { return params_.value("nthread", 1); }
 
   void fit(const Matrix& X, const Labels& y, const std::vector<float>* w) override {
-    Params xp{{"objective", "binary:logistic"}, {"eval_metric", "logloss"}, {"verbosity", "0"},
-              {"seed", num(params_.value("seed", json(0)))}, {"nthread", num(params_.value("nthread", json(1)))}};
+    Params xp{{"objective", "binary:logistic"},
+              {"eval_metric", "logloss"},
+              {"verbosity", "0"},
+              {"seed", num(params_.value("seed", json(0)))},
+              {"nthread", num(params_.value("nthread", json(1)))}};
     int rounds = 1;
     spec_.map(params_, xp, rounds);
     booster_ = std::make_unique<xgb::Booster>();
@@ -110,40 +111,46 @@ class XgbClassifier final : public Classifier {
   std::size_t n_features_ = 0;
 };
 
-const XgbSpec kGradientBoosting{
-    "gradient_boosting",
-    {{"n_estimators", 100}, {"learning_rate", 0.1}, {"max_depth", 8}, {"subsample", 1.0},
-     {"colsample_bytree", 1.0}, {"min_child_weight", 0.0}, {"reg_lambda", 1.0}},
-    [](const json& p, Params& xp, int& rounds) {
-      rounds = p["n_estimators"].get<int>();
-      xp["booster"] = "gbtree";
-      xp["tree_method"] = "hist";
-      xp["eta"] = num(p["learning_rate"]);
-      xp["max_depth"] = num(p["max_depth"]);
-      xp["subsample"] = num(p["subsample"]);
-      xp["colsample_bytree"] = num(p["colsample_bytree"]);
-      xp["min_child_weight"] = num(p["min_child_weight"]);
-      xp["lambda"] = num(p["reg_lambda"]);
-    },
-    true};
+const XgbSpec kGradientBoosting{"gradient_boosting",
+                                {{"n_estimators", 100},
+                                 {"learning_rate", 0.1},
+                                 {"max_depth", 8},
+                                 {"subsample", 1.0},
+                                 {"colsample_bytree", 1.0},
+                                 {"min_child_weight", 0.0},
+                                 {"reg_lambda", 1.0}},
+                                [](const json& p, Params& xp, int& rounds) {
+                                  rounds = p["n_estimators"].get<int>();
+                                  xp["booster"] = "gbtree";
+                                  xp["tree_method"] = "hist";
+                                  xp["eta"] = num(p["learning_rate"]);
+                                  xp["max_depth"] = num(p["max_depth"]);
+                                  xp["subsample"] = num(p["subsample"]);
+                                  xp["colsample_bytree"] = num(p["colsample_bytree"]);
+                                  xp["min_child_weight"] = num(p["min_child_weight"]);
+                                  xp["lambda"] = num(p["reg_lambda"]);
+                                },
+                                true};
 
-const XgbSpec kRandomForest{
-    "random_forest",
-    {{"n_estimators", 100}, {"max_depth", 20}, {"subsample", 0.632}, {"colsample_bynode", 0.2},
-     {"min_child_weight", 0.0}},
-    [](const json& p, Params& xp, int& rounds) {
-      rounds = 1;
-      xp["booster"] = "gbtree";
-      xp["tree_method"] = "hist";
-      xp["eta"] = "1";
-      xp["num_parallel_tree"] = num(p["n_estimators"]);
-      xp["max_depth"] = num(p["max_depth"]);
-      xp["subsample"] = num(p["subsample"]);
-      xp["colsample_bynode"] = num(p["colsample_bynode"]);
-      xp["min_child_weight"] = num(p["min_child_weight"]);
-      xp["lambda"] = "1e-5";
-    },
-    false};
+const XgbSpec kRandomForest{"random_forest",
+                            {{"n_estimators", 100},
+                             {"max_depth", 20},
+                             {"subsample", 0.632},
+                             {"colsample_bynode", 0.2},
+                             {"min_child_weight", 0.0}},
+                            [](const json& p, Params& xp, int& rounds) {
+                              rounds = 1;
+                              xp["booster"] = "gbtree";
+                              xp["tree_method"] = "hist";
+                              xp["eta"] = "1";
+                              xp["num_parallel_tree"] = num(p["n_estimators"]);
+                              xp["max_depth"] = num(p["max_depth"]);
+                              xp["subsample"] = num(p["subsample"]);
+                              xp["colsample_bynode"] = num(p["colsample_bynode"]);
+                              xp["min_child_weight"] = num(p["min_child_weight"]);
+                              xp["lambda"] = "1e-5";
+                            },
+                            false};
 
 const XgbSpec kDecisionTree{"decision_tree",
                             {{"max_depth", 20}, {"min_child_weight", 0.0}},
@@ -158,18 +165,19 @@ const XgbSpec kDecisionTree{"decision_tree",
                             },
                             false};
 
-const XgbSpec kLogisticRegression{"logistic_regression",
-                                  {{"lambda", 0.0}, {"alpha", 0.0}, {"max_iter", 200}, {"learning_rate", 1.0}},
-                                  [](const json& p, Params& xp, int& rounds) {
-                                    rounds = p["max_iter"].get<int>();
-                                    xp["booster"] = "gblinear";
-                                    xp["updater"] = "coord_descent";
-                                    xp["feature_selector"] = "cyclic";
-                                    xp["lambda"] = num(p["lambda"]);
-                                    xp["alpha"] = num(p["alpha"]);
-                                    xp["eta"] = num(p["learning_rate"]);
-                                  },
-                                  false};
+const XgbSpec kLogisticRegression{
+    "logistic_regression",
+    {{"lambda", 0.0}, {"alpha", 0.0}, {"max_iter", 200}, {"learning_rate", 1.0}},
+    [](const json& p, Params& xp, int& rounds) {
+      rounds = p["max_iter"].get<int>();
+      xp["booster"] = "gblinear";
+      xp["updater"] = "coord_descent";
+      xp["feature_selector"] = "cyclic";
+      xp["lambda"] = num(p["lambda"]);
+      xp["alpha"] = num(p["alpha"]);
+      xp["eta"] = num(p["learning_rate"]);
+    },
+    false};
 
 auto factory(const XgbSpec& s) {
   return [&s](const json& params) -> std::unique_ptr<Classifier> {
@@ -179,14 +187,18 @@ auto factory(const XgbSpec& s) {
 
 }  // namespace
 
-NETSENTRY_REGISTER_FAMILY(logistic_regression, FamilyInfo{"logistic_regression",
-                                                          "L2/L1-regularised logistic regression (XGBoost gblinear)",
-                                                          factory(kLogisticRegression), 0});
+NETSENTRY_REGISTER_FAMILY(logistic_regression,
+                          FamilyInfo{"logistic_regression",
+                                     "L2/L1-regularised logistic regression (XGBoost gblinear)",
+                                     factory(kLogisticRegression), 0});
 NETSENTRY_REGISTER_FAMILY(decision_tree,
-                          FamilyInfo{"decision_tree", "one decision tree (XGBoost, exact splits)", factory(kDecisionTree), 1});
-NETSENTRY_REGISTER_FAMILY(random_forest, FamilyInfo{"random_forest", "random forest (XGBoost random-forest mode)",
-                                                    factory(kRandomForest), 2});
-NETSENTRY_REGISTER_FAMILY(gradient_boosting, FamilyInfo{"gradient_boosting", "gradient-boosted trees (XGBoost hist)",
-                                                        factory(kGradientBoosting), 3, true});
+                          FamilyInfo{"decision_tree", "one decision tree (XGBoost, exact splits)",
+                                     factory(kDecisionTree), 1});
+NETSENTRY_REGISTER_FAMILY(random_forest,
+                          FamilyInfo{"random_forest", "random forest (XGBoost random-forest mode)",
+                                     factory(kRandomForest), 2});
+NETSENTRY_REGISTER_FAMILY(gradient_boosting,
+                          FamilyInfo{"gradient_boosting", "gradient-boosted trees (XGBoost hist)",
+                                     factory(kGradientBoosting), 3, true});
 
 }  // namespace netsentry

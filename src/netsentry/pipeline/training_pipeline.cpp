@@ -29,7 +29,8 @@ fs::path new_run_dir(const fs::path& artifact_dir) {
   }
 }
 
-std::string resolve_source(const PipelineConfig& cfg, const std::optional<std::string>& data, const fs::path& run_dir) {
+std::string resolve_source(const PipelineConfig& cfg, const std::optional<std::string>& data,
+                           const fs::path& run_dir) {
   std::string src = data ? *data : cfg.source;
   if (src == "demo") {
     fs::path p = run_dir / "demo_source.csv";
@@ -62,7 +63,8 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
   try {
     auto t = clock::now();
     report("ingest", 0);
-    const auto ing = run_ingestion(cfg, resolve_source(cfg, opt.data, r.run_dir), r.run_dir / "data_ingestion");
+    const auto ing =
+        run_ingestion(cfg, resolve_source(cfg, opt.data, r.run_dir), r.run_dir / "data_ingestion");
     seconds["ingest"] = since(t);
 
     t = clock::now();
@@ -77,9 +79,10 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
 
     t = clock::now();
     report("train", 0);
-    const auto model = run_model_trainer(cfg, ing, tr, r.run_dir / "model_trainer", [&](std::size_t d, std::size_t n) {
-      report("train", static_cast<double>(d) / static_cast<double>(n));
-    });
+    const auto model =
+        run_model_trainer(cfg, ing, tr, r.run_dir / "model_trainer", [&](std::size_t d, std::size_t n) {
+          report("train", static_cast<double>(d) / static_cast<double>(n));
+        });
     seconds["train"] = since(t);
 
     t = clock::now();
@@ -97,7 +100,8 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
     report("done", 1);
 
     json metrics = json::object();
-    for (const char* k : {"accuracy", "f1", "precision", "recall", "roc_auc"}) metrics[k] = ev.test_metrics[k];
+    for (const char* k : {"accuracy", "f1", "precision", "recall", "roc_auc"})
+      metrics[k] = ev.test_metrics[k];
     r.summary = {{"run_dir", r.run_dir},
                  {"model_dir", r.model_dir},
                  {"best_model", model.family},

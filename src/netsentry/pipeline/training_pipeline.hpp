@@ -13,7 +13,7 @@
 namespace netsentry {
 
 struct TrainOptions {
-  std::optional<std::string> data;             // a CSV path or a source URI; overrides the config
+  std::optional<std::string> data;                 // a CSV path or a source URI; overrides the config
   std::optional<std::filesystem::path> model_dir;  // where final_model/ goes (default: <run_dir>/final_model)
   std::optional<std::filesystem::path> artifact_dir;
   std::function<void(const std::string& stage, double fraction)> progress;  // optional

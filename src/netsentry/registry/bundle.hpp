@@ -65,8 +65,9 @@ class ModelBundle {
   std::vector<double> feature_importance() const;
 
   // Builder used by the trainer.
-  static ModelBundle assemble(std::unique_ptr<Classifier> model, std::unique_ptr<Preprocessor> pre, Schema schema,
-                              std::vector<std::string> features, std::string target, nlohmann::json metadata);
+  static ModelBundle assemble(std::unique_ptr<Classifier> model, std::unique_ptr<Preprocessor> pre,
+                              Schema schema, std::vector<std::string> features, std::string target,
+                              nlohmann::json metadata);
 
  private:
   nlohmann::json metadata_;

@@ -12,9 +12,9 @@
 namespace netsentry {
 
 bool SchemaColumn::numeric() const {
-  static const std::unordered_set<std::string> kNumeric = {"int",   "int8",    "int16",   "int32", "int64",
-                                                           "uint8", "float",   "float32", "float64",
-                                                           "double", "number", "bool"};
+  static const std::unordered_set<std::string> kNumeric = {"int",     "int8",   "int16",  "int32",
+                                                           "int64",   "uint8",  "float",  "float32",
+                                                           "float64", "double", "number", "bool"};
   return kNumeric.count(type) > 0;
 }
 
@@ -68,7 +68,9 @@ Schema Schema::load_yaml(const std::filesystem::path& path) {
 nlohmann::json Schema::to_json() const {
   nlohmann::json cols = nlohmann::json::array();
   for (auto& c : columns) cols.push_back({{c.name, c.type}});
-  return {{"columns", cols}, {"numerical_columns", numerical_columns}, {"categorical_columns", categorical_columns}};
+  return {{"columns", cols},
+          {"numerical_columns", numerical_columns},
+          {"categorical_columns", categorical_columns}};
 }
 
 Schema Schema::from_json(const nlohmann::json& j) {

@@ -148,7 +148,8 @@ Table parse_csv(std::string_view text, const std::string& source, const CsvOptio
 
 Table read_csv(const std::filesystem::path& path, const CsvOptions& opt) {
   if (!std::filesystem::exists(path)) throw DataError(path.string() + ": file not found");
-  if (std::filesystem::is_directory(path)) throw DataError(path.string() + ": is a directory, expected a CSV file");
+  if (std::filesystem::is_directory(path))
+    throw DataError(path.string() + ": is a directory, expected a CSV file");
   return parse_csv(read_file(path), path.string(), opt);
 }
 
@@ -196,6 +197,8 @@ std::string to_csv(const Table& t) {
   return out;
 }
 
-void write_csv_atomic(const std::filesystem::path& path, const Table& t) { write_file_atomic(path, to_csv(t)); }
+void write_csv_atomic(const std::filesystem::path& path, const Table& t) {
+  write_file_atomic(path, to_csv(t));
+}
 
 }  // namespace netsentry

@@ -9,7 +9,8 @@ namespace netsentry {
 
 std::size_t Column::missing_count() const {
   if (type == ColumnType::Numeric)
-    return static_cast<std::size_t>(std::count_if(num.begin(), num.end(), [](double v) { return std::isnan(v); }));
+    return static_cast<std::size_t>(
+        std::count_if(num.begin(), num.end(), [](double v) { return std::isnan(v); }));
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), std::string{}));
 }
 

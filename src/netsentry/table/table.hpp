@@ -30,7 +30,7 @@ struct Table {
   std::vector<std::string> names() const;
   std::optional<std::size_t> find(const std::string& name) const;
   const Column& at(const std::string& name) const;  // throws DataError when absent
-  void drop(const std::string& name);                // no-op when absent
+  void drop(const std::string& name);               // no-op when absent
 
   // Rows at the given indices, in that order.
   Table take_rows(const std::vector<std::size_t>& idx) const;

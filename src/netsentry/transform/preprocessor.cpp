@@ -39,7 +39,8 @@ nlohmann::json Preprocessor::to_json() const {
 
 Preprocessor Preprocessor::from_json(const nlohmann::json& j) {
   try {
-    if (j.value("format", "") != "netsentry-preprocessor") throw DataError("not a netsentry preprocessor file");
+    if (j.value("format", "") != "netsentry-preprocessor")
+      throw DataError("not a netsentry preprocessor file");
     Preprocessor p;
     p.n_features_ = j.at("n_features").get<std::size_t>();
     for (auto& step : j.at("steps")) {

@@ -12,7 +12,7 @@ namespace netsentry {
 using json = nlohmann::json;
 
 json TransformationArtifact::to_json() const {
-  return {{"preprocessor", preprocessor}, {"train", train},         {"test", test},
+  return {{"preprocessor", preprocessor}, {"train", train},       {"test", test},
           {"raw_train", raw_train},       {"raw_test", raw_test}, {"features", features}};
 }
 
@@ -32,7 +32,8 @@ PreprocessorOptions preprocessor_options(const PipelineConfig& cfg) {
 }
 
 namespace {
-Table matrix_table(const Matrix& X, const std::vector<std::string>& names, const Labels& y, const std::string& target) {
+Table matrix_table(const Matrix& X, const std::vector<std::string>& names, const Labels& y,
+                   const std::string& target) {
   Table t;
   for (std::size_t j = 0; j < names.size(); ++j) {
     Column c{names[j], ColumnType::Numeric, std::vector<double>(X.rows), {}};
@@ -63,14 +64,17 @@ TransformationArtifact run_transformation(const PipelineConfig& cfg, const Valid
   a.train = stage_dir / "transformed" / "train.csv";
   a.test = stage_dir / "transformed" / "test.csv";
   write_file_atomic(a.preprocessor, pre.to_json().dump());
-  write_csv_atomic(a.train, matrix_table(Ttr, a.features, map_labels(train, cfg.target, cfg.label_mapping), "class"));
-  write_csv_atomic(a.test, matrix_table(Tte, a.features, map_labels(test, cfg.target, cfg.label_mapping), "class"));
+  write_csv_atomic(a.train,
+                   matrix_table(Ttr, a.features, map_labels(train, cfg.target, cfg.label_mapping), "class"));
+  write_csv_atomic(a.test,
+                   matrix_table(Tte, a.features, map_labels(test, cfg.target, cfg.label_mapping), "class"));
   write_file_atomic(stage_dir / "artifact.json", a.to_json().dump(2));
   std::size_t missing = 0;
   for (double v : Xtr.data) missing += std::isnan(v);
   for (double v : Xte.data) missing += std::isnan(v);
   spdlog::info("transform: KNN imputer (k={}, {}) fitted on {} training rows, {} missing values imputed{}",
-               cfg.knn_neighbors, cfg.knn_weights, Xtr.rows, missing, cfg.scaler == "robust" ? ", robust scaler" : "");
+               cfg.knn_neighbors, cfg.knn_weights, Xtr.rows, missing,
+               cfg.scaler == "robust" ? ", robust scaler" : "");
   return a;
 }
 

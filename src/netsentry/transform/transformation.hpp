@@ -14,9 +14,9 @@
 namespace netsentry {
 
 struct TransformationArtifact {
-  std::filesystem::path preprocessor;          // preprocessor.json
-  std::filesystem::path train, test;           // transformed features + class column, CSV
-  std::filesystem::path raw_train, raw_test;   // the validated (untransformed) splits
+  std::filesystem::path preprocessor;         // preprocessor.json
+  std::filesystem::path train, test;          // transformed features + class column, CSV
+  std::filesystem::path raw_train, raw_test;  // the validated (untransformed) splits
   std::vector<std::string> features;
   nlohmann::json to_json() const;
   static TransformationArtifact from_json(const nlohmann::json& j);

@@ -17,9 +17,14 @@ namespace netsentry {
 using json = nlohmann::json;
 
 json ValidationArtifact::to_json() const {
-  return {{"status", status},           {"drift_detected", drift_detected}, {"train", train},
-          {"test", test},               {"report_yaml", report_yaml},       {"report_json", report_json},
-          {"duplicate_rows", duplicate_rows}, {"messages", messages}};
+  return {{"status", status},
+          {"drift_detected", drift_detected},
+          {"train", train},
+          {"test", test},
+          {"report_yaml", report_yaml},
+          {"report_json", report_json},
+          {"duplicate_rows", duplicate_rows},
+          {"messages", messages}};
 }
 
 ValidationArtifact ValidationArtifact::from_json(const json& j) {
@@ -44,21 +49,24 @@ std::vector<std::string> check_against_schema(const Table& t, const Schema& sche
   for (auto& c : schema.columns)
     if (!t.find(c.name)) problems.push_back(src + ": missing column '" + c.name + "' (in the schema)");
   for (auto& c : t.columns)
-    if (!schema.has(c.name)) problems.push_back(src + ": unexpected column '" + c.name + "' (not in the schema)");
+    if (!schema.has(c.name))
+      problems.push_back(src + ": unexpected column '" + c.name + "' (not in the schema)");
   std::unordered_set<std::string> numeric(schema.numerical_columns.begin(), schema.numerical_columns.end());
   for (auto& c : t.columns) {
     if (!numeric.count(c.name) || c.type == ColumnType::Numeric) continue;
     for (std::size_t i = 0; i < c.text.size(); ++i)
       if (!c.text[i].empty() && !parse_number(c.text[i])) {
-        problems.push_back(src + ": column '" + c.name + "' must be numeric, data row " + std::to_string(i + 1) +
-                           " (line " + std::to_string(i + 2) + ") has '" + c.text[i] + "'");
+        problems.push_back(src + ": column '" + c.name + "' must be numeric, data row " +
+                           std::to_string(i + 1) + " (line " + std::to_string(i + 2) + ") has '" + c.text[i] +
+                           "'");
         break;
       }
   }
   return problems;
 }
 
-ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArtifact& in, const fs::path& stage_dir) {
+ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArtifact& in,
+                                  const fs::path& stage_dir) {
   const Schema schema = Schema::load_yaml(cfg.resolve(cfg.schema_file));
   CsvOptions co;
   co.missing_values = cfg.missing_values;
@@ -105,7 +113,8 @@ ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArti
       const auto& src = test.at(dst.name);
       dst.num.insert(dst.num.end(), src.num.begin(), src.num.end());
     }
-    a.duplicate_rows = count_duplicate_rows(both.to_matrix(features), map_labels(both, cfg.target, cfg.label_mapping));
+    a.duplicate_rows =
+        count_duplicate_rows(both.to_matrix(features), map_labels(both, cfg.target, cfg.label_mapping));
   }
   a.status = a.messages.empty() && !(cfg.fail_on_drift && a.drift_detected);
   yaml << YAML::EndMap;
@@ -130,7 +139,9 @@ ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArti
     throw DataError("validation failed (" + std::to_string(a.messages.size()) + " problem" +
                     (a.messages.size() == 1 ? "" : "s") + "; report: " + a.report_json.string() + "):" + all);
   }
-  if (!a.status) throw DataError("data drift detected and validation.fail_on_drift is set; report: " + a.report_json.string());
+  if (!a.status)
+    throw DataError("data drift detected and validation.fail_on_drift is set; report: " +
+                    a.report_json.string());
   return a;
 }
 
