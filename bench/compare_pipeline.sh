@@ -30,7 +30,7 @@ echo "data: $data"
 echo "netsentry config: $config"
 t0=$(date +%s.%N)
 "$bin" -q --config "$config" train --json --data "$data" --artifact-dir "$work/ns-artifacts" \
-  --model-dir "$work/ns-model" >"$work/ns.json"
+  --model-dir "$work/ns-model" --registry "$work/ns-registry" >"$work/ns.json"
 t1=$(date +%s.%N)
 anchor_args=(--jobs "$anchor_jobs")
 [[ -n "$anchor_models" ]] && anchor_args+=(--models "$anchor_models")
