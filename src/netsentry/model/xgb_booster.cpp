@@ -19,6 +19,19 @@ std::vector<float> to_float(const Matrix& X) {
   for (std::size_t i = 0; i < f.size(); ++i) f[i] = static_cast<float>(X.data[i]);
   return f;
 }
+// One proxy DMatrix per thread for in-place prediction: without it XGBoost builds a new proxy (and
+// reads the cgroup CPU limits) on every call, which dominated one-row predictions.
+DMatrixHandle thread_proxy() {
+  struct Proxy {
+    DMatrixHandle h = nullptr;
+    ~Proxy() {
+      if (h) XGDMatrixFree(h);
+    }
+  };
+  thread_local Proxy p;
+  if (!p.h) check(XGProxyDMatrixCreate(&p.h), "proxy DMatrix");
+  return p.h;
+}
 }  // namespace
 
 DMatrix::DMatrix(const Matrix& X, const Labels* y, const std::vector<float>* w) {
@@ -83,7 +96,7 @@ std::vector<double> Booster::predict_proba(const Matrix& X, int iteration_end) c
                               "],\"typestr\":\"<f8\",\"version\":3}";
     const std::string cfg =
         "{\"type\":0,\"training\":false" + range + ",\"strict_shape\":false,\"cache_id\":0,\"missing\":NaN}";
-    if (XGBoosterPredictFromDense(h_, iface.c_str(), cfg.c_str(), nullptr, &shape, &dim, &res) == 0) {
+    if (XGBoosterPredictFromDense(h_, iface.c_str(), cfg.c_str(), thread_proxy(), &shape, &dim, &res) == 0) {
       for (std::size_t i = 0; i < X.rows; ++i) out[i] = res[i];
       return out;
     }
