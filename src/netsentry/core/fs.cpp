@@ -1,6 +1,7 @@
 #include "netsentry/core/fs.hpp"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2, RENAME_EXCHANGE
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -68,13 +69,14 @@ void publish_dir(const fs::path& tmp, const fs::path& dest) {
   fsync_dir(tmp);
   fs::path parent = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
   if (fs::exists(dest)) {
-    fs::path old = dest;
-    old += ".old." + unique_suffix();
-    fs::rename(dest, old);
-    fs::rename(tmp, dest);
+    // Swap the two directories in one step (Linux renameat2 RENAME_EXCHANGE): a reader sees the old
+    // bundle or the new one, never no bundle. `tmp` then holds the old bundle and is removed.
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dest.c_str(), RENAME_EXCHANGE) != 0)
+      throw fs::filesystem_error("cannot swap in the new directory", tmp, dest,
+                                 std::error_code(errno, std::generic_category()));
     fsync_dir(parent);
     std::error_code ec;
-    fs::remove_all(old, ec);
+    fs::remove_all(tmp, ec);
   } else {
     fs::rename(tmp, dest);
     fsync_dir(parent);

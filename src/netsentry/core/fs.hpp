@@ -17,8 +17,8 @@ std::string read_file(const fs::path& path);
 // fsyncs a directory so that a rename inside it is durable.
 void fsync_dir(const fs::path& dir);
 
-// Atomically publishes a fully written directory `tmp` as `dest` (which must not exist, or is
-// replaced: the old one is moved aside and removed only after the rename succeeded).
+// Atomically publishes a fully written directory `tmp` as `dest`: renamed into place, or, when `dest`
+// exists, swapped with it in one step (the old contents are then removed).
 void publish_dir(const fs::path& tmp, const fs::path& dest);
 
 // Hex SHA-256 of bytes / of a file.
