@@ -27,7 +27,9 @@ awk '
   skip && /^  [^ ]/ { skip = 0 }
   skip && /^[^ #]/ { skip = 0 }
   !skip { print }
-' "$root/config/pipeline.yaml" >"$work/config/pipeline.yaml"
+' "$root/config/pipeline.yaml" |
+  # The page must show reasons: no explanation budget (a sanitizer build explains far slower).
+  sed 's/^\(  explain_budget_ms:\) *[0-9]*/\1 600000/' >"$work/config/pipeline.yaml"
 cd "$work"
 "$bin" -q sample-data --rows 2000 --seed 11 --output "$work/sample.csv"
 "$bin" -q -c config/pipeline.yaml train --data "$work/sample.csv" --model-dir "$work/final_model" \
