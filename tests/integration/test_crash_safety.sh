@@ -24,21 +24,8 @@ fail() {
   exit 1
 }
 
-mkdir -p "$WORK/config"
-cp -r "$ROOT/config/schema" "$WORK/config/schema"
-cat >"$WORK/config/pipeline.yaml" <<'YAML'
-pipeline: {artifact_dir: artifacts, random_seed: 42}
-data: {target_column: Result}
-model_trainer:
-  expected_score: 0.6
-  overfitting_threshold: 0.2
-  cv_folds: 2
-  metric: f1
-  search: grid
-  families:
-    logistic_regression: {}
-registry: {dir: registry, metric: f1, min_improvement: -1.0, auto_promote: true}
-YAML
+source "$ROOT/tests/support/small_project.sh"
+make_small_project "$WORK" -1.0
 cd "$WORK"
 "$BIN" sample-data --rows 500 --seed 3 --output data.csv 2>/dev/null
 "$BIN" -q train --data data.csv --model-dir final_model --json >train.json || fail "train failed"

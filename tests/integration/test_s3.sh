@@ -39,22 +39,8 @@ export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-
 unset AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_PROFILE || true
 aws --endpoint-url "$EP" s3 mb s3://models >/dev/null
 
-# A small project in the temp dir (relative paths resolve against $WORK): one fast model family.
-mkdir -p "$WORK/config"
-cp -r "$ROOT/config/schema" "$WORK/config/schema"
-cat >"$WORK/config/pipeline.yaml" <<'YAML'
-pipeline: {artifact_dir: artifacts, random_seed: 42}
-data: {target_column: Result}
-model_trainer:
-  expected_score: 0.6
-  overfitting_threshold: 0.2
-  cv_folds: 2
-  metric: f1
-  search: grid
-  families:
-    logistic_regression: {}
-registry: {dir: registry, metric: f1, min_improvement: 0.0, auto_promote: true}
-YAML
+source "$ROOT/tests/support/small_project.sh"
+make_small_project "$WORK"
 cd "$WORK"
 "$BIN" sample-data --rows 600 --seed 7 --output data.csv 2>/dev/null
 "$BIN" -q train --data data.csv --model-dir final_model --json >train.json || fail "train failed"
