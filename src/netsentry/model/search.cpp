@@ -10,6 +10,8 @@
 #include <random>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "netsentry/core/error.hpp"
 #include "netsentry/model/classifier.hpp"
 #include "netsentry/model/metrics.hpp"
@@ -26,7 +28,8 @@ json CandidateResult::to_json() const {
           {"cv_std", cv_std},
           {"fold_scores", fold_scores},
           {"fit_seconds", fit_seconds},
-          {"budget_stage", budget_stage}};
+          {"budget_stage", budget_stage},
+          {"budget", budget}};
 }
 
 std::vector<std::vector<std::size_t>> stratified_kfold(const Labels& y, int k, std::uint64_t seed) {
@@ -91,6 +94,7 @@ struct Unit {
   std::string family;
   json fit_params;
   std::vector<std::size_t> cands;  // indices into the candidate list
+  bool by_rounds = false;          // halving budget = boosting rounds (staged families)
 };
 
 double stddev(const std::vector<double>& v, double mean) {
@@ -165,8 +169,10 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
 
   const unsigned threads = opt.threads > 0 ? static_cast<unsigned>(opt.threads)
                                            : std::max(1u, std::thread::hardware_concurrency());
-  // Stages: grid = one stage on all rows; halving = keep the best third of the fits each stage,
-  // with three times the rows, ending on all rows.
+  // Successive halving keeps the best third of the fits at each stage and triples their budget,
+  // ending with the full budget. The budget is the number of boosting rounds for staged families
+  // (every fit sees all rows, and each n_estimators value up to the budget is scored exactly from the
+  // one fit) and the number of training rows for the others. Grid = one stage with the full budget.
   const double eta = 3.0;
   int stages = 1;
   if (opt.strategy == "halving") {
@@ -176,6 +182,8 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
   } else if (opt.strategy != "grid") {
     throw UsageError("model_trainer.search must be grid or halving, not '" + opt.strategy + "'");
   }
+  for (auto& u : units)
+    u.by_rounds = family(u.family).staged_n_estimators && u.fit_params.contains("n_estimators");
   std::vector<std::size_t> alive(units.size());
   std::iota(alive.begin(), alive.end(), 0);
   std::size_t total_tasks = 0;
@@ -189,37 +197,65 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
   std::atomic<std::size_t> done{0};
   std::vector<std::vector<double>> oof(cands.size());
   std::mutex mu;
+  const auto full_folds = stratified_kfold(y, opt.folds, opt.seed);
 
   for (int stage = 0; stage < stages; ++stage) {
+    const auto stage_t0 = std::chrono::steady_clock::now();
     const double frac = std::pow(eta, stage - (stages - 1));
+    const bool final_stage = stage == stages - 1;
+    // Row budget (families without staged rounds).
     const auto rows = subsample(y, frac, opt.seed + static_cast<std::uint64_t>(stage));
     const Labels ys = take(y, rows);
     const Matrix Xs = X.take_rows(rows);
-    const auto folds = stratified_kfold(ys, opt.folds, opt.seed);
-    const bool final_stage = stage == stages - 1;
+    const auto folds = final_stage ? full_folds : stratified_kfold(ys, opt.folds, opt.seed);
+    struct View {
+      const Matrix* X;
+      const Labels* y;
+      const std::vector<std::vector<std::size_t>>* folds;
+    };
+    const View row_view{&Xs, &ys, &folds}, full_view{&X, &y, &full_folds};
+    auto view_of = [&](const Unit& u) { return u.by_rounds ? full_view : row_view; };
+    auto rounds_of = [&](const Unit& u) {
+      const int max_n = u.fit_params["n_estimators"].get<int>();
+      return std::clamp(static_cast<int>(std::ceil(frac * max_n)), 1, max_n);
+    };
     for (auto u : alive)
       for (auto c : units[u].cands) {
-        res.candidates[c].fold_scores.assign(folds.size(), 0.0);
-        res.candidates[c].budget_stage = stage;
-        if (final_stage) oof[c].assign(ys.size(), 0.0);
+        auto& r = res.candidates[c];
+        r.fold_scores.assign(static_cast<std::size_t>(opt.folds), 0.0);
+        r.budget_stage = stage;
+        if (units[u].by_rounds) {
+          r.budget = {{"rows", y.size()},
+                      {"n_estimators", std::min(rounds_of(units[u]), r.params["n_estimators"].get<int>())}};
+        } else {
+          r.budget = {{"rows", ys.size()}};
+        }
+        if (final_stage) oof[c].assign(y.size(), 0.0);
       }
+    // Staged fits first: they are the longest, so both threads finish the stage together.
     std::vector<std::pair<std::size_t, std::size_t>> tasks;  // (unit, fold)
-    for (auto u : alive)
-      for (std::size_t f = 0; f < folds.size(); ++f) tasks.emplace_back(u, f);
+    for (int pass = 0; pass < 2; ++pass)
+      for (auto u : alive)
+        if (units[u].by_rounds == (pass == 0))
+          for (std::size_t f = 0; f < static_cast<std::size_t>(opt.folds); ++f) tasks.emplace_back(u, f);
     std::atomic<std::size_t> next{0};
+    std::map<std::string, std::pair<double, double>> fam_time;
     std::exception_ptr failure;
     auto worker = [&] {
       for (std::size_t t; (t = next.fetch_add(1)) < tasks.size();) {
         try {
           auto [u, f] = tasks[t];
           const Unit& unit = units[u];
-          std::vector<char> in_val(ys.size(), 0);
-          for (auto i : folds[f]) in_val[i] = 1;
+          const View v = view_of(unit);
+          const auto& vfolds = *v.folds;
+          const Labels& vy = *v.y;
+          std::vector<char> in_val(vy.size(), 0);
+          for (auto i : vfolds[f]) in_val[i] = 1;
           std::vector<std::size_t> tr;
-          for (std::size_t i = 0; i < ys.size(); ++i)
+          for (std::size_t i = 0; i < vy.size(); ++i)
             if (!in_val[i]) tr.push_back(i);
-          Matrix Xtr = Xs.take_rows(tr);
-          Labels ytr = take(ys, tr);
+          Matrix Xtr = v.X->take_rows(tr);
+          Labels ytr = take(vy, tr);
           if (opt.smote) {  // training folds only: the validation fold is never resampled
             auto r = smote(Xtr, ytr, opt.smote_k, opt.seed + f);
             Xtr = std::move(r.X);
@@ -227,30 +263,46 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
           }
           std::vector<float> w;
           if (opt.class_weights) w = balanced_weights(ytr);
-          const Matrix Xva = Xs.take_rows(folds[f]);
-          const Labels yva = take(ys, folds[f]);
+          const Matrix Xva = v.X->take_rows(vfolds[f]);
+          const Labels yva = take(vy, vfolds[f]);
           json params = unit.fit_params;
           params["nthread"] = 1;
           params["seed"] = opt.seed;
+          const int rounds = unit.by_rounds ? rounds_of(unit) : 0;
+          if (unit.by_rounds) params["n_estimators"] = rounds;
           auto clf = create_classifier(unit.family, params);
           auto f0 = std::chrono::steady_clock::now();
           clf->fit(Xtr, ytr, opt.class_weights ? &w : nullptr);
           double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
-          std::vector<double> full;
+          auto p0 = std::chrono::steady_clock::now();
+          std::map<int, std::vector<double>> staged;  // n_estimators -> probabilities
           for (auto c : unit.cands) {
-            std::vector<double> p;
             const json& cp = res.candidates[c].params;
-            if (unit.cands.size() > 1 ||
-                (cp.contains("n_estimators") && cp["n_estimators"] != params["n_estimators"]))
-              p = *clf->predict_proba_first(Xva, cp["n_estimators"].get<int>());
-            else
+            std::vector<double> p;
+            if (!unit.by_rounds) {
               p = clf->predict_proba(Xva);
+            } else {
+              const int n = std::min(rounds, cp["n_estimators"].get<int>());
+              auto it = staged.find(n);
+              if (it == staged.end())
+                it =
+                    staged
+                        .emplace(n, n == rounds ? clf->predict_proba(Xva) : *clf->predict_proba_first(Xva, n))
+                        .first;
+              p = it->second;
+            }
             double score = compute_metrics(yva, p, 0.5).get(opt.metric);
             std::lock_guard lock(mu);
             res.candidates[c].fold_scores[f] = score;
             res.candidates[c].fit_seconds += fit_s / static_cast<double>(unit.cands.size());
             if (final_stage)
-              for (std::size_t i = 0; i < folds[f].size(); ++i) oof[c][folds[f][i]] = p[i];
+              for (std::size_t i = 0; i < vfolds[f].size(); ++i) oof[c][vfolds[f][i]] = p[i];
+          }
+          {
+            double pred_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - p0).count();
+            std::lock_guard lock(mu);
+            fam_time[unit.family].first += fit_s;
+            fam_time[unit.family].second += pred_s;
           }
           auto d = done.fetch_add(1) + 1;
           if (opt.progress) {
@@ -267,6 +319,11 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
     for (unsigned i = 0; i < std::min<std::size_t>(threads, tasks.size()); ++i) pool.emplace_back(worker);
     for (auto& th : pool) th.join();
     if (failure) std::rethrow_exception(failure);
+    for (auto& [fam, t] : fam_time)
+      spdlog::debug("  {}: fit {:.3f}s predict {:.3f}s", fam, t.first, t.second);
+    spdlog::debug("search: stage {}/{}: {} fits x {} folds ({} rows / {:.0f}% of the rounds) in {:.3f}s",
+                  stage + 1, stages, alive.size(), opt.folds, ys.size(), 100 * frac,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_t0).count());
 
     for (auto u : alive)
       for (auto c : units[u].cands) {

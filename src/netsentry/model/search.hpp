@@ -1,7 +1,8 @@
 #pragma once
 // Hyper-parameter search over model families with stratified k-fold cross-validation.
-// Strategies: exhaustive grid, successive halving. Families whose n_estimators are boosting rounds
-// score every n_estimators value of a candidate from one fit. Both cores are used.
+// Strategies: exhaustive grid, successive halving (budget: rows, or rounds for staged families). Families
+// whose n_estimators are boosting rounds score every n_estimators value of a candidate from one fit. Both
+// cores are used.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -32,6 +33,9 @@ struct CandidateResult {
   double cv_mean = 0, cv_std = 0;
   double fit_seconds = 0;  // summed over folds (shared fits are split evenly)
   int budget_stage = 0;    // halving: the last stage this candidate reached
+  // What the reported scores were computed with: {"rows": N} (training rows, all folds) and, for
+  // staged families, {"n_estimators": R} (rounds; below the candidate's own value = a partial budget).
+  nlohmann::json budget = nlohmann::json::object();
   nlohmann::json to_json() const;
 };
 
