@@ -160,6 +160,7 @@ TEST(ModelFactory, SmoteNeverTouchesValidationFolds) {
   so.folds = 3;
   so.smote = true;
   so.smote_k = 3;
+  so.refit = false;  // only the cross-validation fits here
   search_models(X, y, json::parse(R"({"test_spy": {}})"), so);
   ASSERT_EQ(spy_log().fitted.size(), 3u);
   ASSERT_EQ(spy_log().scored.size(), 3u);

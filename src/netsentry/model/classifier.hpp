@@ -44,6 +44,12 @@ class Classifier {
     (void)n;
     return std::nullopt;
   }
+  // For the same families: keeps only the first `n` estimators, so the fitted model becomes the one
+  // a fit with n_estimators = n would have produced. False when not supported.
+  virtual bool keep_first(int n) {
+    (void)n;
+    return false;
+  }
   virtual int nthread() const { return 1; }
 };
 

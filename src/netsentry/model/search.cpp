@@ -129,6 +129,27 @@ std::vector<std::size_t> subsample(const Labels& y, double frac, std::uint64_t s
   return out;
 }
 
+// The candidate fitted on all rows, with the same SMOTE / class-weight treatment as the CV fits.
+std::unique_ptr<Classifier> fit_all_rows(const Matrix& X, const Labels& y, const std::string& fam,
+                                         const json& params, const SearchOptions& opt, int nthread) {
+  const Matrix* Xfit = &X;
+  const Labels* yfit = &y;
+  Resampled sm;
+  if (opt.smote) {
+    sm = smote(X, y, opt.smote_k, opt.seed);
+    Xfit = &sm.X;
+    yfit = &sm.y;
+  }
+  std::vector<float> w;
+  if (opt.class_weights) w = balanced_weights(*yfit);
+  json p = params;
+  p["seed"] = opt.seed;
+  p["nthread"] = nthread;
+  auto model = create_classifier(fam, p);
+  model->fit(*Xfit, *yfit, opt.class_weights ? &w : nullptr);
+  return model;
+}
+
 }  // namespace
 
 SearchResult search_models(const Matrix& X, const Labels& y, const json& families, const SearchOptions& opt) {
@@ -170,15 +191,15 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
   const unsigned threads = opt.threads > 0 ? static_cast<unsigned>(opt.threads)
                                            : std::max(1u, std::thread::hardware_concurrency());
   // Successive halving keeps the best third of the fits at each stage and triples their budget,
-  // ending with the full budget. The budget is the number of boosting rounds for staged families
-  // (every fit sees all rows, and each n_estimators value up to the budget is scored exactly from the
-  // one fit) and the number of training rows for the others. Grid = one stage with the full budget.
+  // ending with one fit on the full budget. The budget is the number of boosting rounds for staged
+  // families (every fit sees all rows, and each n_estimators value up to the budget is scored exactly
+  // from the one fit) and the number of training rows for the others (at least min_rows).
+  // Grid = one stage with the full budget.
   const double eta = 3.0;
+  const double min_rows = 300;
   int stages = 1;
   if (opt.strategy == "halving") {
-    while (std::pow(eta, stages) < static_cast<double>(units.size())) ++stages;
-    // Never go below ~300 training rows in the first stage.
-    while (stages > 1 && static_cast<double>(y.size()) / std::pow(eta, stages - 1) < 300) --stages;
+    while (std::pow(eta, stages - 1) < static_cast<double>(units.size())) ++stages;
   } else if (opt.strategy != "grid") {
     throw UsageError("model_trainer.search must be grid or halving, not '" + opt.strategy + "'");
   }
@@ -204,7 +225,9 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
     const double frac = std::pow(eta, stage - (stages - 1));
     const bool final_stage = stage == stages - 1;
     // Row budget (families without staged rounds).
-    const auto rows = subsample(y, frac, opt.seed + static_cast<std::uint64_t>(stage));
+    const double row_frac =
+        std::max(frac, min_rows / static_cast<double>(std::max<std::size_t>(1, y.size())));
+    const auto rows = subsample(y, row_frac, opt.seed + static_cast<std::uint64_t>(stage));
     const Labels ys = take(y, rows);
     const Matrix Xs = X.take_rows(rows);
     const auto folds = final_stage ? full_folds : stratified_kfold(ys, opt.folds, opt.seed);
@@ -233,7 +256,12 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
         if (final_stage) oof[c].assign(y.size(), 0.0);
       }
     // Staged fits first: they are the longest, so both threads finish the stage together.
-    std::vector<std::pair<std::size_t, std::size_t>> tasks;  // (unit, fold)
+    std::vector<std::pair<std::size_t, std::size_t>> tasks;  // (unit, fold); fold == folds: refit
+    // One fit left: its refit on all rows runs alongside its cross-validation (a staged family is
+    // refit with its largest n_estimators and cut to the selected one afterwards).
+    const std::size_t refit_fold = static_cast<std::size_t>(opt.folds);
+    const bool refit_now = opt.refit && final_stage && alive.size() == 1;
+    if (refit_now) tasks.emplace_back(alive[0], refit_fold);
     for (int pass = 0; pass < 2; ++pass)
       for (auto u : alive)
         if (units[u].by_rounds == (pass == 0))
@@ -246,6 +274,12 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
         try {
           auto [u, f] = tasks[t];
           const Unit& unit = units[u];
+          if (f == refit_fold) {
+            auto m = fit_all_rows(X, y, unit.family, unit.fit_params, opt, 1);
+            std::lock_guard lock(mu);
+            res.model = std::move(m);
+            continue;
+          }
           const View v = view_of(unit);
           const auto& vfolds = *v.folds;
           const Labels& vy = *v.y;
@@ -361,6 +395,16 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
   }
   res.best = *best;
   res.oof_proba = oof[res.best];
+  if (opt.refit) {
+    const auto& b = res.candidates[res.best];
+    const bool staged = b.params.contains("n_estimators") && family(b.family).staged_n_estimators;
+    if (res.model && staged && !res.model->keep_first(b.params["n_estimators"].get<int>())) res.model.reset();
+    if (res.model) {
+      spdlog::debug("search: the refit ran alongside the last stage");
+    } else {
+      res.model = fit_all_rows(X, y, b.family, b.params, opt, static_cast<int>(threads));
+    }
+  }
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
 }

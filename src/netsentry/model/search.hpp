@@ -5,12 +5,14 @@
 // cores are used.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "netsentry/core/matrix.hpp"
+#include "netsentry/model/classifier.hpp"
 
 namespace netsentry {
 
@@ -23,6 +25,7 @@ struct SearchOptions {
   bool smote = false;  // oversample the training folds only (never the validation fold)
   int smote_k = 5;
   bool class_weights = false;  // weight samples inversely to class frequency
+  bool refit = true;           // fit the best candidate on all rows (SearchResult::model)
   std::function<void(std::size_t done, std::size_t total)> progress;
 };
 
@@ -43,6 +46,7 @@ struct SearchResult {
   std::vector<CandidateResult> candidates;  // every candidate evaluated
   std::size_t best = 0;                     // index into candidates
   std::vector<double> oof_proba;            // out-of-fold P(class 1) of the best candidate
+  std::unique_ptr<Classifier> model;        // the best candidate fitted on all rows (opt.refit)
   double seconds = 0;
 };
 

@@ -100,20 +100,8 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   spdlog::info("train: {} candidates in {:.2f}s; best {} {} CV {} {:.4f} ± {:.4f}", res.candidates.size(),
                res.seconds, best.family, best.params.dump(), cfg.metric, best.cv_mean, best.cv_std);
 
-  // Refit the best candidate on the whole training split.
-  Matrix Xfit = X;
-  Labels yfit = y;
-  if (so.smote) {
-    auto r = smote(X, y, so.smote_k, cfg.seed);
-    Xfit = std::move(r.X);
-    yfit = std::move(r.y);
-  }
-  std::vector<float> w;
-  if (so.class_weights) w = balanced_weights(yfit);
-  json params = best.params;
-  params["seed"] = cfg.seed;
-  auto model = create_classifier(best.family, params);
-  model->fit(Xfit, yfit, so.class_weights ? &w : nullptr);
+  // The search refits the best candidate on the whole training split (SMOTE / class weights as in CV).
+  auto model = std::move(res.model);
   spdlog::debug("train: refit done");
 
   ModelTrainerArtifact a;

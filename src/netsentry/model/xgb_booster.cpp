@@ -165,4 +165,13 @@ int Booster::rounds() const {
   return n;
 }
 
+void Booster::keep_first(int n) {
+  ready();
+  BoosterHandle out = nullptr;
+  check(XGBoosterSlice(h_, 0, n, 1, &out), "slice");
+  XGBoosterFree(h_);
+  h_ = out;
+  for (auto& [k, v] : params_) check(XGBoosterSetParam(h_, k.c_str(), v.c_str()), k.c_str());
+}
+
 }  // namespace netsentry::xgb

@@ -44,6 +44,8 @@ class Booster {
   void save(const std::filesystem::path& file) const;  // .json -> XGBoost's JSON model format
   void load(const std::filesystem::path& file);
   int rounds() const;
+  // Keeps only the first `n` boosting rounds (XGBoost's model slicing).
+  void keep_first(int n);
 
  private:
   void create(void* const* cache, std::size_t n);

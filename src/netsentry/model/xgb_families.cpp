@@ -76,6 +76,13 @@ class XgbClassifier final : public Classifier {
     return ready().predict_proba(X, n);
   }
 
+  bool keep_first(int n) override {
+    if (!spec_.first_n || !booster_ || n < 1 || n > booster_->rounds()) return false;
+    if (n < booster_->rounds()) booster_->keep_first(n);
+    params_["n_estimators"] = n;
+    return true;
+  }
+
   std::optional<Matrix> contributions(const Matrix& X) const override { return ready().contributions(X); }
 
   std::vector<double> feature_importance(std::size_t n_features) const override {
