@@ -1,13 +1,29 @@
 // Model families backed by OpenCV's ml module (libopencv-ml): a CART decision tree with the Gini
 // criterion, AdaBoost (SAMME) over OpenCV decision stumps, and k-nearest neighbours.
 // Models are saved with cv::FileStorage (YAML: data only).
+//
+// Explanations (contributions(): per-feature shares of the log-odds of class 1, bias last):
+// - decision_tree_gini: path attribution (Saabas) on the log-odds of each node's smoothed class-1
+//   share; exact: bias + contributions = logit of the predicted probability.
+// - adaboost: the SAMME score is a sum of weighted votes; each tree's vote minus its mean over the
+//   training rows is attributed along its decision path (Saabas). For stumps each term depends on one
+//   feature, so this is the exact additive decomposition; for deeper trees it is exact in total.
+// - knn: model-agnostic: each feature's effect on the log-odds when it is replaced by its training
+//   median, rescaled to add up. An approximation of the feature's role, exact in total.
+// The per-node statistics (training rows passed down each tree) and the k-NN baseline are computed at
+// fit time and saved next to the OpenCV model as JSON. Bundles saved without them still load and
+// predict as before, but cannot explain.
 #include <opencv2/core.hpp>
 #include <opencv2/ml.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <span>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/fs.hpp"
 #include "netsentry/model/classifier.hpp"
+#include "netsentry/model/log_odds.hpp"
 
 namespace netsentry {
 
@@ -67,7 +83,159 @@ void check_fitted(bool ok, const std::string& family) {
   if (!ok) throw std::logic_error(family + ": predict before fit/load");
 }
 
+// ---------------------------------------------------------------- tree structure for explanations
+// A fitted OpenCV tree flattened into pre-order (a node, then its left subtree, then its right one).
+// The order depends only on the tree's shape, so statistics stored by pre-order index stay attached
+// to the right nodes across OpenCV's own save/load (which renumbers its internal node array).
+struct FlatTree {
+  std::vector<int> var;          // split feature; -1 at a leaf
+  std::vector<float> threshold;  // OpenCV's rule for ordered variables: left when float(x) <= threshold
+  std::vector<int> left, right;  // children (pre-order indices); -1 at a leaf
+  std::vector<int> default_dir;  // OpenCV's side for its missing-value marker (-1 left, +1 right)
+  std::vector<double> value;     // OpenCV's node value (at a leaf: the tree's prediction)
+
+  std::size_t size() const { return var.size(); }
+  bool is_leaf(std::size_t n) const { return var[n] < 0; }
+
+  // The child of internal node n that x goes to, exactly as DTreesImpl::predictTrees decides (no
+  // surrogate splits are trained; the missing-value marker follows the node's default direction).
+  int child(std::size_t n, std::span<const double> x) const {
+    const float v = static_cast<float>(x[static_cast<std::size_t>(var[n])]);
+    if (v == cv::ml::TrainData::missingValue()) return default_dir[n] < 0 ? left[n] : right[n];
+    return v <= threshold[n] ? left[n] : right[n];
+  }
+  std::size_t leaf(std::span<const double> x) const {
+    std::size_t n = 0;
+    while (!is_leaf(n)) n = static_cast<std::size_t>(child(n, x));
+    return n;
+  }
+  int max_var() const { return var.empty() ? -1 : *std::max_element(var.begin(), var.end()); }
+};
+
+FlatTree flatten(const cv::ml::DTrees& t) {
+  const auto& nodes = t.getNodes();
+  const auto& splits = t.getSplits();
+  const auto& roots = t.getRoots();
+  if (roots.size() != 1) throw std::logic_error("OpenCV tree: expected exactly one root");
+  FlatTree f;
+  struct Item {
+    int node, parent;
+    bool is_left;
+  };
+  std::vector<Item> stack{{roots[0], -1, false}};
+  while (!stack.empty()) {
+    const Item it = stack.back();
+    stack.pop_back();
+    if (it.node < 0 || static_cast<std::size_t>(it.node) >= nodes.size())
+      throw std::logic_error("OpenCV tree: node index out of range");
+    const auto& nd = nodes[static_cast<std::size_t>(it.node)];
+    const int me = static_cast<int>(f.size());
+    if (it.parent >= 0) (it.is_left ? f.left : f.right)[static_cast<std::size_t>(it.parent)] = me;
+    f.left.push_back(-1);
+    f.right.push_back(-1);
+    f.value.push_back(nd.value);
+    f.default_dir.push_back(nd.defaultDir);
+    if (nd.split < 0) {
+      f.var.push_back(-1);
+      f.threshold.push_back(0.f);
+      continue;
+    }
+    if (nd.left < 0 || nd.right < 0 || static_cast<std::size_t>(nd.split) >= splits.size())
+      throw std::logic_error("OpenCV tree: split node without two children");
+    const auto& sp = splits[static_cast<std::size_t>(nd.split)];
+    f.var.push_back(sp.varIdx);
+    f.threshold.push_back(sp.c);
+    stack.push_back({nd.right, me, false});  // popped after the whole left subtree: pre-order
+    stack.push_back({nd.left, me, true});
+  }
+  return f;
+}
+
+// Sums per-leaf totals up the tree: each internal node gets the sum of its children (pre-order puts
+// children after their parent, so one backward pass suffices).
+void sum_up(const FlatTree& f, std::vector<double>& v) {
+  for (std::size_t n = f.size(); n-- > 0;)
+    if (!f.is_leaf(n))
+      v[n] = v[static_cast<std::size_t>(f.left[n])] + v[static_cast<std::size_t>(f.right[n])];
+}
+
+// Training-row weights normalised to mean 1 (all 1 without sample weights).
+std::vector<double> unit_weights(std::size_t n, const std::vector<float>* sw) {
+  std::vector<double> w(n, 1.0);
+  if (!sw || sw->size() != n) return w;
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += w[i] = (*sw)[i];
+  if (s > 0)
+    for (auto& v : w) v *= static_cast<double>(n) / s;
+  return w;
+}
+
+void check_columns(const Matrix& X, std::size_t n_features, const std::string& family) {
+  if (X.cols != n_features)
+    throw DataError(family + ": " + std::to_string(X.cols) + " feature columns given, the model has " +
+                    std::to_string(n_features));
+}
+
+void write_json(const std::filesystem::path& p, const json& j) { write_file_atomic(p, j.dump()); }
+
+// The explanation data file, or null when the bundle predates it.
+json read_explain_json(const std::filesystem::path& p, const std::string& format) {
+  if (!std::filesystem::exists(p)) return nullptr;
+  json j;
+  try {
+    j = json::parse(read_file(p));
+  } catch (const json::exception& e) {
+    throw DataError(p.string() + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!j.is_object() || !j.contains("format") || j["format"] != format)
+    throw DataError(p.string() + ": not a " + format + " file");
+  if (!j.contains("version") || j["version"] != 1)
+    throw DataError(p.string() + ": unsupported version " + j.value("version", json(nullptr)).dump());
+  return j;
+}
+
+std::vector<double> doubles(const json& j, const char* key, std::size_t n, const std::filesystem::path& p) {
+  std::vector<double> v;
+  try {
+    v = j.at(key).get<std::vector<double>>();
+  } catch (const json::exception&) {
+    throw DataError(p.string() + ": '" + key + "' missing or not a list of numbers");
+  }
+  if (v.size() != n || !std::all_of(v.begin(), v.end(), [](double d) { return std::isfinite(d); }))
+    throw DataError(p.string() + ": '" + key + "' does not match the model");
+  return v;
+}
+
+void check_shape(const json& j, const FlatTree& f, const std::filesystem::path& p) {
+  std::vector<int> vars;
+  try {
+    vars = j.at("split_var").get<std::vector<int>>();
+  } catch (const json::exception&) {
+    throw DataError(p.string() + ": 'split_var' missing or not a list of integers");
+  }
+  if (vars != f.var) throw DataError(p.string() + ": explanation data does not match the model's tree");
+}
+
+// Mean |contribution| of each feature over rows (the global importance the explanations imply).
+std::vector<double> mean_abs(const Matrix& c, std::size_t n_features) {
+  std::vector<double> imp(n_features, 0.0);
+  for (std::size_t i = 0; i < c.rows; ++i)
+    for (std::size_t j = 0; j < n_features; ++j) imp[j] += std::abs(c(i, j));
+  for (auto& v : imp) v /= std::max<double>(1.0, static_cast<double>(c.rows));
+  return imp;
+}
+
+std::vector<double> importance_or_zeros(const std::vector<double>& imp, std::size_t n_features) {
+  std::vector<double> out(n_features, 0.0);
+  for (std::size_t j = 0; j < std::min(n_features, imp.size()); ++j) out[j] = imp[j];
+  return out;
+}
+
 // ---------------------------------------------------------------- decision tree (Gini)
+// Probabilities: each leaf's class-1 share among the (weighted) training rows that reach it, Laplace
+// smoothed, (w1 + 1) / (w + 2), so that pure leaves have finite log-odds. The smoothing never moves a
+// share across 0.5, so labels at the default threshold are OpenCV's. Bundles without the node
+// statistics (saved before they existed) predict OpenCV's raw leaf value and cannot explain.
 class OpenCvTree final : public Classifier {
  public:
   explicit OpenCvTree(const json& p)
@@ -82,30 +250,120 @@ class OpenCvTree final : public Classifier {
     tree_ =
         make_tree(params_["max_depth"].get<int>(), std::max(2, 2 * params_["min_samples_leaf"].get<int>()));
     tree_->train(regression_data(to_mat(X), target, weights));
+    fit_node_stats(X, y, w);
   }
   std::vector<double> predict_proba(const Matrix& X) const override {
     check_fitted(!tree_.empty() && tree_->isTrained(), family());
-    cv::Mat out;
-    tree_->predict(to_mat(X), out);
     std::vector<double> p(X.rows);
-    for (std::size_t i = 0; i < X.rows; ++i)
-      p[i] = std::clamp<double>(out.at<float>(static_cast<int>(i)), 0.0, 1.0);
+    if (!explainable_) {  // a bundle from before the node statistics: OpenCV's leaf value
+      cv::Mat out;
+      tree_->predict(to_mat(X), out);
+      for (std::size_t i = 0; i < X.rows; ++i)
+        p[i] = std::clamp<double>(out.at<float>(static_cast<int>(i)), 0.0, 1.0);
+      return p;
+    }
+    check_columns(X, n_features_, family());
+    for (std::size_t i = 0; i < X.rows; ++i) p[i] = share_[shape_.leaf(X.row(i))];
     return p;
+  }
+  // Saabas path attribution in log-odds: the bias is the root's log-odds, and each split on the path
+  // adds (child's log-odds - node's log-odds) to its feature; the sum is the leaf's log-odds.
+  std::optional<Matrix> contributions(const Matrix& X) const override {
+    check_fitted(!tree_.empty() && tree_->isTrained(), family());
+    if (!explainable_) return std::nullopt;
+    check_columns(X, n_features_, family());
+    Matrix c(X.rows, n_features_ + 1, 0.0);
+    for (std::size_t i = 0; i < X.rows; ++i) {
+      const auto x = X.row(i);
+      c(i, n_features_) = logit_[0];
+      for (std::size_t n = 0; !shape_.is_leaf(n);) {
+        const auto next = static_cast<std::size_t>(shape_.child(n, x));
+        c(i, static_cast<std::size_t>(shape_.var[n])) += logit_[next] - logit_[n];
+        n = next;
+      }
+    }
+    return c;
+  }
+  std::vector<double> feature_importance(std::size_t n_features) const override {
+    return importance_or_zeros(importance_, n_features);
   }
   void save(const std::filesystem::path& dir) const override {
     std::filesystem::create_directories(dir);
     tree_->save((dir / "opencv_tree.yaml").string());
+    if (explainable_)
+      write_json(dir / kStatsFile, {{"format", kStatsFormat},
+                                    {"version", 1},
+                                    {"n_features", n_features_},
+                                    {"smoothing", kSmoothing},
+                                    {"split_var", shape_.var},
+                                    {"weight", weight_},
+                                    {"positive_weight", positive_},
+                                    {"importance", importance_}});
   }
   void load(const std::filesystem::path& dir) override {
     auto f = dir / "opencv_tree.yaml";
     if (!std::filesystem::exists(f)) throw DataError(f.string() + ": model file missing");
     tree_ = cv::Algorithm::load<cv::ml::DTrees>(f.string());
     if (tree_.empty() || !tree_->isTrained()) throw DataError(f.string() + ": not a valid OpenCV tree model");
+    explainable_ = false;
+    const auto sf = dir / kStatsFile;
+    try {
+      const json j = read_explain_json(sf, kStatsFormat);
+      if (j.is_null()) return;
+      FlatTree shape = flatten(*tree_);
+      check_shape(j, shape, sf);
+      const auto nf = j.at("n_features").get<std::size_t>();
+      if (j.at("smoothing").get<double>() != kSmoothing || static_cast<std::size_t>(shape.max_var() + 1) > nf)
+        throw DataError(sf.string() + ": explanation data does not match the model");
+      auto weight = doubles(j, "weight", shape.size(), sf);
+      auto positive = doubles(j, "positive_weight", shape.size(), sf);
+      importance_ = doubles(j, "importance", nf, sf);
+      set_stats(std::move(shape), std::move(weight), std::move(positive), nf);
+    } catch (const json::exception& e) {
+      throw DataError(sf.string() + ": malformed explanation data (" + e.what() + ")");
+    }
   }
 
  private:
+  static constexpr double kSmoothing = 1.0;  // Laplace: (w1 + 1) / (w + 2)
+  static constexpr const char* kStatsFile = "opencv_tree_explain.json";
+  static constexpr const char* kStatsFormat = "netsentry-opencv-tree-stats";
+
+  // Passes the training rows down the tree: per node, their total weight and class-1 weight.
+  void fit_node_stats(const Matrix& X, const Labels& y, const std::vector<float>* sw) {
+    FlatTree shape = flatten(*tree_);
+    const auto w = unit_weights(X.rows, sw);
+    std::vector<double> weight(shape.size(), 0.0), positive(shape.size(), 0.0);
+    for (std::size_t i = 0; i < X.rows; ++i) {
+      const auto leaf = shape.leaf(X.row(i));
+      weight[leaf] += w[i];
+      if (y[i] == 1) positive[leaf] += w[i];
+    }
+    sum_up(shape, weight);
+    sum_up(shape, positive);
+    set_stats(std::move(shape), std::move(weight), std::move(positive), X.cols);
+    importance_ = mean_abs(*contributions(X), X.cols);
+  }
+  void set_stats(FlatTree shape, std::vector<double> weight, std::vector<double> positive, std::size_t nf) {
+    shape_ = std::move(shape);
+    weight_ = std::move(weight);
+    positive_ = std::move(positive);
+    n_features_ = nf;
+    share_.resize(shape_.size());
+    logit_.resize(shape_.size());
+    for (std::size_t n = 0; n < shape_.size(); ++n) {
+      share_[n] = (positive_[n] + kSmoothing) / (weight_[n] + 2 * kSmoothing);
+      logit_[n] = clamped_logit(share_[n]);
+    }
+    explainable_ = true;
+  }
+
   json params_;
   cv::Ptr<cv::ml::DTrees> tree_;
+  bool explainable_ = false;
+  std::size_t n_features_ = 0;
+  FlatTree shape_;
+  std::vector<double> weight_, positive_, share_, logit_, importance_;
 };
 
 // ---------------------------------------------------------------- AdaBoost (SAMME, two classes)
@@ -169,6 +427,7 @@ class AdaBoost final : public Classifier {
       trees_.push_back(tree);
       alphas_.push_back(alpha);
     }
+    fit_node_stats(X, sw);
   }
 
   std::vector<double> predict_proba(const Matrix& X) const override {
@@ -176,6 +435,40 @@ class AdaBoost final : public Classifier {
   }
   std::optional<std::vector<double>> predict_proba_first(const Matrix& X, int n) const override {
     return staged(X, n);
+  }
+
+  // predict_proba is sigmoid(scale * F) with F = sum_t alpha_t * vote_t(x), vote = ±1, and
+  // scale = 2 / sum_t alpha_t, so the log-odds are scale * F. Each term is split as
+  // alpha_t * E_t + alpha_t * (vote_t(x) - E_t), E_t its mean vote over the training rows: the first
+  // parts make the bias, the second is attributed along the tree's decision path (Saabas: each split
+  // gets the change in the mean vote of the training rows from the node to the child taken). A
+  // stump's whole deviation goes to its one split feature; a feature no tree splits on gets 0.
+  std::optional<Matrix> contributions(const Matrix& X) const override {
+    check_fitted(!trees_.empty(), family());
+    if (!explainable_) return std::nullopt;
+    check_columns(X, n_features_, family());
+    const double scale = 2.0 / std::max(total_alpha(), 1e-12);
+    double bias = 0;
+    for (std::size_t t = 0; t < shapes_.size(); ++t) bias += alphas_[t] * mean_vote_[t][0];
+    Matrix c(X.rows, n_features_ + 1, 0.0);
+    for (std::size_t i = 0; i < X.rows; ++i) {
+      const auto x = X.row(i);
+      for (std::size_t t = 0; t < shapes_.size(); ++t) {
+        const auto& f = shapes_[t];
+        const auto& mean = mean_vote_[t];
+        const double k = scale * alphas_[t];
+        for (std::size_t n = 0; !f.is_leaf(n);) {
+          const auto next = static_cast<std::size_t>(f.child(n, x));
+          c(i, static_cast<std::size_t>(f.var[n])) += k * (mean[next] - mean[n]);
+          n = next;
+        }
+      }
+      c(i, n_features_) = scale * bias;
+    }
+    return c;
+  }
+  std::vector<double> feature_importance(std::size_t n_features) const override {
+    return importance_or_zeros(importance_, n_features);
   }
 
   void save(const std::filesystem::path& dir) const override {
@@ -190,6 +483,16 @@ class AdaBoost final : public Classifier {
       fs << "}";
     }
     fs << "]";
+    fs.release();
+    if (!explainable_) return;
+    json trees = json::array();
+    for (std::size_t t = 0; t < shapes_.size(); ++t)
+      trees.push_back({{"split_var", shapes_[t].var}, {"weight", weight_[t]}, {"mean_vote", mean_vote_[t]}});
+    write_json(dir / kStatsFile, {{"format", kStatsFormat},
+                                  {"version", 1},
+                                  {"n_features", n_features_},
+                                  {"trees", trees},
+                                  {"importance", importance_}});
   }
 
   void load(const std::filesystem::path& dir) override {
@@ -209,6 +512,34 @@ class AdaBoost final : public Classifier {
     }
     if (trees_.empty() || trees_.size() != alphas_.size())
       throw DataError(f.string() + ": malformed AdaBoost model");
+    explainable_ = false;
+    const auto sf = dir / kStatsFile;
+    try {
+      const json j = read_explain_json(sf, kStatsFormat);
+      if (j.is_null()) return;
+      const auto nf = j.at("n_features").get<std::size_t>();
+      const json& trees = j.at("trees");
+      if (!trees.is_array() || trees.size() != trees_.size())
+        throw DataError(sf.string() + ": explanation data does not match the model");
+      std::vector<FlatTree> shapes;
+      std::vector<std::vector<double>> weight, mean;
+      for (std::size_t t = 0; t < trees_.size(); ++t) {
+        shapes.push_back(flatten(*trees_[t]));
+        check_shape(trees[t], shapes.back(), sf);
+        if (static_cast<std::size_t>(shapes.back().max_var() + 1) > nf)
+          throw DataError(sf.string() + ": explanation data does not match the model");
+        weight.push_back(doubles(trees[t], "weight", shapes.back().size(), sf));
+        mean.push_back(doubles(trees[t], "mean_vote", shapes.back().size(), sf));
+      }
+      importance_ = doubles(j, "importance", nf, sf);
+      shapes_ = std::move(shapes);
+      weight_ = std::move(weight);
+      mean_vote_ = std::move(mean);
+      n_features_ = nf;
+      explainable_ = true;
+    } catch (const json::exception& e) {
+      throw DataError(sf.string() + ": malformed explanation data (" + e.what() + ")");
+    }
   }
 
  private:
@@ -231,9 +562,54 @@ class AdaBoost final : public Classifier {
     return f;
   }
 
+  static constexpr const char* kStatsFile = "adaboost_explain.json";
+  static constexpr const char* kStatsFormat = "netsentry-adaboost-stats";
+
+  double total_alpha() const {
+    double total = 0;
+    for (auto a : alphas_) total += a;  // summed in the same order as staged()
+    return total;
+  }
+
+  // Passes the training rows down every tree: per node, the rows' total weight and mean vote (±1 at a
+  // leaf; a node no training row reaches takes its children's plain average).
+  void fit_node_stats(const Matrix& X, const std::vector<float>* sw) {
+    const auto w = unit_weights(X.rows, sw);
+    shapes_.clear();
+    weight_.clear();
+    mean_vote_.clear();
+    for (const auto& tree : trees_) {
+      FlatTree f = flatten(*tree);
+      std::vector<double> weight(f.size(), 0.0), mean(f.size(), 0.0);
+      for (std::size_t i = 0; i < X.rows; ++i) weight[f.leaf(X.row(i))] += w[i];
+      sum_up(f, weight);
+      for (std::size_t n = f.size(); n-- > 0;) {
+        if (f.is_leaf(n)) {
+          mean[n] = static_cast<float>(f.value[n]) >= 0 ? 1.0 : -1.0;  // as staged() reads OpenCV's output
+          continue;
+        }
+        const auto l = static_cast<std::size_t>(f.left[n]), r = static_cast<std::size_t>(f.right[n]);
+        mean[n] = weight[n] > 0 ? (weight[l] * mean[l] + weight[r] * mean[r]) / weight[n]
+                                : 0.5 * (mean[l] + mean[r]);
+      }
+      shapes_.push_back(std::move(f));
+      weight_.push_back(std::move(weight));
+      mean_vote_.push_back(std::move(mean));
+    }
+    n_features_ = X.cols;
+    explainable_ = true;
+    importance_ = mean_abs(*contributions(X), X.cols);
+  }
+
   json params_;
   std::vector<cv::Ptr<cv::ml::DTrees>> trees_;
   std::vector<double> alphas_;
+  // Explanation data (absent in bundles saved before it existed).
+  bool explainable_ = false;
+  std::size_t n_features_ = 0;
+  std::vector<FlatTree> shapes_;
+  std::vector<std::vector<double>> weight_, mean_vote_;
+  std::vector<double> importance_;
 };
 
 // ---------------------------------------------------------------- k-nearest neighbours
@@ -249,6 +625,20 @@ class Knn final : public Classifier {
     knn_->setIsClassifier(true);
     knn_->setDefaultK(params_["n_neighbors"].get<int>());
     knn_->train(to_mat(X), cv::ml::ROW_SAMPLE, resp);
+    // The explanation baseline: each feature's training median (NaN ignored).
+    baseline_.assign(X.cols, 0.0);
+    std::vector<double> col;
+    for (std::size_t j = 0; j < X.cols; ++j) {
+      col.clear();
+      for (std::size_t i = 0; i < X.rows; ++i)
+        if (!std::isnan(X(i, j))) col.push_back(X(i, j));
+      if (col.empty()) continue;
+      const auto mid = col.begin() + static_cast<std::ptrdiff_t>(col.size() / 2);
+      std::nth_element(col.begin(), mid, col.end());
+      double m = *mid;
+      if (col.size() % 2 == 0) m = 0.5 * (m + *std::max_element(col.begin(), mid));
+      baseline_[j] = m;
+    }
   }
   std::vector<double> predict_proba(const Matrix& X) const override {
     check_fitted(!knn_.empty() && knn_->isTrained(), family());
@@ -263,20 +653,93 @@ class Knn final : public Classifier {
     }
     return p;
   }
+  // A model-agnostic approximation (k-NN has no additive structure): with L = clamped_logit(p), for
+  // row x and feature j, d_j = L(x) - L(x with x_j replaced by the baseline b_j, its training
+  // median). The bias is L(b); the d_j are rescaled to add up to L(x) - L(b): multiplied by
+  // (L(x) - L(b)) / sum(d) when that ratio is positive, otherwise the remainder is spread in
+  // proportion to |d_j| (or evenly over the features that differ from the baseline when every d_j is
+  // 0). A feature equal to its baseline gets 0. Costs one extra neighbour search per feature that
+  // differs from the baseline.
+  std::optional<Matrix> contributions(const Matrix& X) const override {
+    check_fitted(!knn_.empty() && knn_->isTrained(), family());
+    if (baseline_.empty()) return std::nullopt;
+    const std::size_t nf = baseline_.size();
+    check_columns(X, nf, family());
+    Matrix base(1, nf);
+    std::copy(baseline_.begin(), baseline_.end(), base.data.begin());
+    const double l0 = clamped_logit(predict_proba(base)[0]);
+    Matrix c(X.rows, nf + 1, 0.0);
+    constexpr std::size_t kBlock = 256;                        // rows per batch of neighbour searches
+    std::vector<std::pair<std::size_t, std::size_t>> variant;  // (row, feature) per query after the rows
+    std::vector<double> d(nf);
+    for (std::size_t r0 = 0; r0 < X.rows; r0 += kBlock) {
+      const std::size_t r1 = std::min(X.rows, r0 + kBlock);
+      variant.clear();
+      for (std::size_t i = r0; i < r1; ++i)
+        for (std::size_t j = 0; j < nf; ++j)
+          if (!(X(i, j) == baseline_[j])) variant.emplace_back(i, j);
+      Matrix Q(r1 - r0 + variant.size(), nf);
+      for (std::size_t i = r0; i < r1; ++i)
+        std::copy(X.row(i).begin(), X.row(i).end(), Q.row(i - r0).begin());
+      for (std::size_t v = 0; v < variant.size(); ++v) {
+        auto q = Q.row(r1 - r0 + v);
+        std::copy(X.row(variant[v].first).begin(), X.row(variant[v].first).end(), q.begin());
+        q[variant[v].second] = baseline_[variant[v].second];
+      }
+      const auto p = predict_proba(Q);
+      std::size_t v = 0;
+      for (std::size_t i = r0; i < r1; ++i) {
+        const double l = clamped_logit(p[i - r0]);
+        std::fill(d.begin(), d.end(), 0.0);
+        std::size_t differing = 0;
+        for (; v < variant.size() && variant[v].first == i; ++v, ++differing)
+          d[variant[v].second] = l - clamped_logit(p[r1 - r0 + v]);
+        double sum = 0, sum_abs = 0;
+        for (double dj : d) sum += dj, sum_abs += std::abs(dj);
+        const double total = l - l0;
+        for (std::size_t j = 0; j < nf; ++j) {
+          double cj;
+          if (total * sum > 0)
+            cj = d[j] * (total / sum);
+          else if (sum_abs > 0)
+            cj = d[j] + (total - sum) * (std::abs(d[j]) / sum_abs);
+          else
+            cj = X(i, j) == baseline_[j] ? 0.0 : total / static_cast<double>(differing);
+          c(i, j) = cj;
+        }
+        c(i, nf) = l0;
+      }
+    }
+    return c;
+  }
   void save(const std::filesystem::path& dir) const override {
     std::filesystem::create_directories(dir);
     knn_->save((dir / "opencv_knn.yaml").string());
+    if (!baseline_.empty())
+      write_json(dir / kStatsFile, {{"format", kStatsFormat}, {"version", 1}, {"baseline", baseline_}});
   }
   void load(const std::filesystem::path& dir) override {
     auto f = dir / "opencv_knn.yaml";
     if (!std::filesystem::exists(f)) throw DataError(f.string() + ": model file missing");
     knn_ = cv::Algorithm::load<cv::ml::KNearest>(f.string());
     if (knn_.empty() || !knn_->isTrained()) throw DataError(f.string() + ": not a valid OpenCV kNN model");
+    baseline_.clear();
+    const auto sf = dir / kStatsFile;
+    const json j = read_explain_json(sf, kStatsFormat);
+    if (j.is_null()) return;
+    const auto n = j.contains("baseline") && j["baseline"].is_array() ? j["baseline"].size() : 0;
+    if (n == 0 || static_cast<int>(n) != knn_->getVarCount())
+      throw DataError(sf.string() + ": 'baseline' does not match the model");
+    baseline_ = doubles(j, "baseline", n, sf);  // doubles() turns JSON type errors into DataError
   }
 
  private:
+  static constexpr const char* kStatsFile = "opencv_knn_explain.json";
+  static constexpr const char* kStatsFormat = "netsentry-knn-baseline";
+
   json params_;
   cv::Ptr<cv::ml::KNearest> knn_;
+  std::vector<double> baseline_;  // per-feature training medians; empty in bundles saved before them
 };
 
 template <class T>

@@ -1,0 +1,351 @@
+// Explanations of the OpenCV families (decision_tree_gini, adaboost, knn) on the UCI data: the
+// contributions plus the bias add up to the log-odds of the family's own probabilities, features the
+// model cannot use get exactly 0, the top features are informative ones, and a save/load round trip
+// (also through a whole bundle and `netsentry predict --explain`) keeps them; bundles saved without
+// the explanation data still load and predict, but cannot explain.
+#include <gtest/gtest.h>
+
+#include <opencv2/core.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <set>
+
+#include "netsentry/core/error.hpp"
+#include "netsentry/core/fs.hpp"
+#include "netsentry/ingest/split.hpp"
+#include "netsentry/model/classifier.hpp"
+#include "netsentry/model/log_odds.hpp"
+#include "netsentry/model/search.hpp"
+#include "netsentry/registry/bundle.hpp"
+#include "netsentry/schema/labels.hpp"
+#include "netsentry/table/csv.hpp"
+#include "netsentry/transform/preprocessor.hpp"
+#include "support/paths.hpp"
+
+using namespace netsentry;
+using json = nlohmann::json;
+
+namespace {
+
+struct Uci {
+  Matrix Xtr, Xte;
+  Labels ytr, yte;
+  std::vector<std::string> features;
+};
+
+const Uci& uci() {
+  static Uci d = [] {
+    Uci u;
+    Table t = read_csv(test::phishing_csv());
+    Labels y = map_labels(t, "Result", {{"-1", 0}, {"1", 1}});
+    for (auto& n : t.names())
+      if (n != "Result") u.features.push_back(n);
+    Matrix X = t.to_matrix(u.features);
+    auto s = stratified_split(y, 0.2, 42);
+    u.Xtr = X.take_rows(s.train);
+    u.Xte = X.take_rows(s.test);
+    u.ytr = take(y, s.train);
+    u.yte = take(y, s.test);
+    return u;
+  }();
+  return d;
+}
+
+// The first n rows (k-NN explanations cost one neighbour search per changed feature).
+Matrix head(const Matrix& X, std::size_t n) {
+  std::vector<std::size_t> idx(std::min(n, X.rows));
+  std::iota(idx.begin(), idx.end(), 0);
+  return X.take_rows(idx);
+}
+
+// X with one more column, constant `v` (a feature no model can use).
+Matrix with_constant_column(const Matrix& X, double v) {
+  Matrix out(X.rows, X.cols + 1, v);
+  for (std::size_t i = 0; i < X.rows; ++i) std::copy(X.row(i).begin(), X.row(i).end(), out.row(i).begin());
+  return out;
+}
+
+// Largest |bias + sum(contributions) - clamped_logit(p)| over the rows.
+double max_additivity_error(const Matrix& c, const std::vector<double>& p) {
+  double worst = 0;
+  for (std::size_t i = 0; i < c.rows; ++i) {
+    double s = 0;
+    for (std::size_t j = 0; j < c.cols; ++j) s += c(i, j);
+    worst = std::max(worst, std::abs(s - clamped_logit(p[i])));
+  }
+  return worst;
+}
+
+std::vector<double> mean_abs_contribution(const Matrix& c) {
+  std::vector<double> m(c.cols - 1, 0.0);
+  for (std::size_t i = 0; i < c.rows; ++i)
+    for (std::size_t j = 0; j + 1 < c.cols; ++j) m[j] += std::abs(c(i, j)) / static_cast<double>(c.rows);
+  return m;
+}
+
+// Features ranked by |Pearson correlation| with the label on the training rows (strongest first).
+std::vector<std::size_t> features_by_correlation(const Matrix& X, const Labels& y) {
+  std::vector<double> r(X.cols, 0.0);
+  const double n = static_cast<double>(X.rows);
+  double my = 0;
+  for (int v : y) my += v / n;
+  for (std::size_t j = 0; j < X.cols; ++j) {
+    double mx = 0;
+    for (std::size_t i = 0; i < X.rows; ++i) mx += X(i, j) / n;
+    double sxy = 0, sxx = 0, syy = 0;
+    for (std::size_t i = 0; i < X.rows; ++i) {
+      const double dx = X(i, j) - mx, dy = y[i] - my;
+      sxy += dx * dy, sxx += dx * dx, syy += dy * dy;
+    }
+    r[j] = sxx > 0 ? std::abs(sxy) / std::sqrt(sxx * syy) : 0.0;
+  }
+  std::vector<std::size_t> order(X.cols);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return r[a] > r[b]; });
+  return order;
+}
+
+std::size_t argmax(const std::vector<double>& v) {
+  return static_cast<std::size_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+// The features the OpenCV trees in a saved model file split on (read independently of netsentry).
+std::set<int> split_features(const std::filesystem::path& yaml) {
+  std::set<int> vars;
+  cv::FileStorage fs(yaml.string(), cv::FileStorage::READ);
+  auto scan_tree = [&](const cv::FileNode& tree) {
+    for (auto node : tree["nodes"])
+      for (auto split : node["splits"]) vars.insert(static_cast<int>(split["var"]));
+  };
+  if (!fs["trees"].empty())
+    for (auto t : fs["trees"]) scan_tree(t);
+  else
+    scan_tree(fs.root()[fs.root().keys().front()]);  // one tree: under the model's name
+  return vars;
+}
+
+struct Case {
+  const char* family;
+  json params;
+  const char* model_file;  // the OpenCV file, for the split features (empty: k-NN)
+  std::size_t rows;        // test rows to explain
+};
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> c = {
+      {"decision_tree_gini", json::object(), "opencv_tree.yaml", 100000},
+      {"adaboost", json::object(), "adaboost.yaml", 100000},  // depth-1 stumps
+      {"adaboost", {{"max_depth", 3}, {"n_estimators", 20}, {"learning_rate", 0.5}}, "adaboost.yaml", 100000},
+      {"knn", json::object(), "", 300},
+  };
+  return c;
+}
+
+std::string label(const Case& c) { return std::string(c.family) + " " + c.params.dump(); }
+
+}  // namespace
+
+TEST(Explanations, OpenCvFamiliesAddUpToTheirLogOddsAndSurviveSaveLoad) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  const auto by_corr = features_by_correlation(d.Xtr, d.ytr);
+  const std::set<std::size_t> top5(by_corr.begin(), by_corr.begin() + 5);
+  for (const auto& cs : cases()) {
+    SCOPED_TRACE(label(cs));
+    auto clf = create_classifier(cs.family, cs.params);
+    clf->fit(d.Xtr, d.ytr);
+    const Matrix X = head(d.Xte, cs.rows);
+    const auto p = clf->predict_proba(X);
+    const auto c = clf->contributions(X);
+    ASSERT_TRUE(c.has_value());
+    ASSERT_EQ(c->rows, X.rows);
+    ASSERT_EQ(c->cols, X.cols + 1);
+    EXPECT_TRUE(std::all_of(c->data.begin(), c->data.end(), [](double v) { return std::isfinite(v); }));
+    const double err = max_additivity_error(*c, p);
+    EXPECT_LT(err, 1e-6);
+    std::cout << "[ explain  ] " << label(cs) << ": max |bias + sum - logit(p)| = " << err << " over "
+              << X.rows << " rows\n";
+    // The bias is the same for every row (the model's expected log-odds / the baseline's).
+    for (std::size_t i = 1; i < c->rows; ++i) ASSERT_EQ((*c)(i, X.cols), (*c)(0, X.cols));
+
+    // Plausible: the feature with the largest mean |contribution| is among the five most correlated
+    // with the label.
+    const auto mac = mean_abs_contribution(*c);
+    EXPECT_TRUE(top5.count(argmax(mac))) << d.features[argmax(mac)];
+
+    test::TempDir dir;
+    clf->save(dir.path());
+    if (*cs.model_file) {
+      // A feature no tree splits on gets exactly 0 in every row; the global importance agrees.
+      const auto used = split_features(dir / cs.model_file);
+      const auto imp = clf->feature_importance(X.cols);
+      std::size_t unused = 0;
+      for (std::size_t j = 0; j < X.cols; ++j) {
+        if (used.count(static_cast<int>(j))) continue;
+        ++unused;
+        EXPECT_EQ(imp[j], 0.0) << d.features[j];
+        for (std::size_t i = 0; i < c->rows; ++i) ASSERT_EQ((*c)(i, j), 0.0) << d.features[j] << " row " << i;
+      }
+      if (std::string(cs.family) == "adaboost" && cs.params.empty()) {
+        EXPECT_GT(unused, 0u);  // 50 stumps over 30 features
+      }
+      EXPECT_TRUE(top5.count(argmax(imp))) << d.features[argmax(imp)];
+    }
+
+    // Save/load: identical probabilities, contributions and importance.
+    auto again = create_classifier(cs.family, clf->params());
+    again->load(dir.path());
+    EXPECT_EQ(again->predict_proba(X), p);
+    auto c2 = again->contributions(X);
+    ASSERT_TRUE(c2.has_value());
+    EXPECT_EQ(c2->data, c->data);
+    EXPECT_EQ(again->feature_importance(X.cols), clf->feature_importance(X.cols));
+  }
+}
+
+TEST(Explanations, AFeatureTheModelCannotUseGetsExactlyZero) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  const Matrix Xtr = with_constant_column(d.Xtr, 1.0);
+  const Matrix Xte = with_constant_column(head(d.Xte, 200), 1.0);
+  const std::size_t k = Xtr.cols - 1;
+  for (const auto& cs : cases()) {
+    SCOPED_TRACE(label(cs));
+    auto clf = create_classifier(cs.family, cs.params);
+    clf->fit(Xtr, d.ytr);
+    auto c = clf->contributions(Xte);
+    ASSERT_TRUE(c.has_value());
+    for (std::size_t i = 0; i < c->rows; ++i) ASSERT_EQ((*c)(i, k), 0.0) << "row " << i;
+    EXPECT_LT(max_additivity_error(*c, clf->predict_proba(Xte)), 1e-6);
+  }
+}
+
+TEST(Explanations, SampleWeightsKeepTheDecompositionExact) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  const auto w = balanced_weights(d.ytr);
+  for (const char* fam : {"decision_tree_gini", "adaboost"}) {
+    auto clf = create_classifier(fam, json::object());
+    clf->fit(d.Xtr, d.ytr, &w);
+    auto c = clf->contributions(d.Xte);
+    ASSERT_TRUE(c.has_value()) << fam;
+    EXPECT_LT(max_additivity_error(*c, clf->predict_proba(d.Xte)), 1e-6) << fam;
+  }
+}
+
+TEST(Explanations, SmoothedTreeProbabilitiesKeepOpenCvLabels) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  auto clf = create_classifier("decision_tree_gini", json::object());
+  clf->fit(d.Xtr, d.ytr);
+  test::TempDir dir;
+  clf->save(dir.path());
+  std::filesystem::remove(dir / "opencv_tree_explain.json");  // as a bundle from before explanations
+  auto raw = create_classifier("decision_tree_gini", clf->params());
+  raw->load(dir.path());
+  // OpenCV's raw leaf value (the class-1 share) and the smoothed share are on the same side of 1/2,
+  // and the smoothing pulls towards 1/2 without crossing it.
+  const auto ps = clf->predict_proba(d.Xte), pr = raw->predict_proba(d.Xte);
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    ASSERT_EQ(ps[i] >= 0.5, pr[i] >= 0.5) << "row " << i;
+    ASSERT_LE(std::abs(ps[i] - 0.5), std::abs(pr[i] - 0.5) + 1e-6) << "row " << i;
+    ASSERT_GT(ps[i], 0.0);
+    ASSERT_LT(ps[i], 1.0);
+  }
+}
+
+TEST(Explanations, BundlesWithoutExplanationDataStillLoadAndPredict) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  const Matrix X = head(d.Xte, 50);
+  for (auto [fam, file] :
+       {std::pair{"decision_tree_gini", "opencv_tree_explain.json"},
+        std::pair{"adaboost", "adaboost_explain.json"}, std::pair{"knn", "opencv_knn_explain.json"}}) {
+    SCOPED_TRACE(fam);
+    auto clf = create_classifier(fam, json::object());
+    clf->fit(d.Xtr, d.ytr);
+    test::TempDir dir;
+    clf->save(dir.path());
+    ASSERT_TRUE(std::filesystem::exists(dir / file));
+    {
+      // Explanation data that does not belong to the model is refused, not used.
+      std::string text = read_file(dir / file);
+      auto j = json::parse(text);
+      if (j.contains("split_var")) j["split_var"].push_back(-1);
+      if (j.contains("trees")) j["trees"].erase(0);
+      if (j.contains("baseline")) j["baseline"].push_back(0.0);
+      write_file_atomic(dir / file, j.dump());
+      auto bad = create_classifier(fam, clf->params());
+      EXPECT_THROW(bad->load(dir.path()), DataError);
+      for (const char* text :
+           {"{\"format\": 1", "{\"format\": 1}", "[]", "{\"format\": \"x\", \"version\": \"1\"}"}) {
+        write_file_atomic(dir / file, text);
+        EXPECT_THROW(bad->load(dir.path()), DataError) << text;
+      }
+    }
+    std::filesystem::remove(dir / file);
+    auto old = create_classifier(fam, clf->params());
+    old->load(dir.path());
+    const auto p = old->predict_proba(X);
+    ASSERT_EQ(p.size(), X.rows);
+    EXPECT_TRUE(std::all_of(p.begin(), p.end(), [](double v) { return v >= 0 && v <= 1; }));
+    EXPECT_FALSE(old->contributions(X).has_value());
+    const auto imp = old->feature_importance(X.cols);
+    EXPECT_TRUE(std::all_of(imp.begin(), imp.end(), [](double v) { return v == 0.0; }));
+    if (std::string(fam) != "decision_tree_gini") {
+      EXPECT_EQ(p, clf->predict_proba(X));  // only the tree's probabilities changed (smoothing)
+    }
+  }
+}
+
+TEST(Explanations, PredictExplainWorksWithABundleOfEachFamily) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  test::TempDir dir;
+  // A small input CSV: the first rows of the UCI file.
+  {
+    std::ifstream in(test::phishing_csv());
+    std::ofstream out(dir / "input.csv");
+    std::string line;
+    for (int i = 0; i < 41 && std::getline(in, line); ++i) out << line << '\n';
+  }
+  for (const char* fam : {"decision_tree_gini", "adaboost", "knn"}) {
+    SCOPED_TRACE(fam);
+    auto clf = create_classifier(fam, json::object());
+    auto pre = std::make_unique<Preprocessor>();
+    pre->fit(d.Xtr);
+    clf->fit(pre->transform(d.Xtr), d.ytr);
+    Schema schema;
+    for (auto& f : d.features) schema.columns.push_back({f, "int64"});
+    schema.columns.push_back({"Result", "int64"});
+    auto b = ModelBundle::assemble(
+        std::move(clf), std::move(pre), schema, d.features, "Result",
+        {{"version", "test"}, {"threshold", 0.5}, {"label_mapping", {{"-1", 0}, {"1", 1}}}});
+    const auto bundle_dir = dir / (std::string(fam) + "_bundle");
+    b.save(bundle_dir);
+    const auto out = dir / (std::string(fam) + "_scored.csv");
+    auto r = test::run_cli("-q predict --model-dir " + test::shell_quote(bundle_dir.string()) + " --input " +
+                           test::shell_quote((dir / "input.csv").string()) + " --output " +
+                           test::shell_quote(out.string()) + " --explain 3");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    Table t = read_csv(out);
+    ASSERT_EQ(t.rows(), 40u);
+    for (const char* col : {"reason_1", "contribution_1", "reason_3", "contribution_3"})
+      ASSERT_TRUE(t.find(col).has_value()) << col;
+    // The CLI's contributions are the loaded bundle's, in decreasing |contribution| order.
+    auto loaded = ModelBundle::load(bundle_dir);
+    auto e = loaded.explain(loaded.features_from(t));
+    ASSERT_TRUE(e.has_value());
+    const auto& c1 = t.at("contribution_1").num;
+    const auto& c3 = t.at("contribution_3").num;
+    for (std::size_t i = 0; i < t.rows(); ++i) {
+      EXPECT_GE(std::abs(c1[i]), std::abs(c3[i]));
+      double biggest = 0;
+      for (std::size_t j = 0; j < e->cols; ++j) biggest = std::max(biggest, std::abs((*e)(i, j)));
+      EXPECT_NEAR(std::abs(c1[i]), biggest, 1e-9 * (1 + biggest));
+    }
+  }
+}
