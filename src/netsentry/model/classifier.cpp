@@ -6,6 +6,32 @@
 
 namespace netsentry {
 
+std::shared_ptr<void> SharedTrainingSet::prepared(const std::string& key,
+                                                  const std::function<std::shared_ptr<void>()>& make) const {
+  std::promise<std::shared_ptr<void>> promise;
+  std::shared_future<std::shared_ptr<void>> future;
+  bool build = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(key);
+    if (it == cache_.end()) {
+      future = promise.get_future().share();
+      cache_.emplace(key, future);
+      build = true;
+    } else {
+      future = it->second;
+    }
+  }
+  if (build) {  // outside the lock: other keys are built in parallel; waiters on this key block below
+    try {
+      promise.set_value(make());
+    } catch (...) {
+      promise.set_exception(std::current_exception());
+    }
+  }
+  return future.get();
+}
+
 namespace {
 std::map<std::string, FamilyInfo>& families() {
   static std::map<std::string, FamilyInfo> m;

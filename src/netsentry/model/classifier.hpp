@@ -5,7 +5,10 @@
 // Families register themselves by name: adding a family = one new file + NETSENTRY_REGISTER_FAMILY.
 #include <filesystem>
 #include <functional>
+#include <future>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,12 +19,33 @@
 
 namespace netsentry {
 
+// A training set that several fits of a search share (the same rows, labels and weights), so a family
+// can prepare it once — XGBoost's hist families quantise it once — instead of once per fit.
+class SharedTrainingSet {
+ public:
+  SharedTrainingSet(Matrix X, Labels y, std::vector<float> w = {})
+      : X(std::move(X)), y(std::move(y)), w(std::move(w)) {}
+  const Matrix X;
+  const Labels y;
+  const std::vector<float> w;  // empty: unweighted
+  const std::vector<float>* weights() const { return w.empty() ? nullptr : &w; }
+  // The prepared form stored under `key`, built by `make` on first use; thread-safe.
+  std::shared_ptr<void> prepared(const std::string& key,
+                                 const std::function<std::shared_ptr<void>()>& make) const;
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::map<std::string, std::shared_future<std::shared_ptr<void>>> cache_;
+};
+
 class Classifier {
  public:
   virtual ~Classifier() = default;
   virtual std::string family() const = 0;
   virtual nlohmann::json params() const = 0;
   virtual void fit(const Matrix& X, const Labels& y, const std::vector<float>* sample_weight = nullptr) = 0;
+  // The same fit from a training set shared with other fits (may reuse its prepared forms).
+  virtual void fit(const SharedTrainingSet& d) { fit(d.X, d.y, d.weights()); }
   // P(class 1) per row.
   virtual std::vector<double> predict_proba(const Matrix& X) const = 0;
   // Writes the fitted model into `dir` (files named by the family); load reads them back.

@@ -1,6 +1,7 @@
 #include "netsentry/model/search.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -95,6 +96,13 @@ struct Unit {
   json fit_params;
   std::vector<std::size_t> cands;  // indices into the candidate list
   bool by_rounds = false;          // halving budget = boosting rounds (staged families)
+};
+
+// One cross-validation fold: the shared training set and the validation rows.
+struct FoldData {
+  std::unique_ptr<SharedTrainingSet> train;
+  Matrix Xva;
+  Labels yva;
 };
 
 double stddev(const std::vector<double>& v, double mean) {
@@ -266,6 +274,38 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
       for (auto u : alive)
         if (units[u].by_rounds == (pass == 0))
           for (std::size_t f = 0; f < static_cast<std::size_t>(opt.folds); ++f) tasks.emplace_back(u, f);
+    // Each (view, fold) training set is built once per stage and shared by every fit on it.
+    std::array<std::vector<FoldData>, 2> fold_cache;
+    std::array<std::vector<std::once_flag>, 2> fold_once;
+    for (int k = 0; k < 2; ++k) {
+      fold_cache[k].resize(static_cast<std::size_t>(opt.folds));
+      fold_once[k] = std::vector<std::once_flag>(static_cast<std::size_t>(opt.folds));
+    }
+    auto fold_data = [&](int k, std::size_t f, const View& v) -> const FoldData& {
+      std::call_once(fold_once[k][f], [&] {
+        const auto& vfolds = *v.folds;
+        const Labels& vy = *v.y;
+        std::vector<char> in_val(vy.size(), 0);
+        for (auto i : vfolds[f]) in_val[i] = 1;
+        std::vector<std::size_t> tr;
+        for (std::size_t i = 0; i < vy.size(); ++i)
+          if (!in_val[i]) tr.push_back(i);
+        Matrix Xtr = v.X->take_rows(tr);
+        Labels ytr = take(vy, tr);
+        if (opt.smote) {  // training folds only: the validation fold is never resampled
+          auto r = smote(Xtr, ytr, opt.smote_k, opt.seed + f);
+          Xtr = std::move(r.X);
+          ytr = std::move(r.y);
+        }
+        std::vector<float> w;
+        if (opt.class_weights) w = balanced_weights(ytr);
+        auto& fd = fold_cache[k][f];
+        fd.train = std::make_unique<SharedTrainingSet>(std::move(Xtr), std::move(ytr), std::move(w));
+        fd.Xva = v.X->take_rows(vfolds[f]);
+        fd.yva = take(vy, vfolds[f]);
+      });
+      return fold_cache[k][f];
+    };
     std::atomic<std::size_t> next{0};
     std::map<std::string, std::pair<double, double>> fam_time;
     std::exception_ptr failure;
@@ -283,22 +323,9 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
           const View v = view_of(unit);
           const auto& vfolds = *v.folds;
           const Labels& vy = *v.y;
-          std::vector<char> in_val(vy.size(), 0);
-          for (auto i : vfolds[f]) in_val[i] = 1;
-          std::vector<std::size_t> tr;
-          for (std::size_t i = 0; i < vy.size(); ++i)
-            if (!in_val[i]) tr.push_back(i);
-          Matrix Xtr = v.X->take_rows(tr);
-          Labels ytr = take(vy, tr);
-          if (opt.smote) {  // training folds only: the validation fold is never resampled
-            auto r = smote(Xtr, ytr, opt.smote_k, opt.seed + f);
-            Xtr = std::move(r.X);
-            ytr = std::move(r.y);
-          }
-          std::vector<float> w;
-          if (opt.class_weights) w = balanced_weights(ytr);
-          const Matrix Xva = v.X->take_rows(vfolds[f]);
-          const Labels yva = take(vy, vfolds[f]);
+          const FoldData& fd = fold_data(unit.by_rounds ? 1 : 0, f, v);
+          const Matrix& Xva = fd.Xva;
+          const Labels& yva = fd.yva;
           json params = unit.fit_params;
           params["nthread"] = 1;
           params["seed"] = opt.seed;
@@ -306,7 +333,7 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
           if (unit.by_rounds) params["n_estimators"] = rounds;
           auto clf = create_classifier(unit.family, params);
           auto f0 = std::chrono::steady_clock::now();
-          clf->fit(Xtr, ytr, opt.class_weights ? &w : nullptr);
+          clf->fit(*fd.train);
           double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
           auto p0 = std::chrono::steady_clock::now();
           std::map<int, std::vector<double>> staged;  // n_estimators -> probabilities

@@ -47,6 +47,56 @@ DMatrix::DMatrix(const Matrix& X, const Labels* y, const std::vector<float>* w) 
   if (w) check(XGDMatrixSetFloatInfo(h, "weight", w->data(), w->size()), "weights");
 }
 
+namespace {
+// The one-batch data iterator XGBoost's QuantileDMatrix reads through callbacks.
+struct OneBatch {
+  DMatrixHandle proxy = nullptr;
+  const Matrix* X = nullptr;
+  std::vector<float> labels;
+  const std::vector<float>* weights = nullptr;
+  bool done = false;
+  std::string error;
+};
+void one_batch_reset(DataIterHandle it) { static_cast<OneBatch*>(it)->done = false; }
+int one_batch_next(DataIterHandle it) {
+  auto* b = static_cast<OneBatch*>(it);
+  if (b->done) return 0;
+  b->done = true;
+  const std::string iface = "{\"data\":[" + std::to_string(reinterpret_cast<std::uintptr_t>(b->X->data.data())) +
+                            ",true],\"shape\":[" + std::to_string(b->X->rows) + "," + std::to_string(b->X->cols) +
+                            "],\"typestr\":\"<f8\",\"version\":3}";
+  if (XGProxyDMatrixSetDataDense(b->proxy, iface.c_str()) != 0 ||
+      XGDMatrixSetFloatInfo(b->proxy, "label", b->labels.data(), b->labels.size()) != 0 ||
+      (b->weights && XGDMatrixSetFloatInfo(b->proxy, "weight", b->weights->data(), b->weights->size()) != 0)) {
+    b->error = XGBGetLastError();
+    return 0;
+  }
+  return 1;
+}
+}  // namespace
+
+QuantileDMatrix::QuantileDMatrix(const Matrix& X, const Labels& y, const std::vector<float>* w) {
+  OneBatch b;
+  b.X = &X;
+  b.labels.assign(y.begin(), y.end());
+  b.weights = w;
+  check(XGProxyDMatrixCreate(&b.proxy), "proxy DMatrix");
+  DMatrixHandle h = nullptr;
+  const int rc = XGQuantileDMatrixCreateFromCallback(&b, b.proxy, nullptr, one_batch_reset, one_batch_next,
+                                                     "{\"missing\":NaN,\"nthread\":1}", &h);
+  XGDMatrixFree(b.proxy);
+  if (!b.error.empty()) {
+    if (h) XGDMatrixFree(h);
+    throw std::runtime_error("xgboost QuantileDMatrix: " + b.error);
+  }
+  check(rc, "QuantileDMatrix");
+  h_ = h;
+}
+
+QuantileDMatrix::~QuantileDMatrix() {
+  if (h_) XGDMatrixFree(h_);
+}
+
 DMatrix::~DMatrix() {
   if (h_) XGDMatrixFree(h_);
 }
@@ -75,7 +125,11 @@ void Booster::set_params(const std::map<std::string, std::string>& params) {
 
 void Booster::train(const Matrix& X, const Labels& y, const std::vector<float>* w, int rounds) {
   DMatrix d(X, &y, w);
-  DMatrixHandle dh = d.handle();
+  train(d.handle(), rounds);
+}
+
+void Booster::train(void* dmatrix, int rounds) {
+  DMatrixHandle dh = dmatrix;
   create(&dh, 1);  // the training matrix must be in the booster's cache
   for (int i = 0; i < rounds; ++i) check(XGBoosterUpdateOneIter(h_, i, dh), "train");
 }
@@ -145,6 +199,15 @@ std::vector<double> Booster::importance(std::size_t n_features, const char* type
 void Booster::save(const std::filesystem::path& file) const {
   ready();
   check(XGBoosterSaveModel(h_, file.c_str()), "save");
+}
+
+std::string Booster::serialize(const char* format) const {
+  ready();
+  const std::string cfg = std::string("{\"format\":\"") + format + "\"}";
+  bst_ulong len = 0;
+  const char* buf = nullptr;
+  check(XGBoosterSaveModelToBuffer(h_, cfg.c_str(), &len, &buf), "serialize");
+  return std::string(buf, len);
 }
 
 void Booster::load(const std::filesystem::path& file) {

@@ -26,6 +26,20 @@ class DMatrix {
   void* h_ = nullptr;
 };
 
+// A training matrix quantised once for the hist tree method (XGBoost's QuantileDMatrix, default
+// max_bin): boosters trained on it share its histogram index instead of each building their own.
+class QuantileDMatrix {
+ public:
+  QuantileDMatrix(const Matrix& X, const Labels& y, const std::vector<float>* w = nullptr);
+  ~QuantileDMatrix();
+  QuantileDMatrix(const QuantileDMatrix&) = delete;
+  QuantileDMatrix& operator=(const QuantileDMatrix&) = delete;
+  void* handle() const { return h_; }
+
+ private:
+  void* h_ = nullptr;
+};
+
 class Booster {
  public:
   Booster();
@@ -35,6 +49,8 @@ class Booster {
 
   void set_params(const std::map<std::string, std::string>& params);
   void train(const Matrix& X, const Labels& y, const std::vector<float>* w, int rounds);
+  // Trains on a DMatrix handle (DMatrix or QuantileDMatrix) the caller keeps alive during the call.
+  void train(void* dmatrix, int rounds);
   // P(class 1); iteration_end = 0 means all rounds.
   std::vector<double> predict_proba(const Matrix& X, int iteration_end = 0) const;
   // rows x (features + 1) SHAP contributions (margin units); last column is the bias.
@@ -42,6 +58,8 @@ class Booster {
   // Gain importance per feature index ("f0", "f1", ...); 0 for features never used.
   std::vector<double> importance(std::size_t n_features, const char* type = "total_gain") const;
   void save(const std::filesystem::path& file) const;  // .json -> XGBoost's JSON model format
+  // The model document in memory: format "json" (as save writes it) or "ubj" (the same in UBJSON).
+  std::string serialize(const char* format = "json") const;
   void load(const std::filesystem::path& file);
   int rounds() const;
   // Keeps only the first `n` boosting rounds (XGBoost's model slicing).

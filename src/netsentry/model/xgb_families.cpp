@@ -56,17 +56,28 @@ class XgbClassifier final : public Classifier {
   int nthread() const override { return params_.value("nthread", 1); }
 
   void fit(const Matrix& X, const Labels& y, const std::vector<float>* w) override {
-    Params xp{{"objective", "binary:logistic"},
-              {"eval_metric", "logloss"},
-              {"verbosity", "0"},
-              {"seed", num(params_.value("seed", json(0)))},
-              {"nthread", num(params_.value("nthread", json(1)))}};
+    Params xp = xgb_params();
     int rounds = 1;
     spec_.map(params_, xp, rounds);
     booster_ = std::make_unique<xgb::Booster>();
     booster_->set_params(xp);
     booster_->train(X, y, w, rounds);
     n_features_ = X.cols;
+  }
+
+  void fit(const SharedTrainingSet& d) override {
+    Params xp = xgb_params();
+    int rounds = 1;
+    spec_.map(params_, xp, rounds);
+    if (xp["tree_method"] != "hist" || xp.count("max_bin")) return fit(d.X, d.y, d.weights());
+    // hist families share one quantised copy of the training set (default max_bin).
+    auto q = std::static_pointer_cast<xgb::QuantileDMatrix>(d.prepared("xgboost-quantile", [&] {
+      return std::static_pointer_cast<void>(std::make_shared<xgb::QuantileDMatrix>(d.X, d.y, d.weights()));
+    }));
+    booster_ = std::make_unique<xgb::Booster>();
+    booster_->set_params(xp);
+    booster_->train(q->handle(), rounds);
+    n_features_ = d.X.cols;
   }
 
   std::vector<double> predict_proba(const Matrix& X) const override { return ready().predict_proba(X); }
@@ -107,6 +118,14 @@ class XgbClassifier final : public Classifier {
   }
 
  private:
+  Params xgb_params() const {
+    return {{"objective", "binary:logistic"},
+            {"eval_metric", "logloss"},
+            {"verbosity", "0"},
+            {"seed", num(params_.value("seed", json(0)))},
+            {"nthread", num(params_.value("nthread", json(1)))}};
+  }
+
   const xgb::Booster& ready() const {
     if (!booster_) throw std::logic_error(spec_.family + ": predict before fit/load");
     return *booster_;
