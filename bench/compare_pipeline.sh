@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side: netsentry's whole training pipeline vs the reference pipeline (anchor), same data,
-# same machine, one after the other. Prints both times, the ratio and both test accuracies.
+# same machine, one after the other. netsentry runs three times — successive halving (the default
+# config), the exhaustive grid, and halving on the duplicate-aware split — then the reference.
+# Prints each time, the ratios and the test metrics.
 #
 # Usage: bench/compare_pipeline.sh [DATA.csv] [--config CFG] [--anchor-jobs N] [--anchor-models "A,B"]
 #   DATA defaults to ../shared/data/phishing/phisingData.csv. The netsentry binary is build/release/netsentry.
@@ -28,29 +30,54 @@ trap 'rm -rf "$work"' EXIT
 
 echo "data: $data"
 echo "netsentry config: $config"
-t0=$(date +%s.%N)
-"$bin" -q --config "$config" train --json --data "$data" --artifact-dir "$work/ns-artifacts" \
-  --model-dir "$work/ns-model" --registry "$work/ns-registry" >"$work/ns.json"
+# Variants of the same config: the exhaustive grid, and halving on the duplicate-aware split.
+mkdir -p "$work/config"
+cp -r "$(dirname "$config")/schema" "$work/config/" 2>/dev/null || true
+sed -E 's/^(  search:) *[a-z_]+/\1 grid/' "$config" >"$work/config/grid.yaml"
+sed -E 's/^(  split:) *[a-z_]+/\1 duplicate_aware/' "$config" >"$work/config/dedup.yaml"
+grep -q '^  search: grid' "$work/config/grid.yaml" || { echo "could not set model_trainer.search in $config" >&2; exit 2; }
+grep -q '^  split: duplicate_aware' "$work/config/dedup.yaml" || { echo "could not set ingestion.split in $config" >&2; exit 2; }
+
+run_ns() {  # NAME CONFIG: one netsentry train, its JSON summary and wall time in $work/NAME.*
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$bin" -q --config "$2" train --json --data "$data" --artifact-dir "$work/$1-artifacts" \
+    --model-dir "$work/$1-model" --registry "$work/$1-registry" >"$work/$1.json"
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc -l >"$work/$1.seconds"
+}
+# Halving (the default) runs right before the reference, so both see the same machine state.
+run_ns grid "$work/config/grid.yaml"
+run_ns dedup "$work/config/dedup.yaml"
+run_ns halving "$config"
 t1=$(date +%s.%N)
 anchor_args=(--jobs "$anchor_jobs")
 [[ -n "$anchor_models" ]] && anchor_args+=(--models "$anchor_models")
 /usr/bin/python3 "$anchor" "$data" "$work/anchor" "${anchor_args[@]}" >"$work/anchor.json"
 t2=$(date +%s.%N)
+echo "$t2 - $t1" | bc -l >"$work/anchor.seconds"
 
-/usr/bin/python3 - "$work/ns.json" "$work/anchor.json" "$t0" "$t1" "$t2" <<'PY'
-import json, sys
-ns = json.load(open(sys.argv[1])); an = json.load(open(sys.argv[2]))
-t0, t1, t2 = map(float, sys.argv[3:6])
-ns_s, an_s = t1 - t0, t2 - t1
-print(f"{'':22}{'netsentry':>14}{'reference':>14}")
-print(f"{'wall time (s)':22}{ns_s:14.2f}{an_s:14.2f}")
-for k in ("accuracy", "f1", "roc_auc"):
-    print(f"{'test ' + k:22}{ns['metrics'][k]:14.4f}{an['metrics'][k]:14.4f}")
-print(f"{'best model':22}{ns['best_model']:>14}{an['metrics']['model']:>14}")
-print(f"{'candidates searched':22}{len(ns.get('candidates', [])):14d}")
-print(f"speed ratio (reference / netsentry): {an_s / ns_s:.1f}x")
-print(f"accuracy difference (netsentry - reference): {ns['metrics']['accuracy'] - an['metrics']['accuracy']:+.4f}")
+/usr/bin/python3 - "$work" <<'PY'
+import json, sys, os
+w = sys.argv[1]
+load = lambda n: (json.load(open(os.path.join(w, n + ".json"))), float(open(os.path.join(w, n + ".seconds")).read()))
+an, an_s = load("anchor")
+rows = [("netsentry halving", *load("halving")), ("netsentry grid", *load("grid")),
+        ("netsentry halving, dedup split", *load("dedup"))]
+print(f"{'':32}{'wall s':>9}{'vs ref':>9}{'accuracy':>10}{'f1':>8}{'roc_auc':>9}{'cands':>7}  best")
+for name, ns, s in rows:
+    m = ns["metrics"]
+    print(f"{name:32}{s:9.2f}{an_s / s:8.1f}x{m['accuracy']:10.4f}{m['f1']:8.4f}{m['roc_auc']:9.4f}"
+          f"{len(ns.get('candidates', [])):7d}  {ns['best_model']} {json.dumps(ns.get('params', {}))}")
+m = an["metrics"]
+print(f"{'reference (seed_pipeline.py)':32}{an_s:9.2f}{'1.0':>8}x{m['accuracy']:10.4f}{m['f1']:8.4f}{m['roc_auc']:9.4f}"
+      f"{'':7}  {m['model']}")
+ns, ns_s = load("halving")
+print(f"speed ratio (reference / netsentry halving): {an_s / ns_s:.1f}x")
+print(f"accuracy difference (netsentry halving - reference): {ns['metrics']['accuracy'] - m['accuracy']:+.4f}")
 print("JSON " + json.dumps({"netsentry_seconds": ns_s, "reference_seconds": an_s, "ratio": an_s / ns_s,
-      "netsentry_accuracy": ns['metrics']['accuracy'], "reference_accuracy": an['metrics']['accuracy'],
-      "netsentry_best": ns['best_model'], "reference_best": an['metrics']['model']}))
+      "netsentry_accuracy": ns['metrics']['accuracy'], "reference_accuracy": m['accuracy'],
+      "netsentry_best": ns['best_model'], "reference_best": m['model'],
+      "grid_seconds": load("grid")[1], "grid_accuracy": load("grid")[0]['metrics']['accuracy'],
+      "dedup_seconds": load("dedup")[1], "dedup_accuracy": load("dedup")[0]['metrics']['accuracy']}))
 PY

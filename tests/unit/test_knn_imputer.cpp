@@ -109,6 +109,29 @@ TEST(KnnImputer, TransformNeverLearnsAndJsonRoundTrips) {
   EXPECT_THROW(KnnImputer::from_json(nlohmann::json::parse(
                    R"({"n_neighbors":3,"weights":"uniform","n_features":2,"fit_X":[[1,2],[3]]})")),
                DataError);
+  // The older array form still loads and imputes like the CSV form.
+  {
+    KnnImputer imp(2, "uniform");
+    Matrix t(3, 2);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    t.data = {1.0, nan, 3.5, 4.0, -0.1, 6.0};
+    imp.fit(t);
+    auto old = KnnImputer::from_json(nlohmann::json::parse(
+        R"({"n_neighbors":2,"weights":"uniform","n_features":2,"fit_X":[[1,null],[3.5,4],[-0.1,6]]})"));
+    auto now = KnnImputer::from_json(nlohmann::json::parse(imp.to_json().dump()));
+    Matrix q(1, 2);
+    q.data = {nan, 5.0};
+    EXPECT_EQ(test::max_abs_diff(old.transform(q), imp.transform(q)), 0.0);
+    EXPECT_EQ(test::max_abs_diff(now.transform(q), imp.transform(q)), 0.0);
+  }
+  for (const char* bad : {"1,2\n3\n", "1,2\n3,x\n", "1,2\n3,4", "1,2\n3,4\n5,6\n", "1,2\n3,inf\n"})
+    EXPECT_THROW(KnnImputer::from_json(nlohmann::json{{"n_neighbors", 3},
+                                                      {"weights", "uniform"},
+                                                      {"n_features", 2},
+                                                      {"n_rows", 2},
+                                                      {"fit_X_csv", bad}}),
+                 DataError)
+        << bad;
 }
 
 // The issue's requirement: UCI features plus small noise, ~5% missing, fit on train, transform test,

@@ -67,7 +67,7 @@ double roc_auc(const Labels& y, const std::vector<double>& score) {
   return (rank_sum_pos - np * (np + 1) / 2.0) / (np * nn);
 }
 
-Metrics compute_metrics(const Labels& y, const std::vector<double>& p, double threshold) {
+Metrics compute_metrics(const Labels& y, const std::vector<double>& p, double threshold, bool with_auc) {
   Metrics m;
   m.n = y.size();
   for (std::size_t i = 0; i < y.size(); ++i) {
@@ -82,7 +82,7 @@ Metrics compute_metrics(const Labels& y, const std::vector<double>& p, double th
   m.precision = div(static_cast<double>(m.tp), static_cast<double>(m.tp + m.fp));
   m.recall = div(static_cast<double>(m.tp), static_cast<double>(m.tp + m.fn));
   m.f1 = div(2.0 * m.precision * m.recall, m.precision + m.recall);
-  m.roc_auc = roc_auc(y, p);
+  if (with_auc) m.roc_auc = roc_auc(y, p);
   return m;
 }
 

@@ -22,7 +22,9 @@ struct Metrics {
 
 // ROC AUC with ties handled by average ranks (as sklearn.metrics.roc_auc_score); 0.5 with one class.
 double roc_auc(const Labels& y, const std::vector<double>& score);
-// All metrics for probabilities `p` with the decision `p >= threshold`.
-Metrics compute_metrics(const Labels& y, const std::vector<double>& p, double threshold = 0.5);
+// All metrics for probabilities `p` with the decision `p >= threshold` (roc_auc, which sorts the
+// scores, only when `with_auc`).
+Metrics compute_metrics(const Labels& y, const std::vector<double>& p, double threshold = 0.5,
+                        bool with_auc = true);
 
 }  // namespace netsentry

@@ -352,7 +352,7 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
                         .first;
               p = it->second;
             }
-            double score = compute_metrics(yva, p, 0.5).get(opt.metric);
+            double score = compute_metrics(yva, p, 0.5, opt.metric == "roc_auc").get(opt.metric);
             std::lock_guard lock(mu);
             res.candidates[c].fold_scores[f] = score;
             res.candidates[c].fit_seconds += fit_s / static_cast<double>(unit.cands.size());

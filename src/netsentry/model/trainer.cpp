@@ -51,7 +51,7 @@ double choose_threshold(const Labels& y, const std::vector<double>& p, const jso
   if (strategy == "max_f1") {
     double best_t = 0.5, best = -1;
     for (double t : cuts) {
-      double f = compute_metrics(y, p, t).f1;
+      double f = compute_metrics(y, p, t, false).f1;
       if (f > best + 1e-12) best = f, best_t = t;
     }
     return best_t;
@@ -59,7 +59,7 @@ double choose_threshold(const Labels& y, const std::vector<double>& p, const jso
   if (strategy == "max_fpr") {
     const double max_fpr = spec.value("max_fpr", 0.01);
     for (double t : cuts) {  // ascending: the first threshold that satisfies the FPR bound
-      auto m = compute_metrics(y, p, t);
+      auto m = compute_metrics(y, p, t, false);
       double fpr = (m.fp + m.tn) ? static_cast<double>(m.fp) / static_cast<double>(m.fp + m.tn) : 0.0;
       if (fpr <= max_fpr) return t;
     }
