@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <span>
 
 #include "netsentry/core/error.hpp"
@@ -653,13 +654,16 @@ class Knn final : public Classifier {
     }
     return p;
   }
-  // A model-agnostic approximation (k-NN has no additive structure): with L = clamped_logit(p), for
-  // row x and feature j, d_j = L(x) - L(x with x_j replaced by the baseline b_j, its training
-  // median). The bias is L(b); the d_j are rescaled to add up to L(x) - L(b): multiplied by
+  // A model-agnostic approximation (k-NN has no additive structure). With L = clamped_logit(p) and b
+  // the baseline (each feature's training median): for row x and feature j,
+  //   d_j = L(x) - L(x with x_j replaced by b_j),
+  // the bias is L(b), and the d_j are rescaled to add up to L(x) - L(b): multiplied by
   // (L(x) - L(b)) / sum(d) when that ratio is positive, otherwise the remainder is spread in
-  // proportion to |d_j| (or evenly over the features that differ from the baseline when every d_j is
-  // 0). A feature equal to its baseline gets 0. Costs one extra neighbour search per feature that
-  // differs from the baseline.
+  // proportion to |d_j|. When no single replacement changes the neighbours' vote (every d_j = 0, common
+  // for rows deep inside one class), the reverse effects d_j = L(b with b_j set to x_j) - L(b) are used
+  // the same way; if those are all 0 too, the difference is split evenly over the features that differ
+  // from the baseline. A feature equal to its baseline always gets 0. Costs one neighbour search per
+  // feature that differs from the baseline (two for the rows that need the reverse effects).
   std::optional<Matrix> contributions(const Matrix& X) const override {
     check_fitted(!knn_.empty() && knn_->isTrained(), family());
     if (baseline_.empty()) return std::nullopt;
@@ -669,45 +673,86 @@ class Knn final : public Classifier {
     std::copy(baseline_.begin(), baseline_.end(), base.data.begin());
     const double l0 = clamped_logit(predict_proba(base)[0]);
     Matrix c(X.rows, nf + 1, 0.0);
-    constexpr std::size_t kBlock = 256;                        // rows per batch of neighbour searches
-    std::vector<std::pair<std::size_t, std::size_t>> variant;  // (row, feature) per query after the rows
+    constexpr std::size_t kBlock = 256;  // rows per batch of neighbour searches
+    struct Query {
+      std::size_t row, feature;
+    };
+    std::vector<Query> removed, added;  // x with x_j := b_j; b with b_j := x_j
+    std::vector<double> l(kBlock);
+    // The effects d_j of the queries [q, end) of one row (all for `row`), from their log-odds.
+    auto effects = [&](const std::vector<Query>& qs, std::size_t& q, std::size_t row,
+                       const std::vector<double>& lq, bool from_x, std::vector<double>& d) {
+      std::fill(d.begin(), d.end(), 0.0);
+      for (; q < qs.size() && qs[q].row == row; ++q)
+        d[qs[q].feature] = from_x ? l[row % kBlock] - lq[q] : lq[q] - l0;
+    };
+    // Writes row i's contributions from effects d; false when every effect is 0 (nothing to scale).
+    auto attribute = [&](std::size_t i, const std::vector<double>& d, bool last_resort) {
+      const double total = l[i % kBlock] - l0;
+      double sum = 0, sum_abs = 0;
+      std::size_t differing = 0;
+      for (std::size_t j = 0; j < nf; ++j) {
+        sum += d[j];
+        sum_abs += std::abs(d[j]);
+        differing += !(X(i, j) == baseline_[j]);
+      }
+      if (sum_abs == 0 && total != 0 && !last_resort) return false;
+      for (std::size_t j = 0; j < nf; ++j) {
+        double cj;
+        if (total * sum > 0)
+          cj = d[j] * (total / sum);
+        else if (sum_abs > 0)
+          cj = d[j] + (total - sum) * (std::abs(d[j]) / sum_abs);
+        else
+          cj = X(i, j) == baseline_[j] || differing == 0 ? 0.0 : total / static_cast<double>(differing);
+        c(i, j) = cj;
+      }
+      c(i, nf) = l0;
+      return true;
+    };
+    auto log_odds = [&](const std::vector<Query>& qs, bool from_x) {
+      Matrix Q(qs.size(), nf);
+      for (std::size_t q = 0; q < qs.size(); ++q) {
+        auto row = Q.row(q);
+        if (from_x)
+          std::copy(X.row(qs[q].row).begin(), X.row(qs[q].row).end(), row.begin());
+        else
+          std::copy(baseline_.begin(), baseline_.end(), row.begin());
+        row[qs[q].feature] = from_x ? baseline_[qs[q].feature] : X(qs[q].row, qs[q].feature);
+      }
+      std::vector<double> out = qs.empty() ? std::vector<double>{} : predict_proba(Q);
+      for (auto& v : out) v = clamped_logit(v);
+      return out;
+    };
     std::vector<double> d(nf);
     for (std::size_t r0 = 0; r0 < X.rows; r0 += kBlock) {
       const std::size_t r1 = std::min(X.rows, r0 + kBlock);
-      variant.clear();
+      std::vector<std::size_t> rows(r1 - r0);
+      std::iota(rows.begin(), rows.end(), r0);
+      const auto p = predict_proba(X.take_rows(rows));
+      for (std::size_t i = r0; i < r1; ++i) l[i % kBlock] = clamped_logit(p[i - r0]);
+      removed.clear();
       for (std::size_t i = r0; i < r1; ++i)
         for (std::size_t j = 0; j < nf; ++j)
-          if (!(X(i, j) == baseline_[j])) variant.emplace_back(i, j);
-      Matrix Q(r1 - r0 + variant.size(), nf);
-      for (std::size_t i = r0; i < r1; ++i)
-        std::copy(X.row(i).begin(), X.row(i).end(), Q.row(i - r0).begin());
-      for (std::size_t v = 0; v < variant.size(); ++v) {
-        auto q = Q.row(r1 - r0 + v);
-        std::copy(X.row(variant[v].first).begin(), X.row(variant[v].first).end(), q.begin());
-        q[variant[v].second] = baseline_[variant[v].second];
+          if (!(X(i, j) == baseline_[j])) removed.push_back({i, j});
+      const auto lr = log_odds(removed, true);
+      added.clear();
+      std::vector<std::size_t> pending;
+      for (std::size_t i = r0, q = 0; i < r1; ++i) {
+        const std::size_t first = q;
+        effects(removed, q, i, lr, true, d);
+        if (attribute(i, d, false)) continue;
+        pending.push_back(i);
+        for (std::size_t k = first; k < q; ++k) added.push_back(removed[k]);
       }
-      const auto p = predict_proba(Q);
-      std::size_t v = 0;
-      for (std::size_t i = r0; i < r1; ++i) {
-        const double l = clamped_logit(p[i - r0]);
-        std::fill(d.begin(), d.end(), 0.0);
-        std::size_t differing = 0;
-        for (; v < variant.size() && variant[v].first == i; ++v, ++differing)
-          d[variant[v].second] = l - clamped_logit(p[r1 - r0 + v]);
-        double sum = 0, sum_abs = 0;
-        for (double dj : d) sum += dj, sum_abs += std::abs(dj);
-        const double total = l - l0;
-        for (std::size_t j = 0; j < nf; ++j) {
-          double cj;
-          if (total * sum > 0)
-            cj = d[j] * (total / sum);
-          else if (sum_abs > 0)
-            cj = d[j] + (total - sum) * (std::abs(d[j]) / sum_abs);
-          else
-            cj = X(i, j) == baseline_[j] ? 0.0 : total / static_cast<double>(differing);
-          c(i, j) = cj;
-        }
-        c(i, nf) = l0;
+      const auto la = log_odds(added, false);
+      for (std::size_t i : pending) {
+        std::size_t q = static_cast<std::size_t>(
+            std::lower_bound(added.begin(), added.end(), i,
+                             [](const Query& a, std::size_t r) { return a.row < r; }) -
+            added.begin());
+        effects(added, q, i, la, false, d);
+        attribute(i, d, true);
       }
     }
     return c;
