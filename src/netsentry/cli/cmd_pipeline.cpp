@@ -65,7 +65,9 @@ NETSENTRY_COMMAND(train, 10, [](CLI::App& app, cli::Context& ctx) {
     if (!args->model_dir.empty()) opt.model_dir = args->model_dir;
     if (!args->artifact_dir.empty()) opt.artifact_dir = args->artifact_dir;
     cli::ProgressBar bar(!ctx.quiet && ::isatty(STDERR_FILENO));
-    opt.progress = [&bar](const std::string& stage, double f) { bar.update(stage, f); };
+    opt.progress_counts = [&bar](const std::string& stage, double f, std::size_t done, std::size_t total) {
+      bar.update(stage, f, done, total);
+    };
     auto r = run_training(cfg, opt);
     bar.finish();
     if (args->registry != "none") {

@@ -49,8 +49,9 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
   r.run_dir = new_run_dir(opt.artifact_dir ? *opt.artifact_dir : fs::path(cfg.artifact_dir));
   r.model_dir = opt.model_dir ? *opt.model_dir : fs::path(cfg.model_dir);
   spdlog::info("run: {}", r.run_dir.string());
-  auto report = [&](const char* stage, double f) {
+  auto report = [&](const char* stage, double f, std::size_t done = 0, std::size_t total = 0) {
     if (opt.progress) opt.progress(stage, f);
+    if (opt.progress_counts) opt.progress_counts(stage, f, done, total);
   };
   json seconds;
   json run = {{"run_dir", r.run_dir}, {"started_at", utc_iso8601()}, {"seed", cfg.seed}, {"config", cfg.raw}};
@@ -81,7 +82,7 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
     report("train", 0);
     const auto model =
         run_model_trainer(cfg, ing, tr, r.run_dir / "model_trainer", [&](std::size_t d, std::size_t n) {
-          report("train", static_cast<double>(d) / static_cast<double>(n));
+          report("train", static_cast<double>(d) / static_cast<double>(n), d, n);
         });
     seconds["train"] = since(t);
 

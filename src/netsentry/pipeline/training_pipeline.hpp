@@ -1,6 +1,7 @@
 #pragma once
 // The training pipeline: ingest -> validate -> transform -> train -> evaluate -> bundle.
 // The only place that knows the order of the stages. A run lives in <artifact_dir>/<UTC stamp>/.
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -17,6 +18,10 @@ struct TrainOptions {
   std::optional<std::filesystem::path> model_dir;  // where final_model/ goes (default: <run_dir>/final_model)
   std::optional<std::filesystem::path> artifact_dir;
   std::function<void(const std::string& stage, double fraction)> progress;  // optional
+  // Optional, the same reports with counts: during "train", the search's fit tasks done / total
+  // (0 / 0 in the other stages).
+  std::function<void(const std::string& stage, double fraction, std::size_t done, std::size_t total)>
+      progress_counts;
 };
 
 struct TrainResult {
