@@ -70,7 +70,7 @@ EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const Transformatio
 
   bundle.metadata()["metrics"] = report;
   a.model_dir = stage_dir / "evaluated_model";
-  bundle.save(a.model_dir);
+  bundle.save_copy_of(trained.model_dir, a.model_dir);
   write_file_atomic(stage_dir / "artifact.json", a.to_json().dump(2));
   return a;
 }

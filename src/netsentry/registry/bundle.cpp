@@ -71,6 +71,24 @@ void ModelBundle::save(const fs::path& dest) const {
   }
 }
 
+void ModelBundle::save_copy_of(const fs::path& saved_dir, const fs::path& dest) const {
+  fs::path parent = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
+  fs::create_directories(parent);
+  fs::path tmp = parent / (dest.filename().string() + ".tmp." + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  try {
+    fs::copy(saved_dir, tmp, fs::copy_options::recursive);
+    fs::remove(tmp / "metadata.json");  // rewritten last: it marks the bundle complete
+    write_file_atomic(tmp / "metrics.json", metadata_.value("metrics", json::object()).dump(2));
+    write_file_atomic(tmp / "metadata.json", metadata_.dump(2));
+    publish_dir(tmp, dest);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+}
+
 std::string ModelBundle::class_value(int cls) const {
   const json mapping = metadata_.value("label_mapping", json::object());
   for (auto& [k, v] : mapping.items())

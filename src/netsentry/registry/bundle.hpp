@@ -41,6 +41,9 @@ class ModelBundle {
   static ModelBundle load(const std::filesystem::path& dir);
   // Writes the bundle to `dest` atomically (temp dir + fsync + rename).
   void save(const std::filesystem::path& dest) const;
+  // Publishes a copy of the saved bundle `saved_dir` (this bundle, as saved there) at `dest` with the
+  // current metadata: the model and preprocessor files are copied, not serialised again.
+  void save_copy_of(const std::filesystem::path& saved_dir, const std::filesystem::path& dest) const;
 
   const nlohmann::json& metadata() const { return metadata_; }
   nlohmann::json& metadata() { return metadata_; }
