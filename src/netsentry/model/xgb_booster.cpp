@@ -1,5 +1,6 @@
 #include "netsentry/model/xgb_booster.hpp"
 
+#include <spdlog/spdlog.h>
 #include <xgboost/c_api.h>
 
 #include <stdexcept>
@@ -106,6 +107,7 @@ Booster::Booster() = default;
 void Booster::create(void* const* cache, std::size_t n) {
   if (h_) XGBoosterFree(h_);
   h_ = nullptr;
+  compiled_ = std::make_unique<Compiled>();
   BoosterHandle h = nullptr;
   check(XGBoosterCreate(const_cast<DMatrixHandle*>(cache), n, &h), "create");
   h_ = h;
@@ -161,6 +163,22 @@ std::vector<double> Booster::predict_proba(const Matrix& X, int iteration_end) c
   check(XGBoosterPredictFromDMatrix(h_, d.handle(), cfg.c_str(), &shape, &dim, &res), "predict");
   for (std::size_t i = 0; i < X.rows; ++i) out[i] = res[i];
   return out;
+}
+
+const FlatForest* Booster::compiled() const {
+  ready();
+  std::call_once(compiled_->once, [this] {
+    // UBJSON: the JSON document in binary form, written and read several times faster.
+    std::string why;
+    try {
+      if (auto f = FlatForest::from_ubjson(serialize("ubj"), &why))
+        compiled_->forest = std::make_unique<const FlatForest>(std::move(*f));
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    if (!compiled_->forest) spdlog::debug("XGBoost predicts this model itself (no FlatForest: {})", why);
+  });
+  return compiled_->forest.get();
 }
 
 Matrix Booster::contributions(const Matrix& X) const {
@@ -234,6 +252,7 @@ void Booster::keep_first(int n) {
   check(XGBoosterSlice(h_, 0, n, 1, &out), "slice");
   XGBoosterFree(h_);
   h_ = out;
+  compiled_ = std::make_unique<Compiled>();
   for (auto& [k, v] : params_) check(XGBoosterSetParam(h_, k.c_str(), v.c_str()), k.c_str());
 }
 

@@ -4,10 +4,13 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "netsentry/core/matrix.hpp"
+#include "netsentry/model/flat_forest.hpp"
 
 namespace netsentry::xgb {
 
@@ -51,8 +54,11 @@ class Booster {
   void train(const Matrix& X, const Labels& y, const std::vector<float>* w, int rounds);
   // Trains on a DMatrix handle (DMatrix or QuantileDMatrix) the caller keeps alive during the call.
   void train(void* dmatrix, int rounds);
-  // P(class 1); iteration_end = 0 means all rounds.
+  // P(class 1) by XGBoost's own predictor; iteration_end = 0 means all rounds.
   std::vector<double> predict_proba(const Matrix& X, int iteration_end = 0) const;
+  // The trees compiled for fast prediction (FlatForest: the same probabilities), built on first use
+  // and kept until the model changes; null when FlatForest does not cover the model (gblinear).
+  const FlatForest* compiled() const;
   // rows x (features + 1) SHAP contributions (margin units); last column is the bias.
   Matrix contributions(const Matrix& X) const;
   // Gain importance per feature index ("f0", "f1", ...); 0 for features never used.
@@ -71,6 +77,11 @@ class Booster {
   void* h_ = nullptr;
   std::map<std::string, std::string> params_;
   mutable std::atomic<bool> inplace_{true};
+  struct Compiled {
+    std::once_flag once;
+    std::unique_ptr<const FlatForest> forest;
+  };
+  mutable std::unique_ptr<Compiled> compiled_ = std::make_unique<Compiled>();  // reset when h_ changes
 };
 
 }  // namespace netsentry::xgb

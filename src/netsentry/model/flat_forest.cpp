@@ -1,0 +1,830 @@
+#include "netsentry/model/flat_forest.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <thread>
+
+namespace netsentry::xgb {
+
+// Reads XGBoost's model document event by event (nlohmann's SAX interface, text JSON or UBJSON):
+// only the fields the evaluator needs are kept and no JSON tree is built (the arrays of a 256-tree
+// forest hold millions of values). XGBoost writes object keys in sorted order, so the model
+// parameters ("learner_model_param") come after the trees: everything is checked at the end.
+class ModelReader {
+ public:
+  using json = nlohmann::json;
+
+  bool null() { return true; }
+  bool boolean(bool b) { return number(b ? 1.0 : 0.0); }
+  bool number_integer(json::number_integer_t v) { return number(static_cast<double>(v)); }
+  bool number_unsigned(json::number_unsigned_t v) { return number(static_cast<double>(v)); }
+  bool number_float(json::number_float_t v, const std::string&) { return number(v); }
+  bool binary(json::binary_t&) { return true; }
+
+  bool string(std::string& s) {
+    if (stack_.empty()) return true;
+    const Frame& f = stack_.back();
+    if (f.field == Field::Name && f.ctx == Ctx::Objective)
+      objective_ = s;
+    else if (f.field == Field::Name && f.ctx == Ctx::Booster)
+      booster_ = s;
+    else if (is_param(f.ctx))
+      return param(s);
+    return true;
+  }
+
+  bool start_object(std::size_t) {
+    Ctx c = Ctx::Ignore;
+    if (stack_.empty()) {
+      c = Ctx::Root;
+    } else {
+      const Frame& p = stack_.back();
+      if (p.ctx == Ctx::Root && p.field == Field::Learner)
+        c = Ctx::Learner;
+      else if (p.ctx == Ctx::Learner && p.field == Field::ModelParam)
+        c = Ctx::ModelParam;
+      else if (p.ctx == Ctx::Learner && p.field == Field::Objective)
+        c = Ctx::Objective;
+      else if (p.ctx == Ctx::Learner && p.field == Field::Booster)
+        c = Ctx::Booster;
+      else if (p.ctx == Ctx::Booster && p.field == Field::Model)
+        c = Ctx::GbModel;
+      else if (p.ctx == Ctx::GbModel && p.field == Field::GbParam)
+        c = Ctx::GbParam;
+      else if (p.ctx == Ctx::Trees)
+        c = Ctx::Tree;
+      else if (p.ctx == Ctx::Tree && p.field == Field::TreeParam)
+        c = Ctx::TreeParam;
+    }
+    if (c == Ctx::Tree) {
+      left_.clear();
+      right_.clear();
+      feature_.clear();
+      cond_.clear();
+      dleft_.clear();
+    }
+    stack_.push_back({c, Field::None});
+    return true;
+  }
+
+  bool key(std::string& k) {
+    Frame& f = stack_.back();
+    f.field = Field::None;
+    switch (f.ctx) {
+      case Ctx::Root:
+        if (k == "learner") f.field = Field::Learner;
+        break;
+      case Ctx::Learner:
+        if (k == "learner_model_param")
+          f.field = Field::ModelParam;
+        else if (k == "objective")
+          f.field = Field::Objective;
+        else if (k == "gradient_booster")
+          f.field = Field::Booster;
+        break;
+      case Ctx::ModelParam:
+        if (k == "base_score")
+          f.field = Field::BaseScore;
+        else if (k == "num_class")
+          f.field = Field::NumClass;
+        else if (k == "num_feature")
+          f.field = Field::NumFeature;
+        else if (k == "num_target")
+          f.field = Field::NumTarget;
+        break;
+      case Ctx::Objective:
+        if (k == "name") f.field = Field::Name;
+        break;
+      case Ctx::Booster:
+        if (k == "name")
+          f.field = Field::Name;
+        else if (k == "model")
+          f.field = Field::Model;
+        break;
+      case Ctx::GbModel:
+        if (k == "gbtree_model_param")
+          f.field = Field::GbParam;
+        else if (k == "tree_info")
+          f.field = Field::TreeInfo;
+        else if (k == "trees")
+          f.field = Field::Trees;
+        break;
+      case Ctx::GbParam:
+        if (k == "num_parallel_tree") f.field = Field::NumParallelTree;
+        break;
+      case Ctx::Tree:
+        if (k == "left_children")
+          f.field = Field::Left;
+        else if (k == "right_children")
+          f.field = Field::Right;
+        else if (k == "split_indices")
+          f.field = Field::Feature;
+        else if (k == "split_conditions")
+          f.field = Field::Cond;
+        else if (k == "default_left")
+          f.field = Field::DefaultLeft;
+        else if (k == "split_type")
+          f.field = Field::SplitType;
+        else if (k == "tree_param")
+          f.field = Field::TreeParam;
+        break;
+      case Ctx::TreeParam:
+        if (k == "size_leaf_vector") f.field = Field::SizeLeafVector;
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+
+  bool end_object() {
+    const bool tree = stack_.back().ctx == Ctx::Tree;
+    stack_.pop_back();
+    return tree ? finish_tree() : true;
+  }
+
+  bool start_array(std::size_t n) {
+    Ctx c = Ctx::Ignore;
+    Field field = Field::None;
+    if (!stack_.empty()) {
+      const Frame& p = stack_.back();
+      if (p.ctx == Ctx::GbModel && p.field == Field::TreeInfo) {
+        c = Ctx::TreeInfo;
+      } else if (p.ctx == Ctx::GbModel && p.field == Field::Trees) {
+        c = Ctx::Trees;
+      } else if (p.ctx == Ctx::Tree && p.field != Field::None && p.field != Field::TreeParam) {
+        c = Ctx::TreeArray;
+        field = p.field;
+        if (n != static_cast<std::size_t>(-1) && n < (std::size_t{1} << 26)) reserve(field, n);
+      }
+    }
+    stack_.push_back({c, field});
+    return true;
+  }
+
+  bool end_array() {
+    stack_.pop_back();
+    return true;
+  }
+
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    error_ = std::string("unreadable model: ") + e.what();
+    return false;
+  }
+
+  // After a successful parse: the forest, or nullopt with the reason.
+  std::optional<FlatForest> finish(std::string& why);
+  const std::string& error() const { return error_; }
+
+ private:
+  enum class Ctx : std::uint8_t {
+    Ignore,
+    Root,
+    Learner,
+    ModelParam,
+    Objective,
+    Booster,
+    GbModel,
+    GbParam,
+    TreeInfo,
+    Trees,
+    Tree,
+    TreeParam,
+    TreeArray
+  };
+  enum class Field : std::uint8_t {
+    None,
+    Learner,
+    ModelParam,
+    Objective,
+    Booster,
+    Name,
+    Model,
+    BaseScore,
+    NumClass,
+    NumFeature,
+    NumTarget,
+    GbParam,
+    NumParallelTree,
+    TreeInfo,
+    Trees,
+    TreeParam,
+    SizeLeafVector,
+    Left,
+    Right,
+    Feature,
+    Cond,
+    DefaultLeft,
+    SplitType
+  };
+  struct Frame {
+    Ctx ctx;
+    Field field;
+  };
+
+  static bool is_param(Ctx c) { return c == Ctx::ModelParam || c == Ctx::GbParam || c == Ctx::TreeParam; }
+
+  void reserve(Field f, std::size_t n) {
+    switch (f) {
+      case Field::Left:
+        left_.reserve(n);
+        break;
+      case Field::Right:
+        right_.reserve(n);
+        break;
+      case Field::Feature:
+        feature_.reserve(n);
+        break;
+      case Field::Cond:
+        cond_.reserve(n);
+        break;
+      case Field::DefaultLeft:
+        dleft_.reserve(n);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // XGBoost writes model parameters as strings ("256", "5E-1").
+  bool param(const std::string& s) {
+    try {
+      return number(std::stod(s));
+    } catch (const std::exception&) {
+      error_ = "a model parameter is not a number: " + s;
+      return false;
+    }
+  }
+
+  bool number(double v) {
+    if (stack_.empty()) return true;
+    const Frame& f = stack_.back();
+    switch (f.ctx) {
+      case Ctx::TreeArray:
+        switch (f.field) {
+          case Field::Left:
+            left_.push_back(static_cast<std::int32_t>(v));
+            break;
+          case Field::Right:
+            right_.push_back(static_cast<std::int32_t>(v));
+            break;
+          case Field::Feature:
+            feature_.push_back(static_cast<std::int64_t>(v));
+            break;
+          case Field::Cond:
+            cond_.push_back(static_cast<float>(v));
+            break;
+          case Field::DefaultLeft:
+            dleft_.push_back(v != 0);
+            break;
+          case Field::SplitType:
+            categorical_ |= v != 0;
+            break;
+          default:
+            break;
+        }
+        break;
+      case Ctx::TreeInfo:
+        several_groups_ |= v != 0;
+        break;
+      case Ctx::ModelParam:
+        if (f.field == Field::BaseScore)
+          base_score_ = v;
+        else if (f.field == Field::NumClass)
+          num_class_ = v;
+        else if (f.field == Field::NumFeature)
+          num_feature_ = v;
+        else if (f.field == Field::NumTarget)
+          num_target_ = v;
+        break;
+      case Ctx::GbParam:
+        if (f.field == Field::NumParallelTree) num_parallel_tree_ = v;
+        break;
+      case Ctx::TreeParam:
+        if (f.field == Field::SizeLeafVector) vector_leaves_ |= v > 1;
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+
+  // The tree just read, laid out breadth first from the root so that the two children of a node are
+  // neighbours. Nodes that the root does not reach (deleted by pruning) are left out.
+  bool finish_tree() {
+    const std::size_t n = left_.size();
+    if (n == 0 || right_.size() != n || feature_.size() != n || cond_.size() != n || dleft_.size() != n) {
+      error_ = "a malformed tree (arrays of different lengths)";
+      return false;
+    }
+    if (out_feature_.size() + n >= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+      error_ = "too many nodes";
+      return false;
+    }
+    const auto root = static_cast<std::uint32_t>(out_feature_.size());
+    queue_.assign(1, 0);
+    depth_.assign(1, 0);
+    int max_depth = 0;
+    for (std::size_t q = 0; q < queue_.size(); ++q) {
+      const std::int32_t old = queue_[q];
+      const std::uint32_t self = root + static_cast<std::uint32_t>(q);
+      max_depth = std::max(max_depth, depth_[q]);
+      if (left_[old] < 0) {  // a leaf
+        out_feature_.push_back(-1);
+        out_threshold_.push_back(0.0f);
+        out_left_.push_back(self - 1);  // mod 2^32
+        out_value_.push_back(cond_[old]);
+        out_default_left_.push_back(0);
+        out_depth_.push_back(static_cast<std::uint8_t>(depth_[q]));
+        continue;
+      }
+      const std::int32_t l = left_[old], r = right_[old];
+      if (l <= 0 || r <= 0 || static_cast<std::size_t>(l) >= n || static_cast<std::size_t>(r) >= n ||
+          feature_[old] < 0 || feature_[old] > 65535 || std::isnan(cond_[old]) || queue_.size() > n) {
+        error_ = "a malformed tree";
+        return false;
+      }
+      if (depth_[q] >= 255) {
+        error_ = "a tree deeper than 255";
+        return false;
+      }
+      out_feature_.push_back(static_cast<std::int32_t>(feature_[old]));
+      out_threshold_.push_back(cond_[old]);
+      out_left_.push_back(root + static_cast<std::uint32_t>(queue_.size()));
+      out_value_.push_back(0.0f);
+      out_default_left_.push_back(dleft_[old]);
+      out_depth_.push_back(static_cast<std::uint8_t>(depth_[q]));
+      queue_.push_back(l);
+      queue_.push_back(r);
+      depth_.push_back(depth_[q] + 1);
+      depth_.push_back(depth_[q] + 1);
+    }
+    tree_root_.push_back(root);
+    tree_depth_.push_back(static_cast<std::uint8_t>(max_depth));
+    return true;
+  }
+
+  std::vector<Frame> stack_;
+  std::string error_;
+  // The tree being read.
+  std::vector<std::int32_t> left_, right_;
+  std::vector<std::int64_t> feature_;
+  std::vector<float> cond_;
+  std::vector<std::uint8_t> dleft_;
+  std::vector<std::int32_t> queue_;
+  std::vector<int> depth_;
+  // Every tree read so far, in the evaluator's node order.
+  std::vector<std::int32_t> out_feature_;  // -1: a leaf
+  std::vector<std::uint32_t> out_left_;
+  std::vector<float> out_threshold_, out_value_;
+  std::vector<std::uint8_t> out_default_left_, out_depth_;
+  std::vector<std::uint32_t> tree_root_;
+  std::vector<std::uint8_t> tree_depth_;
+  // Model parameters.
+  std::string objective_, booster_;
+  double base_score_ = std::numeric_limits<double>::quiet_NaN();
+  double num_class_ = 0, num_feature_ = -1, num_target_ = 1, num_parallel_tree_ = 1;
+  bool several_groups_ = false, categorical_ = false, vector_leaves_ = false;
+};
+
+std::optional<FlatForest> ModelReader::finish(std::string& why) {
+  if (objective_ != "binary:logistic" && objective_ != "reg:logistic") {
+    why = "objective '" + objective_ + "' (only binary:logistic and reg:logistic)";
+    return std::nullopt;
+  }
+  if (booster_ != "gbtree") {
+    why = "booster '" + booster_ + "' (only gbtree)";
+    return std::nullopt;
+  }
+  if (num_class_ > 1 || num_target_ > 1 || several_groups_) {
+    why = "several classes or targets";
+    return std::nullopt;
+  }
+  if (categorical_ || vector_leaves_) {
+    why = categorical_ ? "categorical splits" : "vector leaves";
+    return std::nullopt;
+  }
+  const float base = static_cast<float>(base_score_);
+  if (!(base > 0.0f && base < 1.0f)) {
+    why = "base_score outside (0, 1)";
+    return std::nullopt;
+  }
+  if (!(num_feature_ >= 0 && num_feature_ < 1e9) || !(num_parallel_tree_ >= 1 && num_parallel_tree_ < 1e9)) {
+    why = "missing or invalid num_feature / num_parallel_tree";
+    return std::nullopt;
+  }
+  FlatForest f;
+  f.n_features_ = static_cast<std::size_t>(num_feature_);
+  f.trees_per_round_ = static_cast<std::size_t>(num_parallel_tree_);
+  if (tree_root_.size() % f.trees_per_round_ != 0) {
+    why = "a partial boosting round";
+    return std::nullopt;
+  }
+  // XGBoost turns the base score (a probability) into a margin in float:
+  // LogisticRegression::ProbToMargin.
+  f.base_margin_ = -std::log(1.0f / base - 1.0f);
+
+  const std::size_t n = out_feature_.size();
+  for (std::size_t i = 0; i < n; ++i)
+    if (out_feature_[i] >= 0 && static_cast<std::size_t>(out_feature_[i]) >= f.n_features_) {
+      why = "a split on feature " + std::to_string(out_feature_[i]) + " of a model of " +
+            std::to_string(f.n_features_) + " features";
+      return std::nullopt;
+    }
+  // How often rows meet a split: 2^-depth (each split halves the rows, roughly).
+  auto met = [&](std::size_t i) { return std::ldexp(1.0, -static_cast<int>(out_depth_[i])); };
+  f.nodes_.resize(n);
+
+  // The distinct tests (feature, threshold, default direction). Few: one mask bit each.
+  struct Test {
+    std::int32_t feature;
+    float threshold;
+    std::uint8_t default_left;
+    double met = 0;
+    bool operator<(const Test& o) const {
+      if (feature != o.feature) return feature < o.feature;
+      if (threshold != o.threshold) return threshold < o.threshold;
+      return default_left < o.default_left;
+    }
+    bool same(const Test& o) const {
+      return feature == o.feature && threshold == o.threshold && default_left == o.default_left;
+    }
+  };
+  std::vector<Test> tests;
+  for (std::size_t i = 0; i < n; ++i)
+    if (out_feature_[i] >= 0) tests.push_back({out_feature_[i], out_threshold_[i], out_default_left_[i]});
+  std::sort(tests.begin(), tests.end());
+  tests.erase(std::unique(tests.begin(), tests.end(), [](const Test& a, const Test& b) { return a.same(b); }),
+              tests.end());
+  constexpr std::size_t kMaskTests = 63;  // bit 63: always set, for the leaves
+  if (tests.size() <= kMaskTests) {
+    f.masks_ = true;
+    auto find = [&](std::size_t i) {
+      const Test key{out_feature_[i], out_threshold_[i], out_default_left_[i]};
+      return static_cast<std::size_t>(std::lower_bound(tests.begin(), tests.end(), key) - tests.begin());
+    };
+    for (std::size_t i = 0; i < n; ++i)
+      if (out_feature_[i] >= 0) tests[find(i)].met += met(i);
+    std::vector<std::size_t> rank(tests.size());
+    for (std::size_t j = 0; j < rank.size(); ++j) rank[j] = j;
+    std::stable_sort(rank.begin(), rank.end(),
+                     [&](std::size_t a, std::size_t b) { return tests[a].met > tests[b].met; });
+    std::vector<std::uint16_t> bit(tests.size());
+    for (std::size_t r = 0; r < rank.size(); ++r) {
+      const Test& t = tests[rank[r]];
+      bit[rank[r]] = static_cast<std::uint16_t>(kMaskTests - 1 - r);
+      f.test_feature_.push_back(static_cast<std::uint16_t>(t.feature));
+      f.test_threshold_.push_back(t.threshold);
+      f.test_missing_.push_back(t.default_left == 0);  // a missing value goes right
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      FlatForest::Node& node = f.nodes_[i];
+      node.left = out_left_[i];
+      node.bin = 0;
+      node.test = out_feature_[i] < 0 ? kMaskTests : bit[find(i)];
+    }
+  } else {
+    // Each feature's distinct thresholds, and each split's threshold as a bin number.
+    std::vector<std::vector<float>> cuts(f.n_features_);
+    for (std::size_t i = 0; i < n; ++i)
+      if (out_feature_[i] >= 0) cuts[static_cast<std::size_t>(out_feature_[i])].push_back(out_threshold_[i]);
+    f.cut_begin_.assign(1, 0);
+    std::size_t widest = 0;
+    for (auto& c : cuts) {
+      std::sort(c.begin(), c.end());
+      c.erase(std::unique(c.begin(), c.end()), c.end());
+      widest = std::max(widest, c.size());
+      f.cuts_.insert(f.cuts_.end(), c.begin(), c.end());
+      f.cut_begin_.push_back(static_cast<std::uint32_t>(f.cuts_.size()));
+    }
+    if (widest > 65534) {
+      why = "a feature with over 65534 distinct thresholds";
+      return std::nullopt;
+    }
+    f.wide_bins_ = widest > 254;
+    std::vector<double> feature_met(f.n_features_, 0.0);
+    for (std::size_t i = 0; i < n; ++i)
+      if (out_feature_[i] >= 0) feature_met[static_cast<std::size_t>(out_feature_[i])] += met(i);
+    for (std::size_t j = 0; j < f.n_features_; ++j)
+      if (feature_met[j] > 0) f.sort_features_.push_back(static_cast<std::uint16_t>(j));
+    std::stable_sort(f.sort_features_.begin(), f.sort_features_.end(),
+                     [&](std::uint16_t a, std::uint16_t b) { return feature_met[a] > feature_met[b]; });
+    for (std::size_t i = 0; i < n; ++i) {
+      FlatForest::Node& node = f.nodes_[i];
+      node.left = out_left_[i];
+      if (out_feature_[i] < 0) {
+        node.test = 0;
+        node.bin = 0;
+        continue;
+      }
+      const auto& c = cuts[static_cast<std::size_t>(out_feature_[i])];
+      node.test = static_cast<std::uint16_t>(out_feature_[i]);
+      // x < threshold <=> (the number of thresholds <= x) <= (the threshold's rank)
+      node.bin =
+          static_cast<std::uint16_t>(std::lower_bound(c.begin(), c.end(), out_threshold_[i]) - c.begin() + 1);
+    }
+  }
+  f.value_ = std::move(out_value_);
+  f.default_left_ = std::move(out_default_left_);
+  f.tree_root_ = std::move(tree_root_);
+  f.tree_depth_ = std::move(tree_depth_);
+  return f;
+}
+
+namespace {
+
+std::optional<FlatForest> read_model(std::string_view doc, nlohmann::json::input_format_t format,
+                                     std::string* why) {
+  ModelReader reader;
+  std::string reason;
+  bool ok = false;
+  try {
+    ok = nlohmann::json::sax_parse(doc.begin(), doc.end(), &reader, format);
+  } catch (const std::exception& e) {
+    reason = std::string("unreadable model: ") + e.what();
+  }
+  std::optional<FlatForest> f;
+  if (ok)
+    f = reader.finish(reason);
+  else if (reason.empty())
+    reason = reader.error().empty() ? "unreadable model" : reader.error();
+  if (!f && why) *why = reason;
+  return f;
+}
+
+}  // namespace
+
+std::optional<FlatForest> FlatForest::from_json(std::string_view model_json, std::string* why) {
+  return read_model(model_json, nlohmann::json::input_format_t::json, why);
+}
+
+std::optional<FlatForest> FlatForest::from_ubjson(std::string_view model_ubj, std::string* why) {
+  return read_model(model_ubj, nlohmann::json::input_format_t::ubjson, why);
+}
+
+// ---- evaluation ---------------------------------------------------------------------------------
+
+namespace {
+
+using Node = FlatForest::Node;
+
+template <class Bin>
+constexpr Bin kMissingBin = std::numeric_limits<Bin>::max();
+
+constexpr std::size_t kRows = 8;   // rows walking one tree in lock step
+constexpr std::size_t kTrees = 8;  // trees one row walks in lock step
+
+// Walks G lanes from idx[] for at most `depth` steps; next(g, i) is lane g's next node from node i.
+// Stops early once no lane moves (every lane sits on its leaf).
+template <std::size_t G, class Next>
+inline void walk(int depth, std::uint32_t* idx, Next next) {
+  int d = 0;
+  for (; d + 1 < depth; d += 2) {
+#pragma GCC unroll 16
+    for (std::size_t g = 0; g < G; ++g) idx[g] = next(g, idx[g]);
+    std::uint32_t moved = 0;
+#pragma GCC unroll 16
+    for (std::size_t g = 0; g < G; ++g) {
+      const std::uint32_t i = next(g, idx[g]);
+      moved |= i ^ idx[g];
+      idx[g] = i;
+    }
+    if (!moved) return;
+  }
+  if (d < depth) {
+#pragma GCC unroll 16
+    for (std::size_t g = 0; g < G; ++g) idx[g] = next(g, idx[g]);
+  }
+}
+
+// The test outcome at node i for a row with bin x of the node's feature.
+template <class Bin, bool kMissing>
+inline std::uint32_t bin_right(const Node* nodes, const std::uint8_t* default_left, std::uint32_t i, Bin x) {
+  if constexpr (kMissing)
+    if (x == kMissingBin<Bin>) return default_left[i] == 0;
+  return x >= nodes[i].bin;
+}
+
+// One row (next(i): its next node from node i) through kTrees trees at a time; the leaf values are
+// added in tree order.
+template <class Next>
+inline float walk_trees(const float* value, const std::uint32_t* roots, const std::uint8_t* depths,
+                        std::size_t tree_end, float base, Next next) {
+  float acc = base;
+  std::uint32_t idx[kTrees];
+  for (std::size_t t0 = 0; t0 < tree_end; t0 += kTrees) {
+    const std::size_t n = std::min(kTrees, tree_end - t0);
+    int depth = 0;
+    for (std::size_t g = 0; g < kTrees; ++g) {
+      const std::size_t t = t0 + std::min(g, n - 1);  // past the end: a repeat, ignored
+      idx[g] = roots[t];
+      depth = std::max<int>(depth, depths[t]);
+    }
+    walk<kTrees>(depth, idx, [&](std::size_t, std::uint32_t i) { return next(i); });
+    for (std::size_t g = 0; g < n; ++g) acc += value[idx[g]];
+  }
+  return acc;
+}
+
+// The next node from node n for a row with test outcomes `mask`: n.left + bit n.test of the mask
+// (a bit test).
+inline std::uint32_t mask_step(const Node& n, std::uint64_t mask) {
+  return n.left + ((mask & (std::uint64_t{1} << n.test)) != 0);
+}
+
+// The order in which to walk rows: by key (ties by row), so that rows with similar tests walk together.
+std::vector<std::uint32_t> order_by(const std::vector<std::uint64_t>& key) {
+  std::vector<std::uint32_t> order(key.size());
+  for (std::size_t r = 0; r < order.size(); ++r) order[r] = static_cast<std::uint32_t>(r);
+  std::sort(order.begin(), order.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return key[a] != key[b] ? key[a] < key[b] : a < b; });
+  return order;
+}
+
+}  // namespace
+
+std::uint64_t FlatForest::mask_row(const double* x) const {
+  std::uint64_t m = std::uint64_t{1} << 63;
+  const std::size_t n = test_feature_.size();
+  for (std::size_t j = 0; j < n; ++j) {
+    const float v = static_cast<float>(x[test_feature_[j]]);
+    const bool right = std::isnan(v) ? test_missing_[j] != 0 : !(v < test_threshold_[j]);
+    m |= std::uint64_t{right} << (62 - j);
+  }
+  return m;
+}
+
+template <class Bin>
+bool FlatForest::bin_row(const double* x, Bin* dst) const {
+  const float* cuts = cuts_.data();
+  bool missing = false;
+  for (std::size_t f = 0; f < n_features_; ++f) {
+    const std::uint32_t b = cut_begin_[f], e = cut_begin_[f + 1];
+    Bin out = 0;
+    if (b != e) {  // a feature no split uses stays 0, even when missing
+      const float v = static_cast<float>(x[f]);
+      if (std::isnan(v)) {
+        out = kMissingBin<Bin>;
+        missing = true;
+      } else if (e - b <= 8) {
+        std::uint32_t k = 0;
+        for (std::uint32_t i = b; i < e; ++i) k += cuts[i] <= v;
+        out = static_cast<Bin>(k);
+      } else {
+        out = static_cast<Bin>(std::upper_bound(cuts + b, cuts + e, v) - (cuts + b));
+      }
+    }
+    dst[f] = out;
+  }
+  return missing;
+}
+
+void FlatForest::margins_masks(const double* X, std::size_t rows, std::size_t tree_end, float* out) const {
+  const std::size_t nf = n_features_;
+  std::vector<std::uint64_t> mask(rows);
+  for (std::size_t r = 0; r < rows; ++r) mask[r] = mask_row(X + r * nf);
+  const Node* nodes = nodes_.data();
+  const float* value = value_.data();
+  const std::size_t groups = rows / kRows, grouped = groups * kRows;
+  // Groups of kRows rows (sorted by mask: the most met tests are the high bits) walk tree after
+  // tree: a tree stays in cache while every group passes.
+  std::vector<std::uint32_t> order = order_by(mask);
+  if (groups > 0) {
+    std::vector<std::uint64_t> m(grouped);
+    for (std::size_t i = 0; i < grouped; ++i) m[i] = mask[order[i]];
+    std::vector<float> acc(grouped, base_margin_);
+    for (std::size_t t = 0; t < tree_end; ++t) {
+      const std::uint32_t root = tree_root_[t];
+      const int depth = tree_depth_[t];
+      for (std::size_t k = 0; k < groups; ++k) {
+        const std::uint64_t* mk = m.data() + k * kRows;
+        std::uint32_t idx[kRows];
+        for (std::size_t g = 0; g < kRows; ++g) idx[g] = root;
+        walk<kRows>(depth, idx, [&](std::size_t g, std::uint32_t i) { return mask_step(nodes[i], mk[g]); });
+        for (std::size_t g = 0; g < kRows; ++g) acc[k * kRows + g] += value[idx[g]];
+      }
+    }
+    for (std::size_t i = 0; i < grouped; ++i) out[order[i]] = acc[i];
+  }
+  for (std::size_t i = grouped; i < rows; ++i) {
+    const std::uint64_t mr = mask[order[i]];
+    out[order[i]] = walk_trees(value, tree_root_.data(), tree_depth_.data(), tree_end, base_margin_,
+                               [&](std::uint32_t j) { return mask_step(nodes[j], mr); });
+  }
+}
+
+template <class Bin>
+void FlatForest::margins_bins(const double* X, std::size_t rows, std::size_t tree_end, float* out) const {
+  const std::size_t nf = n_features_;
+  std::vector<Bin> bins(rows * nf);
+  std::vector<std::uint8_t> missing(rows);
+  for (std::size_t r = 0; r < rows; ++r) missing[r] = bin_row(X + r * nf, bins.data() + r * nf);
+  const Node* nodes = nodes_.data();
+  const float* value = value_.data();
+  const std::uint8_t* dl = default_left_.data();
+  const std::size_t groups = rows / kRows, grouped = groups * kRows;
+  // Rows sorted by their bins of the most met features.
+  std::vector<std::uint64_t> key(rows);
+  constexpr std::size_t kBits = sizeof(Bin) * 8;
+  const std::size_t n_key = std::min(sort_features_.size(), 64 / kBits);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t j = 0; j < n_key; ++j) key[r] = (key[r] << kBits) | bins[r * nf + sort_features_[j]];
+  std::vector<std::uint32_t> order = order_by(key);
+  if (groups > 0) {
+    std::vector<Bin> xs(grouped * nf);  // each group's bins interleaved: feature f of row g at f * kRows + g
+    std::vector<std::uint8_t> group_missing(groups, 0);
+    for (std::size_t k = 0; k < groups; ++k)
+      for (std::size_t g = 0; g < kRows; ++g) {
+        const std::size_t r = order[k * kRows + g];
+        for (std::size_t f = 0; f < nf; ++f) xs[(k * nf + f) * kRows + g] = bins[r * nf + f];
+        group_missing[k] |= missing[r];
+      }
+    std::vector<float> acc(grouped, base_margin_);
+    for (std::size_t t = 0; t < tree_end; ++t) {
+      const std::uint32_t root = tree_root_[t];
+      const int depth = tree_depth_[t];
+      for (std::size_t k = 0; k < groups; ++k) {
+        const Bin* x = xs.data() + k * nf * kRows;
+        std::uint32_t idx[kRows];
+        for (std::size_t g = 0; g < kRows; ++g) idx[g] = root;
+        if (group_missing[k])
+          walk<kRows>(depth, idx, [&](std::size_t g, std::uint32_t i) {
+            return nodes[i].left +
+                   bin_right<Bin, true>(nodes, dl, i, x[std::size_t{nodes[i].test} * kRows + g]);
+          });
+        else
+          walk<kRows>(depth, idx, [&](std::size_t g, std::uint32_t i) {
+            return nodes[i].left +
+                   bin_right<Bin, false>(nodes, dl, i, x[std::size_t{nodes[i].test} * kRows + g]);
+          });
+        for (std::size_t g = 0; g < kRows; ++g) acc[k * kRows + g] += value[idx[g]];
+      }
+    }
+    for (std::size_t i = 0; i < grouped; ++i) out[order[i]] = acc[i];
+  }
+  for (std::size_t i = grouped; i < rows; ++i) {
+    const std::size_t r = order[i];
+    const Bin* x = bins.data() + r * nf;
+    auto run = [&](auto next) {
+      return walk_trees(value, tree_root_.data(), tree_depth_.data(), tree_end, base_margin_, next);
+    };
+    if (missing[r])
+      out[r] = run([&](std::uint32_t j) {
+        return nodes[j].left + bin_right<Bin, true>(nodes, dl, j, x[nodes[j].test]);
+      });
+    else
+      out[r] = run([&](std::uint32_t j) {
+        return nodes[j].left + bin_right<Bin, false>(nodes, dl, j, x[nodes[j].test]);
+      });
+  }
+}
+
+void FlatForest::margins(const double* X, std::size_t rows, std::size_t tree_end, float* out) const {
+  if (masks_)
+    margins_masks(X, rows, tree_end, out);
+  else if (wide_bins_)
+    margins_bins<std::uint16_t>(X, rows, tree_end, out);
+  else
+    margins_bins<std::uint8_t>(X, rows, tree_end, out);
+}
+
+void FlatForest::predict_margin(const double* X, std::size_t rows, float* out, int rounds,
+                                int max_threads) const {
+  const std::size_t tree_end = rounds <= 0 || static_cast<std::size_t>(rounds) * trees_per_round_ >= trees()
+                                   ? trees()
+                                   : static_cast<std::size_t>(rounds) * trees_per_round_;
+  auto run = [&](const double* x, std::size_t n, float* o) { margins(x, n, tree_end, o); };
+  // A second thread pays off from a few hundred microseconds of work (starting it costs tens).
+  std::size_t levels = 0;
+  for (std::size_t t = 0; t < tree_end; ++t) levels += tree_depth_[t];
+  if (max_threads < 2 || rows < 4 * kRows || rows * levels < 300000) {
+    run(X, rows, out);
+    return;
+  }
+  const std::size_t half = (rows / 2 + kRows - 1) / kRows * kRows;
+  std::thread other([&] { run(X + half * n_features_, rows - half, out + half); });
+  run(X, half, out);
+  other.join();
+}
+
+void FlatForest::predict_proba(const double* X, std::size_t rows, double* out, int rounds,
+                               int max_threads) const {
+  std::vector<float> margin(rows);
+  predict_margin(X, rows, margin.data(), rounds, max_threads);
+  // XGBoost's common::Sigmoid, in float.
+  for (std::size_t r = 0; r < rows; ++r) out[r] = 1.0f / (1.0f + std::exp(-margin[r]));
+}
+
+std::vector<double> FlatForest::predict_proba(const Matrix& X, int rounds, int max_threads) const {
+  if (X.cols != n_features_)
+    throw std::invalid_argument("FlatForest: " + std::to_string(X.cols) + " columns for a model of " +
+                                std::to_string(n_features_) + " features");
+  std::vector<double> out(X.rows);
+  predict_proba(X.data.data(), X.rows, out.data(), rounds, max_threads);
+  return out;
+}
+
+}  // namespace netsentry::xgb

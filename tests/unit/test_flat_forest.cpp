@@ -1,0 +1,235 @@
+// FlatForest (the compiled tree evaluator) against XGBoost's own predictor: the XGBoost tree families
+// trained on the UCI data, every row scored both ways, with and without missing values, whole
+// batches and small ones, all rounds and the first n, one thread and two.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "netsentry/ingest/split.hpp"
+#include "netsentry/model/classifier.hpp"
+#include "netsentry/model/flat_forest.hpp"
+#include "netsentry/model/xgb_booster.hpp"
+#include "netsentry/schema/labels.hpp"
+#include "netsentry/table/csv.hpp"
+#include "support/paths.hpp"
+
+using namespace netsentry;
+using json = nlohmann::json;
+
+namespace {
+
+struct Uci {
+  Matrix Xtr, X;  // the training split, and every row
+  Labels ytr;
+  Matrix X_missing;  // every row, with missing values injected into half of them
+};
+
+const Uci& uci() {
+  static Uci d = [] {
+    Uci u;
+    Table t = read_csv(test::phishing_csv());
+    Labels y = map_labels(t, "Result", {{"-1", 0}, {"1", 1}});
+    std::vector<std::string> features;
+    for (auto& n : t.names())
+      if (n != "Result") features.push_back(n);
+    u.X = t.to_matrix(features);
+    auto s = stratified_split(y, 0.2, 42);
+    u.Xtr = u.X.take_rows(s.train);
+    u.ytr = take(y, s.train);
+    u.X_missing = u.X;
+    std::mt19937 rng(7);
+    std::bernoulli_distribution row_has(0.5), cell(0.2);
+    for (std::size_t r = 0; r < u.X_missing.rows; ++r)
+      if (row_has(rng))
+        for (auto& v : u.X_missing.row(r))
+          if (cell(rng)) v = kMissing;
+    return u;
+  }();
+  return d;
+}
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double m = 0;
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+Matrix first_rows(const Matrix& X, std::size_t n) {
+  Matrix m(n, X.cols);
+  std::copy(X.data.begin(), X.data.begin() + static_cast<std::ptrdiff_t>(n * X.cols), m.data.begin());
+  return m;
+}
+
+constexpr double kTolerance = 1e-5;
+
+struct Case {
+  const char* family;
+  json params;
+};
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> c{
+      {"gradient_boosting", {{"n_estimators", 256}, {"max_depth", 6}}},
+      {"random_forest", {{"n_estimators", 256}}},
+      {"decision_tree", json::object()},
+  };
+  return c;
+}
+
+}  // namespace
+
+TEST(FlatForest, MatchesXgboostOnEveryRow) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  for (const auto& [family, params] : cases()) {
+    SCOPED_TRACE(family);
+    auto clf = create_classifier(family, params);
+    clf->fit(d.Xtr, d.ytr);
+    test::TempDir dir;
+    clf->save(dir.path());
+    // XGBoost's own predictor on the saved model, and FlatForest from the same file.
+    xgb::Booster booster;
+    booster.load(dir / "xgboost_model.json");
+    std::string why;
+    auto flat = xgb::FlatForest::from_json(read_file(dir / "xgboost_model.json"), &why);
+    ASSERT_TRUE(flat) << why;
+    EXPECT_EQ(flat->features(), d.X.cols);
+    EXPECT_STREQ(flat->mode(), "masks");  // features in {-1, 0, 1}: few distinct tests
+    EXPECT_EQ(flat->rounds(), booster.rounds());
+    EXPECT_GT(flat->trees(), 0u);
+    // UBJSON gives the same forest.
+    auto flat_ubj = xgb::FlatForest::from_ubjson(booster.serialize("ubj"), &why);
+    ASSERT_TRUE(flat_ubj) << why;
+    EXPECT_EQ(flat_ubj->nodes(), flat->nodes());
+
+    for (const Matrix* X : {&d.X, &d.X_missing}) {
+      SCOPED_TRACE(X == &d.X ? "complete rows" : "rows with missing values");
+      const auto ref = booster.predict_proba(*X);
+      EXPECT_LE(max_abs_diff(flat->predict_proba(*X), ref), kTolerance);
+      EXPECT_LE(max_abs_diff(flat_ubj->predict_proba(*X), ref), kTolerance);
+      // One thread and two give the same answers.
+      EXPECT_EQ(flat->predict_proba(*X, 0, 1), flat->predict_proba(*X, 0, 2));
+      // The family predicts with the compiled trees, after fitting and after loading.
+      EXPECT_LE(max_abs_diff(clf->predict_proba(*X), ref), kTolerance);
+      auto loaded = create_classifier(family, clf->params());
+      loaded->load(dir.path());
+      EXPECT_LE(max_abs_diff(loaded->predict_proba(*X), ref), kTolerance);
+      // Small batches (a single row; fewer rows than walk a tree together; a few groups and a tail).
+      for (std::size_t n : {1, 3, 7, 8, 9, 31, 100}) {
+        Matrix part = first_rows(*X, n);
+        const auto want = std::vector<double>(ref.begin(), ref.begin() + static_cast<std::ptrdiff_t>(n));
+        EXPECT_LE(max_abs_diff(flat->predict_proba(part), want), kTolerance) << n << " rows";
+      }
+    }
+  }
+}
+
+TEST(FlatForest, FirstRoundsMatchXgboostIterationRanges) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  auto clf = create_classifier("gradient_boosting", {{"n_estimators", 64}, {"max_depth", 6}});
+  clf->fit(d.Xtr, d.ytr);
+  test::TempDir dir;
+  clf->save(dir.path());
+  xgb::Booster booster;
+  booster.load(dir / "xgboost_model.json");
+  auto flat = xgb::FlatForest::from_json(read_file(dir / "xgboost_model.json"));
+  ASSERT_TRUE(flat);
+  ASSERT_EQ(flat->rounds(), 64);
+  for (int n : {1, 2, 8, 33, 64}) {
+    for (const Matrix* X : {&d.X, &d.X_missing}) {
+      const auto ref = booster.predict_proba(*X, n);
+      EXPECT_LE(max_abs_diff(flat->predict_proba(*X, n), ref), kTolerance) << n << " rounds";
+      auto staged = clf->predict_proba_first(*X, n);
+      ASSERT_TRUE(staged);
+      EXPECT_LE(max_abs_diff(*staged, ref), kTolerance) << n << " rounds";
+    }
+  }
+  // Keeping the first rounds recompiles the trees.
+  ASSERT_TRUE(clf->keep_first(8));
+  EXPECT_LE(max_abs_diff(clf->predict_proba(d.X), booster.predict_proba(d.X, 8)), kTolerance);
+}
+
+TEST(FlatForest, RandomForestRoundHoldsEveryParallelTree) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  auto clf = create_classifier("random_forest", {{"n_estimators", 16}});
+  clf->fit(d.Xtr, d.ytr);
+  test::TempDir dir;
+  clf->save(dir.path());
+  auto flat = xgb::FlatForest::from_json(read_file(dir / "xgboost_model.json"));
+  ASSERT_TRUE(flat);
+  EXPECT_EQ(flat->trees(), 16u);
+  EXPECT_EQ(flat->trees_per_round(), 16u);
+  EXPECT_EQ(flat->rounds(), 1);
+  EXPECT_EQ(flat->predict_proba(d.X, 1), flat->predict_proba(d.X));
+}
+
+TEST(FlatForest, RefusesWhatItDoesNotCover) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  auto clf = create_classifier("logistic_regression", json::object());
+  clf->fit(d.Xtr, d.ytr);
+  test::TempDir dir;
+  clf->save(dir.path());
+  std::string why;
+  EXPECT_FALSE(xgb::FlatForest::from_json(read_file(dir / "xgboost_model.json"), &why));
+  EXPECT_NE(why.find("gblinear"), std::string::npos) << why;
+  // The family still predicts, with XGBoost.
+  xgb::Booster booster;
+  booster.load(dir / "xgboost_model.json");
+  EXPECT_EQ(booster.compiled(), nullptr);
+  EXPECT_EQ(clf->predict_proba(d.X), booster.predict_proba(d.X));
+  // Not a model at all.
+  EXPECT_FALSE(xgb::FlatForest::from_json("{\"learner\": [1, 2", &why));
+  EXPECT_FALSE(why.empty());
+  EXPECT_FALSE(xgb::FlatForest::from_json("{}", &why));
+}
+
+TEST(FlatForest, MatchesXgboostOnContinuousValues) {
+  // The UCI features take three values, so a forest has few distinct tests and rows become bit
+  // masks. With noise added every split has its own threshold: rows become bins (8 or 16 bits).
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> noise(-0.45, 0.45);
+  Matrix Xtr = d.Xtr, X = d.X, X_missing = d.X_missing;
+  for (Matrix* m : {&Xtr, &X, &X_missing})
+    for (auto& v : m->data) v += noise(rng);  // NaN stays NaN
+  std::set<std::string> modes;
+  for (const auto& [family, params] : cases()) {
+    SCOPED_TRACE(family);
+    auto clf = create_classifier(family, params);
+    clf->fit(Xtr, d.ytr);
+    test::TempDir dir;
+    clf->save(dir.path());
+    xgb::Booster booster;
+    booster.load(dir / "xgboost_model.json");
+    auto flat = xgb::FlatForest::from_json(read_file(dir / "xgboost_model.json"));
+    ASSERT_TRUE(flat);
+    modes.insert(flat->mode());
+    for (const Matrix* m : {&X, &X_missing}) {
+      const auto ref = booster.predict_proba(*m);
+      EXPECT_LE(max_abs_diff(flat->predict_proba(*m), ref), kTolerance);
+      EXPECT_LE(max_abs_diff(clf->predict_proba(*m), ref), kTolerance);
+      for (std::size_t n : {1, 5, 8, 13}) {
+        const auto want = std::vector<double>(ref.begin(), ref.begin() + static_cast<std::ptrdiff_t>(n));
+        EXPECT_LE(max_abs_diff(flat->predict_proba(first_rows(*m, n)), want), kTolerance) << n << " rows";
+      }
+    }
+  }
+  EXPECT_TRUE(modes.count("bins8")) << "no forest with 8-bit bins";
+  EXPECT_TRUE(modes.count("bins16")) << "no forest with 16-bit bins";
+}
