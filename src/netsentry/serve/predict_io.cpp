@@ -1,8 +1,10 @@
 #include "netsentry/serve/predict_io.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "netsentry/core/error.hpp"
@@ -12,10 +14,14 @@ namespace netsentry::serve {
 
 namespace {
 
-bool is_missing_token(std::string_view s, const InputRules& rules) {
-  for (const auto& t : rules.missing_values)
+bool is_missing_value(std::string_view s, const std::vector<std::string>& missing_values) {
+  for (const auto& t : missing_values)
     if (s == t) return true;
   return false;
+}
+
+bool is_missing_token(std::string_view s, const InputRules& rules) {
+  return is_missing_value(s, rules.missing_values);
 }
 
 std::string_view trim(std::string_view s) {
@@ -46,6 +52,103 @@ void check_rows(std::size_t n, const InputRules& rules) {
   if (n > rules.max_rows)
     throw RequestError(
         413, std::to_string(n) + " records in one request; the limit is " + std::to_string(rules.max_rows));
+}
+
+// A whole field as a finite number, as parse_csv reads it (blanks around it and a leading '+'
+// allowed); plain integers of up to 15 digits without from_chars.
+bool field_number(std::string_view f, double& v) {
+  while (!f.empty() && (f.front() == ' ' || f.front() == '\t')) f.remove_prefix(1);
+  while (!f.empty() && (f.back() == ' ' || f.back() == '\t')) f.remove_suffix(1);
+  if (!f.empty() && f.front() == '+') f.remove_prefix(1);
+  if (f.empty()) return false;
+  const bool neg = f.front() == '-';
+  const std::string_view digits = neg ? f.substr(1) : f;
+  if (!digits.empty() && digits.size() <= 15 &&
+      std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    std::int64_t n = 0;
+    for (char c : digits) n = n * 10 + (c - '0');
+    v = static_cast<double>(n);
+    if (neg) v = -v;  // "-0" is -0.0, as from_chars reads it
+    return true;
+  }
+  auto [p, ec] = std::from_chars(f.data(), f.data() + f.size(), v);
+  return ec == std::errc() && p == f.data() + f.size() && std::isfinite(v);
+}
+
+// The common upload, parsed in one pass without building a string per field: no quotes, every
+// column numeric (numbers and missing tokens), a unique non-empty name per column and the same
+// number of fields on every line. Gives exactly the table parse_csv gives for such text; nullopt
+// for anything else (parse_csv then decides, with its messages).
+std::optional<Table> parse_numeric_csv(std::string_view text,
+                                       const std::vector<std::string>& missing_values) {
+  if (text.find('"') != std::string_view::npos) return std::nullopt;
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 BOM
+  std::size_t pos = 0;
+  // The next line (a record: no quotes here), without its line end ("\n", "\r\n" or "\r").
+  auto next_line = [&](std::string_view& line) {
+    if (pos >= text.size()) return false;
+    std::size_t end = pos;
+    while (end < text.size() && text[end] != '\n' && text[end] != '\r') ++end;
+    line = text.substr(pos, end - pos);
+    pos = end;
+    if (pos < text.size() && text[pos] == '\r' && pos + 1 < text.size() && text[pos + 1] == '\n') ++pos;
+    if (pos < text.size()) ++pos;
+    return true;
+  };
+  std::string_view line;
+  bool have = false;
+  while ((have = next_line(line)) && line.empty()) {
+  }
+  if (!have) return std::nullopt;
+  Table t;
+  t.source = "upload";
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = line.find(',', start);
+    const std::string_view name = line.substr(start, comma == std::string_view::npos ? comma : comma - start);
+    if (name.empty()) return std::nullopt;
+    for (const auto& c : t.columns)
+      if (c.name == name) return std::nullopt;
+    t.columns.push_back({std::string(name), ColumnType::Numeric, {}, {}});
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  const std::size_t ncol = t.columns.size();
+  const std::size_t lines = static_cast<std::size_t>(std::count(
+                                text.begin() + static_cast<std::ptrdiff_t>(pos), text.end(), '\n')) +
+                            1;
+  for (auto& c : t.columns) c.num.reserve(lines);
+  // Characters a missing token starts with: other fields need no comparison with the tokens.
+  bool empty_is_missing = false;
+  std::array<bool, 256> token_start{};
+  for (const auto& m : missing_values) {
+    if (m.empty())
+      empty_is_missing = true;
+    else
+      token_start[static_cast<unsigned char>(m[0])] = true;
+  }
+  while (next_line(line)) {
+    if (line.empty()) continue;  // a blank line
+    const char* p = line.data();
+    const char* const end = p + line.size();
+    for (std::size_t j = 0; j < ncol; ++j) {
+      const char* f = p;
+      while (p != end && *p != ',') ++p;
+      if ((p == end) != (j + 1 == ncol)) return std::nullopt;  // ragged
+      const std::string_view field(f, static_cast<std::size_t>(p - f));
+      if (p != end) ++p;
+      double v = kMissing;
+      if (field.empty()) {
+        if (!empty_is_missing) return std::nullopt;  // a text value
+      } else if (!(token_start[static_cast<unsigned char>(field[0])] &&
+                   is_missing_value(field, missing_values)) &&
+                 !field_number(field, v)) {
+        return std::nullopt;  // a text value
+      }
+      t.columns[j].num.push_back(v);
+    }
+  }
+  if (t.rows() == 0) return std::nullopt;
+  return t;
 }
 
 }  // namespace
@@ -95,6 +198,96 @@ void append_number(std::string& out, double v) {
   }
   out.append(buf, p);
 }
+
+namespace {
+
+// Writes a large answer (1,000 rows x 30 columns) through a raw pointer: many small appends to a
+// std::string cost more than the bytes. The string grows in large steps and is cut to size at the end.
+class Writer {
+ public:
+  explicit Writer(std::size_t expect) { s_.resize(std::max<std::size_t>(expect, 256)); }
+
+  char* room(std::size_t k) {
+    if (n_ + k > s_.size()) s_.resize(std::max(s_.size() * 2, n_ + k));
+    return s_.data() + n_;
+  }
+  void put(std::string_view v) {
+    std::memcpy(room(v.size()), v.data(), v.size());
+    n_ += v.size();
+  }
+  void put(char c) {
+    *room(1) = c;
+    ++n_;
+  }
+  void put_count(std::size_t v) {
+    char* p = room(24);
+    n_ += static_cast<std::size_t>(std::to_chars(p, p + 24, v).ptr - p);
+  }
+  // format_number(v): the shortest form that reads back exactly; nothing for NaN. Integers below 1e5
+  // (always shortest as plain digits) directly.
+  void number(double v) {
+    if (std::isnan(v)) return;
+    char* out = room(32);
+    if (v > -1e5 && v < 1e5 && v == std::trunc(v)) {
+      char buf[8];
+      char* p = buf + sizeof buf;
+      auto n = static_cast<unsigned>(std::fabs(v));
+      do {
+        *--p = static_cast<char>('0' + n % 10);
+        n /= 10;
+      } while (n);
+      if (std::signbit(v)) *--p = '-';  // -0.0 is "-0"
+      const auto len = static_cast<std::size_t>(buf + sizeof buf - p);
+      std::memcpy(out, p, len);
+      n_ += len;
+      return;
+    }
+    n_ += static_cast<std::size_t>(std::to_chars(out, out + 32, v).ptr - out);
+  }
+  // A CSV field as to_csv writes it: quoted when it holds a comma, a quote or a line end.
+  void csv_field(std::string_view f) {
+    if (f.find_first_of(",\"\r\n") == std::string_view::npos) return put(f);
+    put('"');
+    for (char ch : f) {
+      if (ch == '"') put('"');
+      put(ch);
+    }
+    put('"');
+  }
+  void html(std::string_view s) {
+    for (char c : s) {
+      switch (c) {
+        case '&':
+          put("&amp;");
+          break;
+        case '<':
+          put("&lt;");
+          break;
+        case '>':
+          put("&gt;");
+          break;
+        case '"':
+          put("&quot;");
+          break;
+        case '\'':
+          put("&#39;");
+          break;
+        default:
+          put(c);
+      }
+    }
+  }
+  std::string finish() {
+    s_.resize(n_);
+    return std::move(s_);
+  }
+
+ private:
+  std::string s_;
+  std::size_t n_ = 0;
+};
+
+}  // namespace
 
 std::string error_json(const std::string& message, const std::optional<std::string>& column,
                        const std::optional<std::size_t>& row) {
@@ -345,12 +538,16 @@ CsvRequest parse_predict_csv(std::string_view text, const LoadedModel& m, const 
                                   std::to_string(rules.max_rows));
   }
   CsvRequest req;
-  CsvOptions opt;
-  opt.missing_values = rules.missing_values;
-  try {
-    req.table = parse_csv(text, "upload", opt);
-  } catch (const DataError& e) {
-    throw RequestError(400, e.what());
+  if (auto fast = parse_numeric_csv(text, rules.missing_values)) {
+    req.table = std::move(*fast);
+  } else {
+    CsvOptions opt;
+    opt.missing_values = rules.missing_values;
+    try {
+      req.table = parse_csv(text, "upload", opt);
+    } catch (const DataError& e) {
+      throw RequestError(400, e.what());
+    }
   }
   check_rows(req.table.rows(), rules);
   const std::size_t nf = m.features.size();
@@ -484,104 +681,105 @@ void append_predictions_json(std::string& out, const LoadedModel& m, const Matri
 
 std::string predictions_csv(const Table& input, const LoadedModel& m, const Matrix& X, const Scores& s,
                             int top_k) {
-  Table t = input;
+  // What to_csv writes for the upload with label, verdict, probability (and reasons) appended.
   const std::size_t n = X.rows, nf = m.features.size();
-  Column label{"label", ColumnType::Text, {}, {}}, verdict{"verdict", ColumnType::Text, {}, {}},
-      prob{"probability", ColumnType::Numeric, {}, {}}, reasons{"reasons", ColumnType::Text, {}, {}};
-  label.text.reserve(n);
-  verdict.text.reserve(n);
-  prob.num.reserve(n);
-  if (s.contributions) reasons.text.reserve(n);
+  std::string names[4] = {"label", "verdict", "probability", "reasons"};
+  // Names already taken by the upload get a "predicted_" prefix.
+  for (auto& name : names)
+    while (input.find(name)) name = "predicted_" + name;
+  const std::size_t added = s.contributions ? 4 : 3;
+  Writer out(
+      256 + (n + 1) * (input.cols() * 4 + 40 + (s.contributions ? 48 * static_cast<std::size_t>(top_k) : 0)));
+  bool first = true;
+  for (const auto& c : input.columns) {
+    if (!first) out.put(',');
+    first = false;
+    out.csv_field(c.name);
+  }
+  for (std::size_t k = 0; k < added; ++k) {
+    if (!first) out.put(',');
+    first = false;
+    out.csv_field(names[k]);
+  }
+  out.put('\n');
   std::vector<std::size_t> idx;
+  std::string txt;
   for (std::size_t r = 0; r < n; ++r) {
+    for (const auto& c : input.columns) {
+      if (c.type == ColumnType::Numeric)
+        out.number(c.num[r]);
+      else
+        out.csv_field(c.text[r]);
+      out.put(',');
+    }
     const int cls = s.scored.label[r] == 1 ? 1 : 0;
-    label.text.push_back(m.class_value[cls]);
-    verdict.text.push_back(m.verdict[cls]);
-    prob.num.push_back(std::round(verdict_probability(s.scored, r) * 1e6) / 1e6);
+    out.csv_field(m.class_value[cls]);
+    out.put(',');
+    out.csv_field(m.verdict[cls]);
+    out.put(',');
+    out.number(std::round(verdict_probability(s.scored, r) * 1e6) / 1e6);
     if (s.contributions) {
       top_reasons(*s.contributions, r, nf, top_k, idx);
-      std::string txt;
+      txt.clear();
       for (std::size_t k = 0; k < idx.size(); ++k) {
         if (k) txt += "; ";
         txt += m.features[idx[k]];
         txt += '=';
-        std::string v;
-        append_number(v, X(r, idx[k]));
-        txt += v;
+        append_number(txt, X(r, idx[k]));
         txt += " (";
         const double c = (*s.contributions)(r, idx[k]);
-        std::string cs;
-        append_number(cs, c);
         if (c > 0) txt += '+';
-        txt += cs;
+        append_number(txt, c);
         txt += ')';
       }
-      reasons.text.push_back(std::move(txt));
+      out.put(',');
+      out.csv_field(txt);
     }
+    out.put('\n');
   }
-  // Names already taken by the upload get a "predicted_" prefix.
-  for (Column* c : {&label, &verdict, &prob, &reasons})
-    while (t.find(c->name)) c->name = "predicted_" + c->name;
-  t.columns.push_back(std::move(label));
-  t.columns.push_back(std::move(verdict));
-  t.columns.push_back(std::move(prob));
-  if (s.contributions) t.columns.push_back(std::move(reasons));
-  return to_csv(t);
+  return out.finish();
 }
 
 std::string html_escape(std::string_view s) {
-  std::string o;
-  o.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        o += "&amp;";
-        break;
-      case '<':
-        o += "&lt;";
-        break;
-      case '>':
-        o += "&gt;";
-        break;
-      case '"':
-        o += "&quot;";
-        break;
-      case '\'':
-        o += "&#39;";
-        break;
-      default:
-        o += c;
-    }
-  }
-  return o;
+  Writer o(s.size());
+  o.html(s);
+  return o.finish();
 }
 
 std::string predictions_html(const Table& input, const Scores& s) {
   const std::size_t n = input.rows();
-  std::string o;
-  o.reserve(256 + n * input.cols() * 16);
-  o += "<!DOCTYPE html><html><head><title>Predictions</title></head><body>";
-  o += "<table border=\"1\" class=\"dataframe table table-striped\">\n  <thead>\n    <tr style=\"text-align: "
-       "right;\">\n"
-       "      <th></th>\n";
-  for (const auto& c : input.columns) o += "      <th>" + html_escape(c.name) + "</th>\n";
-  o += "      <th>predicted_column</th>\n    </tr>\n  </thead>\n  <tbody>\n";
-  for (std::size_t r = 0; r < n; ++r) {
-    o += "    <tr>\n      <th>" + std::to_string(r) + "</th>\n";
-    for (const auto& c : input.columns) {
-      o += "      <td>";
-      if (c.type == ColumnType::Numeric)
-        o += std::isnan(c.num[r]) ? std::string("NaN") : format_number(c.num[r]);
-      else
-        o += html_escape(c.text[r]);
-      o += "</td>\n";
-    }
-    o += "      <td>";
-    o += s.scored.label[r] == 1 ? '1' : '0';
-    o += "</td>\n    </tr>\n";
+  Writer o(512 + input.cols() * 48 + n * (48 + (input.cols() + 1) * 20));
+  o.put("<!DOCTYPE html><html><head><title>Predictions</title></head><body>");
+  o.put(
+      "<table border=\"1\" class=\"dataframe table table-striped\">\n  <thead>\n    <tr style=\"text-align: "
+      "right;\">\n"
+      "      <th></th>\n");
+  for (const auto& c : input.columns) {
+    o.put("      <th>");
+    o.html(c.name);
+    o.put("</th>\n");
   }
-  o += "  </tbody>\n</table></body></html>";
-  return o;
+  o.put("      <th>predicted_column</th>\n    </tr>\n  </thead>\n  <tbody>\n");
+  for (std::size_t r = 0; r < n; ++r) {
+    o.put("    <tr>\n      <th>");
+    o.put_count(r);
+    o.put("</th>\n");
+    for (const auto& c : input.columns) {
+      o.put("      <td>");
+      if (c.type == ColumnType::Numeric) {
+        if (std::isnan(c.num[r]))
+          o.put("NaN");
+        else
+          o.number(c.num[r]);
+      } else {
+        o.html(c.text[r]);
+      }
+      o.put("</td>\n");
+    }
+    o.put(s.scored.label[r] == 1 ? "      <td>1</td>\n    </tr>\n" : "      <td>0</td>\n    </tr>\n");
+  }
+  o.put("  </tbody>\n</table></body></html>");
+  return o.finish();
 }
 
 }  // namespace netsentry::serve
