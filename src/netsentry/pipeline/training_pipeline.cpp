@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
 
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
@@ -68,15 +69,36 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
         run_ingestion(cfg, resolve_source(cfg, opt.data, r.run_dir), r.run_dir / "data_ingestion");
     seconds["ingest"] = since(t);
 
+    // Validation and transformation both read the ingested splits and run side by side; the
+    // transformation is only kept when validation passes (its folder is removed otherwise), and a
+    // validation failure is the error reported even when the transformation failed too.
     t = clock::now();
     report("validate", 0);
-    const auto val = run_validation(cfg, ing, r.run_dir / "data_validation");
+    ValidationArtifact unchecked;
+    unchecked.train = ing.train;
+    unchecked.test = ing.test;
+    const fs::path tr_dir = r.run_dir / "data_transformation";
+    auto tr_job = std::async(std::launch::async, [&] {
+      const auto t0 = clock::now();
+      auto a = run_transformation(cfg, unchecked, tr_dir);
+      return std::make_pair(std::move(a), since(t0));
+    });
+    ValidationArtifact val;
+    try {
+      val = run_validation(cfg, ing, r.run_dir / "data_validation");
+    } catch (...) {
+      try {
+        tr_job.get();
+      } catch (...) {
+      }
+      std::error_code ec;
+      fs::remove_all(tr_dir, ec);
+      throw;
+    }
     seconds["validate"] = since(t);
-
-    t = clock::now();
     report("transform", 0);
-    const auto tr = run_transformation(cfg, val, r.run_dir / "data_transformation");
-    seconds["transform"] = since(t);
+    auto [tr, tr_seconds] = tr_job.get();
+    seconds["transform"] = tr_seconds;
 
     t = clock::now();
     report("train", 0);
