@@ -686,34 +686,40 @@ void FlatForest::margins_masks(const double* X, std::size_t rows, std::size_t tr
   const std::size_t nf = n_features_;
   std::vector<std::uint64_t> mask(rows);
   for (std::size_t r = 0; r < rows; ++r) mask[r] = mask_row(X + r * nf);
+  // Rows sorted by mask (the most met tests are the high bits: rows walking together take similar
+  // paths); rows with the same mask end in the same leaves, so each mask walks once.
+  const std::vector<std::uint32_t> order = order_by(mask);
+  std::vector<std::uint64_t> uniq;
+  std::vector<std::uint32_t> slot(rows);
+  uniq.reserve(rows);
+  for (std::size_t i = 0; i < rows; ++i) {
+    if (uniq.empty() || uniq.back() != mask[order[i]]) uniq.push_back(mask[order[i]]);
+    slot[i] = static_cast<std::uint32_t>(uniq.size() - 1);
+  }
+  const std::size_t n = uniq.size();
   const Node* nodes = nodes_.data();
   const float* value = value_.data();
-  const std::size_t groups = rows / kRows, grouped = groups * kRows;
-  // Groups of kRows rows (sorted by mask: the most met tests are the high bits) walk tree after
-  // tree: a tree stays in cache while every group passes.
-  std::vector<std::uint32_t> order = order_by(mask);
-  if (groups > 0) {
-    std::vector<std::uint64_t> m(grouped);
-    for (std::size_t i = 0; i < grouped; ++i) m[i] = mask[order[i]];
-    std::vector<float> acc(grouped, base_margin_);
-    for (std::size_t t = 0; t < tree_end; ++t) {
-      const std::uint32_t root = tree_root_[t];
-      const int depth = tree_depth_[t];
-      for (std::size_t k = 0; k < groups; ++k) {
-        const std::uint64_t* mk = m.data() + k * kRows;
-        std::uint32_t idx[kRows];
-        for (std::size_t g = 0; g < kRows; ++g) idx[g] = root;
-        walk<kRows>(depth, idx, [&](std::size_t g, std::uint32_t i) { return mask_step(nodes[i], mk[g]); });
-        for (std::size_t g = 0; g < kRows; ++g) acc[k * kRows + g] += value[idx[g]];
-      }
+  const std::size_t groups = n / kRows, grouped = groups * kRows;
+  std::vector<float> acc(n, base_margin_);
+  // Groups of kRows masks walk tree after tree: a tree stays in cache while every group passes.
+  for (std::size_t t = 0; t < tree_end; ++t) {
+    const std::uint32_t root = tree_root_[t];
+    const int depth = tree_depth_[t];
+    for (std::size_t k = 0; k < groups; ++k) {
+      const std::uint64_t* mk = uniq.data() + k * kRows;
+      std::uint32_t idx[kRows];
+      for (std::size_t g = 0; g < kRows; ++g) idx[g] = root;
+      walk<kRows>(depth, idx, [&](std::size_t g, std::uint32_t i) { return mask_step(nodes[i], mk[g]); });
+      for (std::size_t g = 0; g < kRows; ++g) acc[k * kRows + g] += value[idx[g]];
     }
-    for (std::size_t i = 0; i < grouped; ++i) out[order[i]] = acc[i];
   }
-  for (std::size_t i = grouped; i < rows; ++i) {
-    const std::uint64_t mr = mask[order[i]];
-    out[order[i]] = walk_trees(value, tree_root_.data(), tree_depth_.data(), tree_end, base_margin_,
-                               [&](std::uint32_t j) { return mask_step(nodes[j], mr); });
+  // The other masks one by one, each walking kTrees trees at a time.
+  for (std::size_t u = grouped; u < n; ++u) {
+    const std::uint64_t mu = uniq[u];
+    acc[u] = walk_trees(value, tree_root_.data(), tree_depth_.data(), tree_end, base_margin_,
+                        [&](std::uint32_t j) { return mask_step(nodes[j], mu); });
   }
+  for (std::size_t i = 0; i < rows; ++i) out[order[i]] = acc[slot[i]];
 }
 
 template <class Bin>
