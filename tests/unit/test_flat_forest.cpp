@@ -233,3 +233,36 @@ TEST(FlatForest, MatchesXgboostOnContinuousValues) {
   EXPECT_TRUE(modes.count("bins8")) << "no forest with 8-bit bins";
   EXPECT_TRUE(modes.count("bins16")) << "no forest with 16-bit bins";
 }
+
+TEST(FlatForest, TreesThatAreOneLeaf) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  auto clf = create_classifier("gradient_boosting", {{"n_estimators", 8}, {"max_depth", 4}});
+  clf->fit(d.Xtr, d.ytr);
+  test::TempDir dir;
+  clf->save(dir.path());
+  // The first and the fourth tree become a single leaf (the first node of the forest, too).
+  json model = json::parse(read_file(dir / "xgboost_model.json"));
+  auto& trees = model["learner"]["gradient_booster"]["model"]["trees"];
+  for (std::size_t t : {0, 3}) {
+    json& tree = trees[t];
+    for (auto it = tree.begin(); it != tree.end(); ++it)
+      if (it->is_array() && !it->empty()) *it = json::array({(*it)[0]});
+    tree["left_children"] = json::array({-1});
+    tree["right_children"] = json::array({-1});
+    tree["split_conditions"] = json::array({t == 0 ? 0.25 : -0.5});
+    tree["tree_param"]["num_nodes"] = "1";
+  }
+  std::ofstream(dir / "edited.json") << model.dump();
+  xgb::Booster booster;
+  booster.load(dir / "edited.json");
+  auto flat = xgb::FlatForest::from_json(read_file(dir / "edited.json"));
+  ASSERT_TRUE(flat);
+  EXPECT_EQ(flat->trees(), 8u);
+  for (std::size_t n : {1, 9, 100}) {
+    Matrix part = first_rows(d.X_missing, n);
+    EXPECT_LE(max_abs_diff(flat->predict_proba(part), booster.predict_proba(part)), kTolerance) << n;
+    for (int r : {1, 4})
+      EXPECT_LE(max_abs_diff(flat->predict_proba(part, r), booster.predict_proba(part, r)), kTolerance) << n;
+  }
+}

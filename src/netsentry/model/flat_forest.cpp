@@ -17,6 +17,17 @@ class ModelReader {
  public:
   using json = nlohmann::json;
 
+  // Node 0 is a leaf no tree uses: a leaf of a tree then never has index 0, so "its own index - 1"
+  // never wraps around (a 26-bit `left` in a mask node word could not hold it).
+  ModelReader() {
+    out_feature_.push_back(-1);
+    out_threshold_.push_back(0.0f);
+    out_left_.push_back(0);
+    out_value_.push_back(0.0f);
+    out_default_left_.push_back(0);
+    out_depth_.push_back(0);
+  }
+
   bool null() { return true; }
   bool boolean(bool b) { return number(b ? 1.0 : 0.0); }
   bool number_integer(json::number_integer_t v) { return number(static_cast<double>(v)); }
@@ -335,7 +346,7 @@ class ModelReader {
       if (left_[old] < 0) {  // a leaf
         out_feature_.push_back(-1);
         out_threshold_.push_back(0.0f);
-        out_left_.push_back(self - 1);  // mod 2^32
+        out_left_.push_back(self - 1);  // self >= 1: node 0 is the unused leaf
         out_value_.push_back(cond_[old]);
         out_default_left_.push_back(0);
         out_depth_.push_back(static_cast<std::uint8_t>(depth_[q]));
@@ -460,7 +471,7 @@ std::optional<FlatForest> ModelReader::finish(std::string& why) {
   tests.erase(std::unique(tests.begin(), tests.end(), [](const Test& a, const Test& b) { return a.same(b); }),
               tests.end());
   constexpr std::size_t kMaskTests = 63;  // bit 63: always set, for the leaves
-  if (tests.size() <= kMaskTests) {
+  if (tests.size() <= kMaskTests && n < (std::size_t{1} << 26)) {
     f.masks_ = true;
     auto find = [&](std::size_t i) {
       const Test key{out_feature_[i], out_threshold_[i], out_default_left_[i]};
@@ -486,6 +497,9 @@ std::optional<FlatForest> ModelReader::finish(std::string& why) {
       node.bin = 0;
       node.test = out_feature_[i] < 0 ? kMaskTests : bit[find(i)];
     }
+    f.words_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) f.words_[i] = f.nodes_[i].left << 6 | f.nodes_[i].test;
+    f.nodes_ = {};
   } else {
     // Each feature's distinct thresholds, and each split's threshold as a bin number.
     std::vector<std::vector<float>> cuts(f.n_features_);
@@ -629,10 +643,10 @@ inline float walk_trees(const float* value, const std::uint32_t* roots, const st
   return acc;
 }
 
-// The next node from node n for a row with test outcomes `mask`: n.left + bit n.test of the mask
-// (a bit test).
-inline std::uint32_t mask_step(const Node& n, std::uint64_t mask) {
-  return n.left + ((mask & (std::uint64_t{1} << n.test)) != 0);
+// The next node from node word w (left << 6 | test) for a row with test outcomes `mask`: a bit test
+// (of bit w mod 64), a shift and an add.
+inline std::uint32_t mask_step(std::uint32_t w, std::uint64_t mask) {
+  return (w >> 6) + static_cast<std::uint32_t>((mask >> (w & 63)) & 1);
 }
 
 // The order in which to walk rows: by key (ties by row), so that rows with similar tests walk together.
@@ -697,27 +711,36 @@ void FlatForest::margins_masks(const double* X, std::size_t rows, std::size_t tr
     slot[i] = static_cast<std::uint32_t>(uniq.size() - 1);
   }
   const std::size_t n = uniq.size();
-  const Node* nodes = nodes_.data();
+  const std::uint32_t* words = words_.data();
   const float* value = value_.data();
-  const std::size_t groups = n / kRows, grouped = groups * kRows;
+  // Groups of kMaskRows masks walk two trees at a time (8 lanes: each mask in both trees), tree
+  // pair after tree pair: the trees stay in cache while every group passes. The masks stay in
+  // registers.
+  constexpr std::size_t kMaskRows = 4;
+  const std::size_t groups = n / kMaskRows, grouped = groups * kMaskRows;
   std::vector<float> acc(n, base_margin_);
-  // Groups of kRows masks walk tree after tree: a tree stays in cache while every group passes.
-  for (std::size_t t = 0; t < tree_end; ++t) {
-    const std::uint32_t root = tree_root_[t];
-    const int depth = tree_depth_[t];
+  for (std::size_t t = 0; t < tree_end; t += 2) {
+    const std::size_t t2 = std::min(t + 1, tree_end - 1);  // an odd last tree: walked twice, counted once
+    const std::uint32_t root = tree_root_[t], root2 = tree_root_[t2];
+    const int depth = std::max(tree_depth_[t], tree_depth_[t2]);
     for (std::size_t k = 0; k < groups; ++k) {
-      const std::uint64_t* mk = uniq.data() + k * kRows;
-      std::uint32_t idx[kRows];
-      for (std::size_t g = 0; g < kRows; ++g) idx[g] = root;
-      walk<kRows>(depth, idx, [&](std::size_t g, std::uint32_t i) { return mask_step(nodes[i], mk[g]); });
-      for (std::size_t g = 0; g < kRows; ++g) acc[k * kRows + g] += value[idx[g]];
+      const std::uint64_t* mk = uniq.data() + k * kMaskRows;
+      const std::uint64_t m[kMaskRows] = {mk[0], mk[1], mk[2], mk[3]};
+      std::uint32_t idx[2 * kMaskRows];
+      for (std::size_t g = 0; g < kMaskRows; ++g) idx[g] = root, idx[kMaskRows + g] = root2;
+      walk<2 * kMaskRows>(
+          depth, idx, [&](std::size_t g, std::uint32_t i) { return mask_step(words[i], m[g % kMaskRows]); });
+      float* a = acc.data() + k * kMaskRows;
+      for (std::size_t g = 0; g < kMaskRows; ++g) a[g] += value[idx[g]];
+      if (t2 != t)
+        for (std::size_t g = 0; g < kMaskRows; ++g) a[g] += value[idx[kMaskRows + g]];
     }
   }
   // The other masks one by one, each walking kTrees trees at a time.
   for (std::size_t u = grouped; u < n; ++u) {
     const std::uint64_t mu = uniq[u];
     acc[u] = walk_trees(value, tree_root_.data(), tree_depth_.data(), tree_end, base_margin_,
-                        [&](std::uint32_t j) { return mask_step(nodes[j], mu); });
+                        [&](std::uint32_t j) { return mask_step(words[j], mu); });
   }
   for (std::size_t i = 0; i < rows; ++i) out[order[i]] = acc[slot[i]];
 }

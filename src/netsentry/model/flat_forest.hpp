@@ -42,7 +42,7 @@ class FlatForest {
 
   std::size_t features() const { return n_features_; }
   std::size_t trees() const { return tree_root_.size(); }
-  std::size_t nodes() const { return nodes_.size(); }
+  std::size_t nodes() const { return value_.size(); }
   std::size_t trees_per_round() const { return trees_per_round_; }
   int rounds() const { return static_cast<int>(trees() / trees_per_round_); }
   float base_margin() const { return base_margin_; }
@@ -57,17 +57,19 @@ class FlatForest {
   void predict_margin(const double* X, std::size_t rows, float* out, int rounds = 0,
                       int max_threads = 2) const;
 
+  // How rows are evaluated: "masks", "bins8" or "bins16" (see above).
+  const char* mode() const { return masks_ ? "masks" : wide_bins_ ? "bins16" : "bins8"; }
+
   // A split sends a row to left + 1 ("right") when the row's test outcome is true: bit `test` of
   // the row's mask, or, with bins, bin(x[test]) >= bin (a missing value: not default_left). A leaf
-  // always goes "right" (mask bit 63 is always set; bin 0) and has left = its own index - 1
-  // (mod 2^32), so it loops to itself: rows that reached a leaf stay there while the others walk on.
+  // always goes "right" (mask bit 63 is always set; bin 0) and has left = its own index - 1, so it
+  // loops to itself: rows that reached a leaf stay there while the others walk on.
+  // With masks a node is one word instead, left << 6 | test.
   struct Node {
     std::uint16_t test;
     std::uint16_t bin;
     std::uint32_t left;
   };
-  // How rows are evaluated: "masks", "bins8" or "bins16" (see above).
-  const char* mode() const { return masks_ ? "masks" : wide_bins_ ? "bins16" : "bins8"; }
 
  private:
   friend class ModelReader;
@@ -80,7 +82,8 @@ class FlatForest {
   bool bin_row(const double* x, Bin* dst) const;
   std::uint64_t mask_row(const double* x) const;
 
-  std::vector<Node> nodes_;
+  std::vector<Node> nodes_;                 // bins
+  std::vector<std::uint32_t> words_;        // masks: per node, left << 6 | test
   std::vector<float> value_;                // per node: the leaf value (0 for a split)
   std::vector<std::uint8_t> default_left_;  // per node: a missing value goes left (bins)
   std::vector<std::uint32_t> tree_root_;    // per tree: the index of its root in nodes_
