@@ -77,7 +77,7 @@ TEST(Pipeline, TrainsOnUciDataWritesEveryArtifactAndPredictReproducesMetrics) {
     EXPECT_TRUE(std::filesystem::exists(run / f)) << f;
   const auto model = dir / "final_model";
   for (const char* f :
-       {"metadata.json", "preprocessor.json", "schema.json", "metrics.json", "model/xgboost_model.json"})
+       {"metadata.json", "preprocessor.json", "schema.json", "metrics.json", "model/xgboost_model.ubj"})
     EXPECT_TRUE(std::filesystem::exists(model / f)) << f;
   auto meta = json::parse(read_file(model / "metadata.json"));
   for (const char* k :

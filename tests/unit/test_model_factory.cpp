@@ -12,6 +12,7 @@
 #include "netsentry/model/metrics.hpp"
 #include "netsentry/model/search.hpp"
 #include "netsentry/model/trainer.hpp"
+#include "netsentry/model/xgb_booster.hpp"
 #include "netsentry/registry/bundle.hpp"
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/table/csv.hpp"
@@ -125,6 +126,24 @@ TEST(ModelFactory, EveryFamilyLearnsTheUciData) {
     again->load(dir.path());
     EXPECT_EQ(again->predict_proba(d.Xte), clf->predict_proba(d.Xte)) << fam;
   }
+}
+
+// XGBoost models are saved in XGBoost's binary JSON form; bundles saved in its text JSON form load
+// and predict the same.
+TEST(ModelFactory, XgboostModelsSavedAsJsonStillLoad) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  auto clf = create_classifier("gradient_boosting", {{"n_estimators", 16}});
+  clf->fit(d.Xtr, d.ytr);
+  test::TempDir ubj, old;
+  clf->save(ubj.path());
+  ASSERT_TRUE(std::filesystem::exists(ubj.path() / "xgboost_model.ubj"));
+  xgb::Booster b;
+  b.load(ubj.path() / "xgboost_model.ubj");
+  b.save(old.path() / "xgboost_model.json");
+  auto again = create_classifier("gradient_boosting", clf->params());
+  again->load(old.path());
+  EXPECT_EQ(again->predict_proba(d.Xte), clf->predict_proba(d.Xte));
 }
 
 TEST(ModelFactory, StagedEstimatorsMatchSeparateFits) {

@@ -113,14 +113,17 @@ class XgbClassifier final : public Classifier {
     return ready().importance(n_features);
   }
 
+  // XGBoost's own model document in its binary JSON form (UBJSON, .ubj: the same content as its
+  // .json form, loaded several times faster). Bundles written as .json still load.
   void save(const std::filesystem::path& dir) const override {
     std::filesystem::create_directories(dir);
-    ready().save(dir / "xgboost_model.json");
+    ready().save(dir / "xgboost_model.ubj");
   }
 
   void load(const std::filesystem::path& dir) override {
     booster_ = std::make_unique<xgb::Booster>();
-    booster_->load(dir / "xgboost_model.json");
+    const auto ubj = dir / "xgboost_model.ubj";
+    booster_->load(std::filesystem::exists(ubj) ? ubj : dir / "xgboost_model.json");
     booster_->set_params({{"nthread", num(params_.value("nthread", json(1)))}});
   }
 
