@@ -59,6 +59,20 @@ std::string read_file(const std::filesystem::path& p) {
   return ss.str();
 }
 
+// A saved XGBoost family's model (whichever of XGBoost's forms the family writes), loaded by XGBoost.
+void load_saved(xgb::Booster& booster, const std::filesystem::path& dir) {
+  for (const char* name : {"xgboost_model.ubj", "xgboost_model.json"})
+    if (std::filesystem::exists(dir / name)) return booster.load(dir / name);
+  FAIL() << "no XGBoost model in " << dir;
+}
+
+// The model's JSON document, as XGBoost writes it.
+std::string model_json(const std::filesystem::path& dir) {
+  xgb::Booster booster;
+  load_saved(booster, dir);
+  return booster.serialize("json");
+}
+
 double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
   EXPECT_EQ(a.size(), b.size());
   double m = 0;
@@ -101,12 +115,14 @@ TEST(FlatForest, MatchesXgboostOnEveryRow) {
     clf->save(dir.path());
     // XGBoost's own predictor on the saved model, and FlatForest from the same file.
     xgb::Booster booster;
-    booster.load(dir / "xgboost_model.json");
+    load_saved(booster, dir.path());
     std::string why;
-    auto flat = xgb::FlatForest::from_json(read_file(dir / "xgboost_model.json"), &why);
+    auto flat = xgb::FlatForest::from_json(model_json(dir.path()), &why);
     ASSERT_TRUE(flat) << why;
     EXPECT_EQ(flat->features(), d.X.cols);
     EXPECT_STREQ(flat->mode(), "masks");  // features in {-1, 0, 1}: few distinct tests
+    EXPECT_EQ(flat->has_blocks(),
+              std::string(family) != "random_forest" && std::string(family) != "decision_tree");
     EXPECT_EQ(flat->rounds(), booster.rounds());
     EXPECT_GT(flat->trees(), 0u);
     // UBJSON gives the same forest.
@@ -119,6 +135,10 @@ TEST(FlatForest, MatchesXgboostOnEveryRow) {
       const auto ref = booster.predict_proba(*X);
       EXPECT_LE(max_abs_diff(flat->predict_proba(*X), ref), kTolerance);
       EXPECT_LE(max_abs_diff(flat_ubj->predict_proba(*X), ref), kTolerance);
+      // Shallow trees are walked by blocks of three levels (with BMI2); one level at a time the same.
+      auto by_levels = *flat;
+      by_levels.prefer_level_walk();
+      EXPECT_LE(max_abs_diff(by_levels.predict_proba(*X), ref), kTolerance);
       // One thread and two give the same answers.
       EXPECT_EQ(flat->predict_proba(*X, 0, 1), flat->predict_proba(*X, 0, 2));
       // The family predicts with the compiled trees, after fitting and after loading.
@@ -144,8 +164,8 @@ TEST(FlatForest, FirstRoundsMatchXgboostIterationRanges) {
   test::TempDir dir;
   clf->save(dir.path());
   xgb::Booster booster;
-  booster.load(dir / "xgboost_model.json");
-  auto flat = xgb::FlatForest::from_json(read_file(dir / "xgboost_model.json"));
+  load_saved(booster, dir.path());
+  auto flat = xgb::FlatForest::from_json(model_json(dir.path()));
   ASSERT_TRUE(flat);
   ASSERT_EQ(flat->rounds(), 64);
   for (int n : {1, 2, 8, 33, 64}) {
@@ -169,7 +189,7 @@ TEST(FlatForest, RandomForestRoundHoldsEveryParallelTree) {
   clf->fit(d.Xtr, d.ytr);
   test::TempDir dir;
   clf->save(dir.path());
-  auto flat = xgb::FlatForest::from_json(read_file(dir / "xgboost_model.json"));
+  auto flat = xgb::FlatForest::from_json(model_json(dir.path()));
   ASSERT_TRUE(flat);
   EXPECT_EQ(flat->trees(), 16u);
   EXPECT_EQ(flat->trees_per_round(), 16u);
@@ -185,11 +205,11 @@ TEST(FlatForest, RefusesWhatItDoesNotCover) {
   test::TempDir dir;
   clf->save(dir.path());
   std::string why;
-  EXPECT_FALSE(xgb::FlatForest::from_json(read_file(dir / "xgboost_model.json"), &why));
+  EXPECT_FALSE(xgb::FlatForest::from_json(model_json(dir.path()), &why));
   EXPECT_NE(why.find("gblinear"), std::string::npos) << why;
   // The family still predicts, with XGBoost.
   xgb::Booster booster;
-  booster.load(dir / "xgboost_model.json");
+  load_saved(booster, dir.path());
   EXPECT_EQ(booster.compiled(), nullptr);
   EXPECT_EQ(clf->predict_proba(d.X), booster.predict_proba(d.X));
   // Not a model at all.
@@ -216,8 +236,8 @@ TEST(FlatForest, MatchesXgboostOnContinuousValues) {
     test::TempDir dir;
     clf->save(dir.path());
     xgb::Booster booster;
-    booster.load(dir / "xgboost_model.json");
-    auto flat = xgb::FlatForest::from_json(read_file(dir / "xgboost_model.json"));
+    load_saved(booster, dir.path());
+    auto flat = xgb::FlatForest::from_json(model_json(dir.path()));
     ASSERT_TRUE(flat);
     modes.insert(flat->mode());
     for (const Matrix* m : {&X, &X_missing}) {
@@ -242,7 +262,7 @@ TEST(FlatForest, TreesThatAreOneLeaf) {
   test::TempDir dir;
   clf->save(dir.path());
   // The first and the fourth tree become a single leaf (the first node of the forest, too).
-  json model = json::parse(read_file(dir / "xgboost_model.json"));
+  json model = json::parse(model_json(dir.path()));
   auto& trees = model["learner"]["gradient_booster"]["model"]["trees"];
   for (std::size_t t : {0, 3}) {
     json& tree = trees[t];

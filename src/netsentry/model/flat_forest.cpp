@@ -1,11 +1,18 @@
 #include "netsentry/model/flat_forest.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 namespace netsentry::xgb {
 
@@ -188,6 +195,7 @@ class ModelReader {
 
   // After a successful parse: the forest, or nullopt with the reason.
   std::optional<FlatForest> finish(std::string& why);
+  void build_blocks(FlatForest& f);
   const std::string& error() const { return error_; }
 
  private:
@@ -401,6 +409,67 @@ class ModelReader {
   bool several_groups_ = false, categorical_ = false, vector_leaves_ = false;
 };
 
+// The blocks of every tree (masks): breadth first from the root, a block per node at a depth that is
+// a multiple of 3 below it and per leaf, each with the table of where its tests' outcomes lead.
+void ModelReader::build_blocks(FlatForest& f) {
+  constexpr int kLevels = 3;
+  const auto& nodes = f.nodes_;
+  std::vector<std::int32_t> block_of(nodes.size(), -1);
+  std::vector<std::uint32_t> queue, bits;
+  f.blocks_.reserve(nodes.size() / 2);
+  for (std::size_t t = 0; t < tree_root_.size(); ++t) {  // (moved into f at the end of finish)
+    queue.clear();
+    auto block = [&](std::uint32_t node) {
+      if (block_of[node] < 0) {
+        block_of[node] = static_cast<std::int32_t>(f.blocks_.size());
+        f.blocks_.push_back({});
+        queue.push_back(node);
+      }
+      return static_cast<std::uint32_t>(block_of[node]);
+    };
+    f.tree_block_.push_back(block(tree_root_[t]));
+    for (std::size_t q = 0; q < queue.size(); ++q) {
+      const std::uint32_t root = queue[q];
+      const std::uint32_t id = static_cast<std::uint32_t>(block_of[root]);
+      const auto table = static_cast<std::uint32_t>(f.block_table_.size());
+      if (out_feature_[root] < 0) {  // a leaf
+        f.blocks_[id] = {0, table, out_value_[root]};
+        f.block_table_.push_back(id);
+        continue;
+      }
+      // The tests of the splits down to kLevels levels, and where each combination of their
+      // outcomes leads (bit j of the table index: the outcome of the j-th lowest test bit).
+      std::uint64_t tests = 0;
+      std::vector<std::uint32_t> level{root}, next;
+      for (int d = 0; d < kLevels; ++d, level.swap(next)) {
+        next.clear();
+        for (std::uint32_t n : level)
+          if (out_feature_[n] >= 0) {
+            tests |= std::uint64_t{1} << nodes[n].test;
+            next.push_back(nodes[n].left);
+            next.push_back(nodes[n].left + 1);
+          }
+      }
+      bits.clear();
+      for (unsigned b = 0; b < 64; ++b)
+        if (tests >> b & 1) bits.push_back(b);
+      f.blocks_[id] = {tests, table, 0.0f};
+      const std::size_t entries = std::size_t{1} << bits.size();
+      f.block_table_.resize(table + entries);
+      for (std::size_t c = 0; c < entries; ++c) {
+        std::uint32_t n = root;
+        for (int d = 0; d < kLevels && out_feature_[n] >= 0; ++d) {
+          const auto j = static_cast<std::size_t>(std::lower_bound(bits.begin(), bits.end(), nodes[n].test) -
+                                                  bits.begin());
+          n = nodes[n].left + static_cast<std::uint32_t>(c >> j & 1);
+        }
+        const std::uint32_t target = block(n);
+        f.block_table_[table + c] = target;
+      }
+    }
+  }
+}
+
 std::optional<FlatForest> ModelReader::finish(std::string& why) {
   if (objective_ != "binary:logistic" && objective_ != "reg:logistic") {
     why = "objective '" + objective_ + "' (only binary:logistic and reg:logistic)";
@@ -499,6 +568,10 @@ std::optional<FlatForest> ModelReader::finish(std::string& why) {
     }
     f.words_.resize(n);
     for (std::size_t i = 0; i < n; ++i) f.words_[i] = f.nodes_[i].left << 6 | f.nodes_[i].test;
+    // Blocks pay off for shallow, bushy trees (gradient boosting: three levels per step, about twice
+    // as fast); for deep, thin trees (a random forest to depth 20) steps of one level are faster.
+    if (!tree_depth_.empty() && *std::max_element(tree_depth_.begin(), tree_depth_.end()) <= 10)
+      build_blocks(f);
     f.nodes_ = {};
   } else {
     // Each feature's distinct thresholds, and each split's threshold as a bin number.
@@ -588,8 +661,9 @@ using Node = FlatForest::Node;
 template <class Bin>
 constexpr Bin kMissingBin = std::numeric_limits<Bin>::max();
 
-constexpr std::size_t kRows = 8;   // rows walking one tree in lock step
-constexpr std::size_t kTrees = 8;  // trees one row walks in lock step
+constexpr std::size_t kRows = 8;      // rows walking one tree in lock step (bins)
+constexpr std::size_t kMaskRows = 4;  // rows walking two trees in lock step (masks)
+constexpr std::size_t kTrees = 8;     // trees one row walks in lock step
 
 // Walks G lanes from idx[] for at most `depth` steps; next(g, i) is lane g's next node from node i.
 // Stops early once no lane moves (every lane sits on its leaf).
@@ -696,41 +770,26 @@ bool FlatForest::bin_row(const double* x, Bin* dst) const {
   return missing;
 }
 
-void FlatForest::margins_masks(const double* X, std::size_t rows, std::size_t tree_end, float* out) const {
-  const std::size_t nf = n_features_;
-  std::vector<std::uint64_t> mask(rows);
-  for (std::size_t r = 0; r < rows; ++r) mask[r] = mask_row(X + r * nf);
-  // Rows sorted by mask (the most met tests are the high bits: rows walking together take similar
-  // paths); rows with the same mask end in the same leaves, so each mask walks once.
-  const std::vector<std::uint32_t> order = order_by(mask);
-  std::vector<std::uint64_t> uniq;
-  std::vector<std::uint32_t> slot(rows);
-  uniq.reserve(rows);
-  for (std::size_t i = 0; i < rows; ++i) {
-    if (uniq.empty() || uniq.back() != mask[order[i]]) uniq.push_back(mask[order[i]]);
-    slot[i] = static_cast<std::uint32_t>(uniq.size() - 1);
-  }
-  const std::size_t n = uniq.size();
+void FlatForest::walk_masks(const std::uint64_t* masks, std::size_t n, std::size_t tree_end,
+                            float* acc) const {
   const std::uint32_t* words = words_.data();
   const float* value = value_.data();
   // Groups of kMaskRows masks walk two trees at a time (8 lanes: each mask in both trees), tree
   // pair after tree pair: the trees stay in cache while every group passes. The masks stay in
   // registers.
-  constexpr std::size_t kMaskRows = 4;
   const std::size_t groups = n / kMaskRows, grouped = groups * kMaskRows;
-  std::vector<float> acc(n, base_margin_);
   for (std::size_t t = 0; t < tree_end; t += 2) {
     const std::size_t t2 = std::min(t + 1, tree_end - 1);  // an odd last tree: walked twice, counted once
     const std::uint32_t root = tree_root_[t], root2 = tree_root_[t2];
     const int depth = std::max(tree_depth_[t], tree_depth_[t2]);
     for (std::size_t k = 0; k < groups; ++k) {
-      const std::uint64_t* mk = uniq.data() + k * kMaskRows;
+      const std::uint64_t* mk = masks + k * kMaskRows;
       const std::uint64_t m[kMaskRows] = {mk[0], mk[1], mk[2], mk[3]};
       std::uint32_t idx[2 * kMaskRows];
       for (std::size_t g = 0; g < kMaskRows; ++g) idx[g] = root, idx[kMaskRows + g] = root2;
       walk<2 * kMaskRows>(
           depth, idx, [&](std::size_t g, std::uint32_t i) { return mask_step(words[i], m[g % kMaskRows]); });
-      float* a = acc.data() + k * kMaskRows;
+      float* a = acc + k * kMaskRows;
       for (std::size_t g = 0; g < kMaskRows; ++g) a[g] += value[idx[g]];
       if (t2 != t)
         for (std::size_t g = 0; g < kMaskRows; ++g) a[g] += value[idx[kMaskRows + g]];
@@ -738,67 +797,256 @@ void FlatForest::margins_masks(const double* X, std::size_t rows, std::size_t tr
   }
   // The other masks one by one, each walking kTrees trees at a time.
   for (std::size_t u = grouped; u < n; ++u) {
-    const std::uint64_t mu = uniq[u];
-    acc[u] = walk_trees(value, tree_root_.data(), tree_depth_.data(), tree_end, base_margin_,
+    const std::uint64_t mu = masks[u];
+    acc[u] = walk_trees(value, tree_root_.data(), tree_depth_.data(), tree_end, acc[u],
                         [&](std::uint32_t j) { return mask_step(words[j], mu); });
   }
-  for (std::size_t i = 0; i < rows; ++i) out[order[i]] = acc[slot[i]];
 }
 
 template <class Bin>
-void FlatForest::margins_bins(const double* X, std::size_t rows, std::size_t tree_end, float* out) const {
+void FlatForest::walk_bins(const Bin* xs, const std::uint8_t* group_missing, std::size_t groups,
+                           std::size_t tree_end, float* acc) const {
+  const Node* nodes = nodes_.data();
+  const float* value = value_.data();
+  const std::uint8_t* dl = default_left_.data();
+  const std::size_t nf = n_features_;
+  for (std::size_t t = 0; t < tree_end; ++t) {
+    const std::uint32_t root = tree_root_[t];
+    const int depth = tree_depth_[t];
+    for (std::size_t k = 0; k < groups; ++k) {
+      const Bin* x = xs + k * nf * kRows;
+      std::uint32_t idx[kRows];
+      for (std::size_t g = 0; g < kRows; ++g) idx[g] = root;
+      if (group_missing[k])
+        walk<kRows>(depth, idx, [&](std::size_t g, std::uint32_t i) {
+          return nodes[i].left +
+                 bin_right<Bin, true>(nodes, dl, i, x[std::size_t{nodes[i].test} * kRows + g]);
+        });
+      else
+        walk<kRows>(depth, idx, [&](std::size_t g, std::uint32_t i) {
+          return nodes[i].left +
+                 bin_right<Bin, false>(nodes, dl, i, x[std::size_t{nodes[i].test} * kRows + g]);
+        });
+      for (std::size_t g = 0; g < kRows; ++g) acc[k * kRows + g] += value[idx[g]];
+    }
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+bool have_bmi2() {
+  static const bool yes = __builtin_cpu_supports("bmi2");
+  return yes;
+}
+}  // namespace
+
+// The masks' walk by blocks: pext gathers a block's test outcomes into a table index. (Compiled for
+// BMI2; called only when the processor has it.)
+__attribute__((target("bmi2"))) void FlatForest::walk_blocks(const std::uint64_t* masks, std::size_t n,
+                                                             std::size_t tree_end, float* acc) const {
+  const Block* blocks = blocks_.data();
+  const std::uint32_t* table = block_table_.data();
+  // Groups of G masks walk one tree at a time (its blocks and tables stay in the L1 cache).
+  constexpr std::size_t G = 8;
+  const std::size_t groups = n / G, grouped = groups * G;
+  for (std::size_t t = 0; t < tree_end; ++t) {
+    const std::uint32_t root = tree_block_[t];
+    const int steps = (tree_depth_[t] + 2) / 3;
+    for (std::size_t k = 0; k < groups; ++k) {
+      const std::uint64_t* m = masks + k * G;
+      std::uint32_t idx[G];
+      for (std::size_t g = 0; g < G; ++g) idx[g] = root;
+      for (int s = 0; s < steps; ++s) {
+        std::uint32_t moved = 0;
+#pragma GCC unroll 8
+        for (std::size_t g = 0; g < G; ++g) {
+          const Block& b = blocks[idx[g]];
+          const std::uint32_t next = table[b.table + _pext_u64(m[g], b.tests)];
+          moved |= next ^ idx[g];
+          idx[g] = next;
+        }
+        if (!moved) break;
+      }
+      float* a = acc + k * G;
+      for (std::size_t g = 0; g < G; ++g) a[g] += blocks[idx[g]].value;
+    }
+  }
+  // The other masks one by one, each walking G trees at a time; leaves added in tree order.
+  for (std::size_t u = grouped; u < n; ++u) {
+    const std::uint64_t mu = masks[u];
+    for (std::size_t t0 = 0; t0 < tree_end; t0 += G) {
+      const std::size_t trees = std::min(G, tree_end - t0);
+      std::uint32_t idx[G];
+      int depth = 0;
+      for (std::size_t g = 0; g < G; ++g) {
+        const std::size_t tg = t0 + std::min(g, trees - 1);  // past the end: a repeat, ignored
+        idx[g] = tree_block_[tg];
+        depth = std::max<int>(depth, tree_depth_[tg]);
+      }
+      for (int s = 0; s < (depth + 2) / 3; ++s) {
+        std::uint32_t moved = 0;
+#pragma GCC unroll 8
+        for (std::size_t g = 0; g < G; ++g) {
+          const Block& b = blocks[idx[g]];
+          const std::uint32_t next = table[b.table + _pext_u64(mu, b.tests)];
+          moved |= next ^ idx[g];
+          idx[g] = next;
+        }
+        if (!moved) break;
+      }
+      for (std::size_t g = 0; g < trees; ++g) acc[u] += blocks[idx[g]].value;
+    }
+  }
+}
+#else
+void FlatForest::walk_blocks(const std::uint64_t*, std::size_t, std::size_t, float*) const {}
+#endif
+
+// A batch split into chunks between the calling thread and, optionally, one helper thread. The helper
+// is started first, before the batch is prepared: waking an idle core can take a millisecond (in a
+// virtual machine), as long as the whole batch takes. Chunks go to whichever thread asks next; the
+// caller waits only for chunks in progress, never for the helper to start, and a helper that starts
+// after the last chunk was taken returns without touching anything of the call.
+class Chunks {
+ public:
+  explicit Chunks(bool helper) : state_(std::make_shared<State>()) {
+    if (!helper) return;
+    try {
+      std::thread([s = state_] { s->help(); }).detach();
+    } catch (const std::system_error&) {  // no thread: all on this one
+    }
+  }
+  ~Chunks() {
+    if (state_->phase.load() == 0) {  // never ran (an exception): let the helper go
+      state_->phase.store(2);
+      state_->phase.notify_all();
+    }
+  }
+  Chunks(const Chunks&) = delete;
+  Chunks& operator=(const Chunks&) = delete;
+
+  // fn(begin, end) over [0, n) in chunks of `chunk`.
+  template <class Fn>
+  void run(std::size_t n, std::size_t chunk, const Fn& fn) {
+    State& s = *state_;
+    s.n = n;
+    s.chunk = chunk;
+    s.chunks = (n + chunk - 1) / chunk;
+    s.fn = &fn;
+    s.call = [](const void* f, std::size_t b, std::size_t e) { (*static_cast<const Fn*>(f))(b, e); };
+    s.phase.store(1);
+    s.phase.notify_all();
+    s.work(false);
+    for (std::size_t d = s.done.load(); d < s.chunks; d = s.done.load()) s.done.wait(d);
+  }
+
+ private:
+  struct State {
+    std::atomic<int> phase{0};  // 0: being prepared, 1: running, 2: cancelled
+    std::atomic<std::size_t> next{0}, done{0};
+    std::size_t n = 0, chunk = 1, chunks = 0;
+    const void* fn = nullptr;
+    void (*call)(const void*, std::size_t, std::size_t) = nullptr;
+
+    void work(bool notify) {
+      for (;;) {
+        const std::size_t c = next.fetch_add(1);
+        if (c >= chunks) return;
+        call(fn, c * chunk, std::min(n, (c + 1) * chunk));
+        done.fetch_add(1);
+        if (notify) done.notify_all();
+      }
+    }
+    void help() {
+      phase.wait(0);
+      if (phase.load() == 1) work(true);
+    }
+  };
+  std::shared_ptr<State> state_;
+};
+
+void FlatForest::predict_margin(const double* X, std::size_t rows, float* out, int rounds,
+                                int max_threads) const {
+  const std::size_t tree_end = rounds <= 0 || static_cast<std::size_t>(rounds) * trees_per_round_ >= trees()
+                                   ? trees()
+                                   : static_cast<std::size_t>(rounds) * trees_per_round_;
+  const std::size_t nf = n_features_;
+  // A second thread pays off from a few hundred microseconds of work (starting it costs tens).
+  std::size_t levels = 0;
+  for (std::size_t t = 0; t < tree_end; ++t) levels += tree_depth_[t];
+  Chunks chunks(max_threads > 1 && rows * levels >= 500000);
+  constexpr std::size_t kChunk = 128;  // rows (a multiple of kRows and kMaskRows)
+
+  if (masks_) {
+    std::vector<std::uint64_t> mask(rows);
+    for (std::size_t r = 0; r < rows; ++r) mask[r] = mask_row(X + r * nf);
+    // Rows sorted by mask (the most met tests are the high bits: rows walking together take similar
+    // paths); rows with the same mask end in the same leaves, so each mask walks once.
+    const std::vector<std::uint32_t> order = order_by(mask);
+    std::vector<std::uint64_t> uniq;
+    std::vector<std::uint32_t> slot(rows);
+    uniq.reserve(rows);
+    for (std::size_t i = 0; i < rows; ++i) {
+      if (uniq.empty() || uniq.back() != mask[order[i]]) uniq.push_back(mask[order[i]]);
+      slot[i] = static_cast<std::uint32_t>(uniq.size() - 1);
+    }
+    std::vector<float> acc(uniq.size(), base_margin_);
+#if defined(__x86_64__) && defined(__GNUC__)
+    const bool by_blocks = have_bmi2() && !blocks_.empty() && !level_walk_;
+#else
+    const bool by_blocks = false;
+#endif
+    chunks.run(uniq.size(), kChunk, [&](std::size_t b, std::size_t e) {
+      if (by_blocks)
+        walk_blocks(uniq.data() + b, e - b, tree_end, acc.data() + b);
+      else
+        walk_masks(uniq.data() + b, e - b, tree_end, acc.data() + b);
+    });
+    for (std::size_t i = 0; i < rows; ++i) out[order[i]] = acc[slot[i]];
+  } else if (wide_bins_) {
+    margins_bins<std::uint16_t>(X, rows, tree_end, chunks, out);
+  } else {
+    margins_bins<std::uint8_t>(X, rows, tree_end, chunks, out);
+  }
+}
+
+template <class Bin>
+void FlatForest::margins_bins(const double* X, std::size_t rows, std::size_t tree_end, Chunks& chunks,
+                              float* out) const {
   const std::size_t nf = n_features_;
   std::vector<Bin> bins(rows * nf);
   std::vector<std::uint8_t> missing(rows);
   for (std::size_t r = 0; r < rows; ++r) missing[r] = bin_row(X + r * nf, bins.data() + r * nf);
-  const Node* nodes = nodes_.data();
-  const float* value = value_.data();
-  const std::uint8_t* dl = default_left_.data();
-  const std::size_t groups = rows / kRows, grouped = groups * kRows;
   // Rows sorted by their bins of the most met features.
   std::vector<std::uint64_t> key(rows);
   constexpr std::size_t kBits = sizeof(Bin) * 8;
   const std::size_t n_key = std::min(sort_features_.size(), 64 / kBits);
   for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t j = 0; j < n_key; ++j) key[r] = (key[r] << kBits) | bins[r * nf + sort_features_[j]];
-  std::vector<std::uint32_t> order = order_by(key);
-  if (groups > 0) {
-    std::vector<Bin> xs(grouped * nf);  // each group's bins interleaved: feature f of row g at f * kRows + g
-    std::vector<std::uint8_t> group_missing(groups, 0);
-    for (std::size_t k = 0; k < groups; ++k)
-      for (std::size_t g = 0; g < kRows; ++g) {
-        const std::size_t r = order[k * kRows + g];
-        for (std::size_t f = 0; f < nf; ++f) xs[(k * nf + f) * kRows + g] = bins[r * nf + f];
-        group_missing[k] |= missing[r];
-      }
-    std::vector<float> acc(grouped, base_margin_);
-    for (std::size_t t = 0; t < tree_end; ++t) {
-      const std::uint32_t root = tree_root_[t];
-      const int depth = tree_depth_[t];
-      for (std::size_t k = 0; k < groups; ++k) {
-        const Bin* x = xs.data() + k * nf * kRows;
-        std::uint32_t idx[kRows];
-        for (std::size_t g = 0; g < kRows; ++g) idx[g] = root;
-        if (group_missing[k])
-          walk<kRows>(depth, idx, [&](std::size_t g, std::uint32_t i) {
-            return nodes[i].left +
-                   bin_right<Bin, true>(nodes, dl, i, x[std::size_t{nodes[i].test} * kRows + g]);
-          });
-        else
-          walk<kRows>(depth, idx, [&](std::size_t g, std::uint32_t i) {
-            return nodes[i].left +
-                   bin_right<Bin, false>(nodes, dl, i, x[std::size_t{nodes[i].test} * kRows + g]);
-          });
-        for (std::size_t g = 0; g < kRows; ++g) acc[k * kRows + g] += value[idx[g]];
-      }
+  const std::vector<std::uint32_t> order = order_by(key);
+  const std::size_t groups = rows / kRows, grouped = groups * kRows;
+  std::vector<Bin> xs(grouped * nf);  // each group's bins interleaved: feature f of row g at f * kRows + g
+  std::vector<std::uint8_t> group_missing(groups, 0);
+  for (std::size_t k = 0; k < groups; ++k)
+    for (std::size_t g = 0; g < kRows; ++g) {
+      const std::size_t r = order[k * kRows + g];
+      for (std::size_t f = 0; f < nf; ++f) xs[(k * nf + f) * kRows + g] = bins[r * nf + f];
+      group_missing[k] |= missing[r];
     }
-    for (std::size_t i = 0; i < grouped; ++i) out[order[i]] = acc[i];
-  }
+  std::vector<float> acc(grouped, base_margin_);
+  constexpr std::size_t kChunkGroups = 16;
+  chunks.run(groups, kChunkGroups, [&](std::size_t b, std::size_t e) {
+    walk_bins(xs.data() + b * kRows * nf, group_missing.data() + b, e - b, tree_end, acc.data() + b * kRows);
+  });
+  for (std::size_t i = 0; i < grouped; ++i) out[order[i]] = acc[i];
+  // The other rows one by one, each walking kTrees trees at a time.
+  const Node* nodes = nodes_.data();
+  const std::uint8_t* dl = default_left_.data();
   for (std::size_t i = grouped; i < rows; ++i) {
     const std::size_t r = order[i];
     const Bin* x = bins.data() + r * nf;
     auto run = [&](auto next) {
-      return walk_trees(value, tree_root_.data(), tree_depth_.data(), tree_end, base_margin_, next);
+      return walk_trees(value_.data(), tree_root_.data(), tree_depth_.data(), tree_end, base_margin_, next);
     };
     if (missing[r])
       out[r] = run([&](std::uint32_t j) {
@@ -809,34 +1057,6 @@ void FlatForest::margins_bins(const double* X, std::size_t rows, std::size_t tre
         return nodes[j].left + bin_right<Bin, false>(nodes, dl, j, x[nodes[j].test]);
       });
   }
-}
-
-void FlatForest::margins(const double* X, std::size_t rows, std::size_t tree_end, float* out) const {
-  if (masks_)
-    margins_masks(X, rows, tree_end, out);
-  else if (wide_bins_)
-    margins_bins<std::uint16_t>(X, rows, tree_end, out);
-  else
-    margins_bins<std::uint8_t>(X, rows, tree_end, out);
-}
-
-void FlatForest::predict_margin(const double* X, std::size_t rows, float* out, int rounds,
-                                int max_threads) const {
-  const std::size_t tree_end = rounds <= 0 || static_cast<std::size_t>(rounds) * trees_per_round_ >= trees()
-                                   ? trees()
-                                   : static_cast<std::size_t>(rounds) * trees_per_round_;
-  auto run = [&](const double* x, std::size_t n, float* o) { margins(x, n, tree_end, o); };
-  // A second thread pays off from a few hundred microseconds of work (starting it costs tens).
-  std::size_t levels = 0;
-  for (std::size_t t = 0; t < tree_end; ++t) levels += tree_depth_[t];
-  if (max_threads < 2 || rows < 4 * kRows || rows * levels < 300000) {
-    run(X, rows, out);
-    return;
-  }
-  const std::size_t half = (rows / 2 + kRows - 1) / kRows * kRows;
-  std::thread other([&] { run(X + half * n_features_, rows - half, out + half); });
-  run(X, half, out);
-  other.join();
 }
 
 void FlatForest::predict_proba(const double* X, std::size_t rows, double* out, int rounds,

@@ -30,6 +30,8 @@
 
 namespace netsentry::xgb {
 
+class Chunks;  // a batch shared by two threads (flat_forest.cpp)
+
 class FlatForest {
  public:
   // From XGBoost's JSON model document (XGBoosterSaveModelToBuffer with {"format":"json"}, or a
@@ -57,6 +59,10 @@ class FlatForest {
   void predict_margin(const double* X, std::size_t rows, float* out, int rounds = 0,
                       int max_threads = 2) const;
 
+  // Walk one level per step even where blocks exist (tests and benchmarks: both walks).
+  void prefer_level_walk(bool yes = true) { level_walk_ = yes; }
+  bool has_blocks() const { return !blocks_.empty(); }
+
   // How rows are evaluated: "masks", "bins8" or "bins16" (see above).
   const char* mode() const { return masks_ ? "masks" : wide_bins_ ? "bins16" : "bins8"; }
 
@@ -74,10 +80,15 @@ class FlatForest {
  private:
   friend class ModelReader;
   FlatForest() = default;
-  void margins(const double* X, std::size_t rows, std::size_t tree_end, float* out) const;
   template <class Bin>
-  void margins_bins(const double* X, std::size_t rows, std::size_t tree_end, float* out) const;
-  void margins_masks(const double* X, std::size_t rows, std::size_t tree_end, float* out) const;
+  void margins_bins(const double* X, std::size_t rows, std::size_t tree_end, Chunks& chunks,
+                    float* out) const;
+  // Adds the leaf values of trees [0, tree_end) to acc[] for n masks / `groups` groups of binned rows.
+  void walk_masks(const std::uint64_t* masks, std::size_t n, std::size_t tree_end, float* acc) const;
+  void walk_blocks(const std::uint64_t* masks, std::size_t n, std::size_t tree_end, float* acc) const;
+  template <class Bin>
+  void walk_bins(const Bin* xs, const std::uint8_t* group_missing, std::size_t groups, std::size_t tree_end,
+                 float* acc) const;
   template <class Bin>
   bool bin_row(const double* x, Bin* dst) const;
   std::uint64_t mask_row(const double* x) const;
@@ -92,6 +103,19 @@ class FlatForest {
   // test_missing_[j] when x is missing. Bits are given by how often rows meet the test (splits
   // weighted by 2^-depth), most often = bit 62, so that rows sorted by mask take similar paths.
   bool masks_ = false;
+  // Masks, with BMI2 (pext): blocks of up to three levels. A block is a node at depth 0, 3, 6, ...
+  // below its tree's root (its splits down to three levels use at most 7 distinct tests) or a leaf;
+  // from block b a row moves to block_table_[b.table + pext(mask, b.tests)], three levels at once.
+  // A leaf block has no tests and one entry, itself.
+  struct Block {
+    std::uint64_t tests;  // the mask bits of the block's splits
+    std::uint32_t table;  // where its table starts in block_table_
+    float value;          // a leaf's value
+  };
+  std::vector<Block> blocks_;
+  std::vector<std::uint32_t> block_table_;
+  std::vector<std::uint32_t> tree_block_;  // per tree: its root's block
+  bool level_walk_ = false;
   std::vector<std::uint16_t> test_feature_;
   std::vector<float> test_threshold_;
   std::vector<std::uint8_t> test_missing_;
