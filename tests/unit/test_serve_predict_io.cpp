@@ -86,36 +86,39 @@ std::vector<std::string> uploads() {
 
 TEST(ServePredictIo, NumericUploadsReadAsParseCsvReadsThem) {
   const auto m = model();
-  const auto r = rules();
-  CsvOptions opt;
-  opt.missing_values = r.missing_values;
-  for (const auto& text : uploads()) {
-    SCOPED_TRACE(text.substr(0, 60));
-    std::optional<Table> want;
-    std::string want_error;
-    try {
-      want = parse_csv(text, "upload", opt);
-    } catch (const std::exception& e) {
-      want_error = e.what();
-    }
-    try {
-      auto got = parse_predict_csv(text, *m, r);
-      ASSERT_TRUE(want) << "parse_csv refused it: " << want_error;
-      expect_same_table(got.table, *want);
-      ASSERT_EQ(got.X.rows, want->rows());
-      for (std::size_t i = 0; i < got.X.rows; ++i)
-        for (std::size_t f = 0; f < kFeatures.size(); ++f) {
-          const Column& c = want->at(kFeatures[f]);
-          if (c.type == ColumnType::Numeric) {
-            EXPECT_TRUE(same_number(got.X(i, f), c.num[i]));
+  auto numeric_tokens = rules();
+  numeric_tokens.missing_values = {"-1", "0", "NA"};  // tokens that read as numbers; "" is not missing
+  for (const auto& r : {rules(), numeric_tokens}) {
+    CsvOptions opt;
+    opt.missing_values = r.missing_values;
+    for (const auto& text : uploads()) {
+      SCOPED_TRACE(text.substr(0, 60));
+      std::optional<Table> want;
+      std::string want_error;
+      try {
+        want = parse_csv(text, "upload", opt);
+      } catch (const std::exception& e) {
+        want_error = e.what();
+      }
+      try {
+        auto got = parse_predict_csv(text, *m, r);
+        ASSERT_TRUE(want) << "parse_csv refused it: " << want_error;
+        expect_same_table(got.table, *want);
+        ASSERT_EQ(got.X.rows, want->rows());
+        for (std::size_t i = 0; i < got.X.rows; ++i)
+          for (std::size_t f = 0; f < kFeatures.size(); ++f) {
+            const Column& c = want->at(kFeatures[f]);
+            if (c.type == ColumnType::Numeric) {
+              EXPECT_TRUE(same_number(got.X(i, f), c.num[i]));
+            }
           }
+      } catch (const RequestError& e) {
+        if (want && want->rows() > 0 && want_error.empty()) {
+          // Refused after reading (a text value, an unknown or missing column): never a read error.
+          EXPECT_EQ(std::string(e.what()).find("upload:"), std::string::npos) << e.what();
+        } else if (!want_error.empty()) {
+          EXPECT_EQ(std::string(e.what()), want_error);
         }
-    } catch (const RequestError& e) {
-      if (want && want->rows() > 0 && want_error.empty()) {
-        // Refused after reading (a text value, an unknown or missing column): never a read error.
-        EXPECT_EQ(std::string(e.what()).find("upload:"), std::string::npos) << e.what();
-      } else if (!want_error.empty()) {
-        EXPECT_EQ(std::string(e.what()), want_error);
       }
     }
   }

@@ -137,11 +137,21 @@ std::optional<Table> parse_numeric_csv(std::string_view text,
       const std::string_view field(f, static_cast<std::size_t>(p - f));
       if (p != end) ++p;
       double v = kMissing;
+      const std::size_t len = field.size();
+      const bool token =
+          len > 0 && token_start[static_cast<unsigned char>(field[0])];  // may be a missing token
+      if (len == 1 && !token && field[0] >= '0' && field[0] <= '9') {    // the common case: "0", "1"
+        t.columns[j].num.push_back(field[0] - '0');
+        continue;
+      }
+      if (len == 2 && !token && field[0] == '-' && field[1] >= '0' &&
+          field[1] <= '9') {  // "-1"; "-0" is -0.0
+        t.columns[j].num.push_back(-static_cast<double>(field[1] - '0'));
+        continue;
+      }
       if (field.empty()) {
         if (!empty_is_missing) return std::nullopt;  // a text value
-      } else if (!(token_start[static_cast<unsigned char>(field[0])] &&
-                   is_missing_value(field, missing_values)) &&
-                 !field_number(field, v)) {
+      } else if (!(token && is_missing_value(field, missing_values)) && !field_number(field, v)) {
         return std::nullopt;  // a text value
       }
       t.columns[j].num.push_back(v);
@@ -201,6 +211,26 @@ void append_number(std::string& out, double v) {
 
 namespace {
 
+// format_number(v) at p (room for 32 characters; nothing for NaN): the shortest form that reads back
+// exactly. Integers below 1e5 (always shortest as plain digits) directly. Returns the end.
+char* write_number(char* p, double v) {
+  if (std::isnan(v)) return p;
+  if (v > -1e5 && v < 1e5 && v == std::trunc(v)) {
+    char buf[8];
+    char* b = buf + sizeof buf;
+    auto n = static_cast<unsigned>(std::fabs(v));
+    do {
+      *--b = static_cast<char>('0' + n % 10);
+      n /= 10;
+    } while (n);
+    if (std::signbit(v)) *--b = '-';  // -0.0 is "-0"
+    const auto len = static_cast<std::size_t>(buf + sizeof buf - b);
+    std::memcpy(p, b, len);
+    return p + len;
+  }
+  return std::to_chars(p, p + 32, v).ptr;
+}
+
 // Writes a large answer (1,000 rows x 30 columns) through a raw pointer: many small appends to a
 // std::string cost more than the bytes. The string grows in large steps and is cut to size at the end.
 class Writer {
@@ -225,24 +255,22 @@ class Writer {
   }
   // format_number(v): the shortest form that reads back exactly; nothing for NaN. Integers below 1e5
   // (always shortest as plain digits) directly.
-  void number(double v) {
-    if (std::isnan(v)) return;
-    char* out = room(32);
-    if (v > -1e5 && v < 1e5 && v == std::trunc(v)) {
-      char buf[8];
-      char* p = buf + sizeof buf;
-      auto n = static_cast<unsigned>(std::fabs(v));
-      do {
-        *--p = static_cast<char>('0' + n % 10);
-        n /= 10;
-      } while (n);
-      if (std::signbit(v)) *--p = '-';  // -0.0 is "-0"
-      const auto len = static_cast<std::size_t>(buf + sizeof buf - p);
-      std::memcpy(out, p, len);
-      n_ += len;
-      return;
+  void number(double v) { n_ += static_cast<std::size_t>(write_number(room(32), v) - (s_.data() + n_)); }
+  // before, format_number(v) (`missing` for NaN), after: one bounds check for the three.
+  void number_between(std::string_view before, double v, std::string_view after,
+                      std::string_view missing = {}) {
+    char* p = room(before.size() + std::max<std::size_t>(32, missing.size()) + after.size());
+    std::memcpy(p, before.data(), before.size());
+    p += before.size();
+    if (std::isnan(v)) {
+      std::memcpy(p, missing.data(), missing.size());
+      p += missing.size();
+    } else {
+      p = write_number(p, v);
     }
-    n_ += static_cast<std::size_t>(std::to_chars(out, out + 32, v).ptr - out);
+    std::memcpy(p, after.data(), after.size());
+    p += after.size();
+    n_ = static_cast<std::size_t>(p - s_.data());
   }
   // A CSV field as to_csv writes it: quoted when it holds a comma, a quote or a line end.
   void csv_field(std::string_view f) {
@@ -706,11 +734,12 @@ std::string predictions_csv(const Table& input, const LoadedModel& m, const Matr
   std::string txt;
   for (std::size_t r = 0; r < n; ++r) {
     for (const auto& c : input.columns) {
-      if (c.type == ColumnType::Numeric)
-        out.number(c.num[r]);
-      else
+      if (c.type == ColumnType::Numeric) {
+        out.number_between({}, c.num[r], ",");
+      } else {
         out.csv_field(c.text[r]);
-      out.put(',');
+        out.put(',');
+      }
     }
     const int cls = s.scored.label[r] == 1 ? 1 : 0;
     out.csv_field(m.class_value[cls]);
@@ -765,16 +794,13 @@ std::string predictions_html(const Table& input, const Scores& s) {
     o.put_count(r);
     o.put("</th>\n");
     for (const auto& c : input.columns) {
-      o.put("      <td>");
       if (c.type == ColumnType::Numeric) {
-        if (std::isnan(c.num[r]))
-          o.put("NaN");
-        else
-          o.number(c.num[r]);
+        o.number_between("      <td>", c.num[r], "</td>\n", "NaN");
       } else {
+        o.put("      <td>");
         o.html(c.text[r]);
+        o.put("</td>\n");
       }
-      o.put("</td>\n");
     }
     o.put(s.scored.label[r] == 1 ? "      <td>1</td>\n    </tr>\n" : "      <td>0</td>\n    </tr>\n");
   }
