@@ -242,7 +242,7 @@ class Writer {
     return s_.data() + n_;
   }
   void put(std::string_view v) {
-    std::memcpy(room(v.size()), v.data(), v.size());
+    copy(room(v.size()), v);
     n_ += v.size();
   }
   void put(char c) {
@@ -258,18 +258,11 @@ class Writer {
   void number(double v) { n_ += static_cast<std::size_t>(write_number(room(32), v) - (s_.data() + n_)); }
   // before, format_number(v) (`missing` for NaN), after: one bounds check for the three.
   void number_between(std::string_view before, double v, std::string_view after,
-                      std::string_view missing = {}) {
+                      std::string_view missing = "") {
     char* p = room(before.size() + std::max<std::size_t>(32, missing.size()) + after.size());
-    std::memcpy(p, before.data(), before.size());
-    p += before.size();
-    if (std::isnan(v)) {
-      std::memcpy(p, missing.data(), missing.size());
-      p += missing.size();
-    } else {
-      p = write_number(p, v);
-    }
-    std::memcpy(p, after.data(), after.size());
-    p += after.size();
+    p = copy(p, before);
+    p = std::isnan(v) ? copy(p, missing) : write_number(p, v);
+    p = copy(p, after);
     n_ = static_cast<std::size_t>(p - s_.data());
   }
   // A CSV field as to_csv writes it: quoted when it holds a comma, a quote or a line end.
@@ -304,6 +297,10 @@ class Writer {
           put(c);
       }
     }
+  }
+  static char* copy(char* p, std::string_view v) {
+    if (!v.empty()) std::memcpy(p, v.data(), v.size());  // (an empty view may have no data)
+    return p + v.size();
   }
   std::string finish() {
     s_.resize(n_);
@@ -735,7 +732,7 @@ std::string predictions_csv(const Table& input, const LoadedModel& m, const Matr
   for (std::size_t r = 0; r < n; ++r) {
     for (const auto& c : input.columns) {
       if (c.type == ColumnType::Numeric) {
-        out.number_between({}, c.num[r], ",");
+        out.number_between("", c.num[r], ",");
       } else {
         out.csv_field(c.text[r]);
         out.put(',');
