@@ -137,7 +137,7 @@ TEST(FlatForest, MatchesXgboostOnEveryRow) {
       EXPECT_LE(max_abs_diff(flat_ubj->predict_proba(*X), ref), kTolerance);
       // Shallow trees are walked by blocks of three levels (with BMI2); one level at a time the same.
       auto by_levels = *flat;
-      by_levels.prefer_level_walk();
+      by_levels.set_walk(xgb::FlatForest::Walk::Levels);
       EXPECT_LE(max_abs_diff(by_levels.predict_proba(*X), ref), kTolerance);
       // One thread and two give the same answers.
       EXPECT_EQ(flat->predict_proba(*X, 0, 1), flat->predict_proba(*X, 0, 2));

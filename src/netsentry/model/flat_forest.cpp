@@ -992,7 +992,7 @@ void FlatForest::predict_margin(const double* X, std::size_t rows, float* out, i
     }
     std::vector<float> acc(uniq.size(), base_margin_);
 #if defined(__x86_64__) && defined(__GNUC__)
-    const bool by_blocks = have_bmi2() && !blocks_.empty() && !level_walk_;
+    const bool by_blocks = have_bmi2() && !blocks_.empty() && walk_ == Walk::Auto;
 #else
     const bool by_blocks = false;
 #endif

@@ -59,8 +59,11 @@ class FlatForest {
   void predict_margin(const double* X, std::size_t rows, float* out, int rounds = 0,
                       int max_threads = 2) const;
 
-  // Walk one level per step even where blocks exist (tests and benchmarks: both walks).
-  void prefer_level_walk(bool yes = true) { level_walk_ = yes; }
+  // With masks, shallow forests are walked by blocks of three levels where the processor has BMI2,
+  // other forests one level per step. set_walk(Walk::Levels) walks every forest one level per step
+  // (tests and benchmarks: both walks give the same margins).
+  enum class Walk { Auto, Levels };
+  void set_walk(Walk w) { walk_ = w; }
   bool has_blocks() const { return !blocks_.empty(); }
 
   // How rows are evaluated: "masks", "bins8" or "bins16" (see above).
@@ -115,7 +118,7 @@ class FlatForest {
   std::vector<Block> blocks_;
   std::vector<std::uint32_t> block_table_;
   std::vector<std::uint32_t> tree_block_;  // per tree: its root's block
-  bool level_walk_ = false;
+  Walk walk_ = Walk::Auto;
   std::vector<std::uint16_t> test_feature_;
   std::vector<float> test_threshold_;
   std::vector<std::uint8_t> test_missing_;
