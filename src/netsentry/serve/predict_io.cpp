@@ -126,36 +126,47 @@ std::optional<Table> parse_numeric_csv(std::string_view text,
     else
       token_start[static_cast<unsigned char>(m[0])] = true;
   }
-  while (next_line(line)) {
-    if (line.empty()) continue;  // a blank line
-    const char* p = line.data();
-    const char* const end = p + line.size();
+  // The rows in one pass over the text, field by field.
+  const char* p = text.data() + pos;
+  const char* const end = text.data() + text.size();
+  auto at_field_end = [end](const char* q) { return q == end || *q == ',' || *q == '\n' || *q == '\r'; };
+  auto skip_line_end = [end](const char*& q) { q += *q == '\r' && q + 1 != end && q[1] == '\n' ? 2 : 1; };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  auto may_be_token = [&](char c) { return token_start[static_cast<unsigned char>(c)]; };
+  while (p != end) {
+    if (*p == '\n' || *p == '\r') {  // a blank line
+      skip_line_end(p);
+      continue;
+    }
     for (std::size_t j = 0; j < ncol; ++j) {
-      const char* f = p;
-      while (p != end && *p != ',') ++p;
-      if ((p == end) != (j + 1 == ncol)) return std::nullopt;  // ragged
-      const std::string_view field(f, static_cast<std::size_t>(p - f));
-      if (p != end) ++p;
       double v = kMissing;
-      const std::size_t len = field.size();
-      const bool token =
-          len > 0 && token_start[static_cast<unsigned char>(field[0])];  // may be a missing token
-      if (len == 1 && !token && field[0] >= '0' && field[0] <= '9') {    // the common case: "0", "1"
-        t.columns[j].num.push_back(field[0] - '0');
-        continue;
+      if (p != end && digit(*p) && !may_be_token(*p) && at_field_end(p + 1)) {  // the common case: "0", "1"
+        v = *p - '0';
+        p += 1;
+      } else if (p != end && *p == '-' && !may_be_token('-') && p + 1 != end && digit(p[1]) &&
+                 at_field_end(p + 2)) {  // "-1"; "-0" is -0.0
+        v = -static_cast<double>(p[1] - '0');
+        p += 2;
+      } else {
+        const char* f = p;
+        while (!at_field_end(p)) ++p;
+        const std::string_view field(f, static_cast<std::size_t>(p - f));
+        if (field.empty()) {
+          if (!empty_is_missing) return std::nullopt;  // a text value
+        } else if (!(may_be_token(field[0]) && is_missing_value(field, missing_values)) &&
+                   !field_number(field, v)) {
+          return std::nullopt;  // a text value
+        }
       }
-      if (len == 2 && !token && field[0] == '-' && field[1] >= '0' &&
-          field[1] <= '9') {  // "-1"; "-0" is -0.0
-        t.columns[j].num.push_back(-static_cast<double>(field[1] - '0'));
-        continue;
-      }
-      if (field.empty()) {
-        if (!empty_is_missing) return std::nullopt;  // a text value
-      } else if (!(token && is_missing_value(field, missing_values)) && !field_number(field, v)) {
-        return std::nullopt;  // a text value
+      if (j + 1 < ncol) {
+        if (p == end || *p != ',') return std::nullopt;  // fewer fields than the header
+        ++p;
+      } else if (p != end && *p == ',') {
+        return std::nullopt;  // more fields than the header
       }
       t.columns[j].num.push_back(v);
     }
+    if (p != end) skip_line_end(p);
   }
   if (t.rows() == 0) return std::nullopt;
   return t;
@@ -215,18 +226,25 @@ namespace {
 // exactly. Integers below 1e5 (always shortest as plain digits) directly. Returns the end.
 char* write_number(char* p, double v) {
   if (std::isnan(v)) return p;
-  if (v > -1e5 && v < 1e5 && v == std::trunc(v)) {
-    char buf[8];
-    char* b = buf + sizeof buf;
-    auto n = static_cast<unsigned>(std::fabs(v));
-    do {
-      *--b = static_cast<char>('0' + n % 10);
-      n /= 10;
-    } while (n);
-    if (std::signbit(v)) *--b = '-';  // -0.0 is "-0"
-    const auto len = static_cast<std::size_t>(buf + sizeof buf - b);
-    std::memcpy(p, b, len);
-    return p + len;
+  if (v > -1e5 && v < 1e5) {
+    const int i = static_cast<int>(v);
+    if (i == v) {
+      if (std::signbit(v)) *p++ = '-';  // -0.0 is "-0"
+      auto n = static_cast<unsigned>(i < 0 ? -i : i);
+      if (n < 10) {  // most cells of a categorical upload
+        *p = static_cast<char>('0' + n);
+        return p + 1;
+      }
+      char buf[8];
+      char* b = buf + sizeof buf;
+      do {
+        *--b = static_cast<char>('0' + n % 10);
+        n /= 10;
+      } while (n);
+      const auto len = static_cast<std::size_t>(buf + sizeof buf - b);
+      std::memcpy(p, b, len);
+      return p + len;
+    }
   }
   return std::to_chars(p, p + 32, v).ptr;
 }
