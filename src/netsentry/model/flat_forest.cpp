@@ -971,10 +971,11 @@ void FlatForest::predict_margin(const double* X, std::size_t rows, float* out, i
                                    ? trees()
                                    : static_cast<std::size_t>(rounds) * trees_per_round_;
   const std::size_t nf = n_features_;
-  // A second thread pays off from a few hundred microseconds of work (starting it costs tens).
+  // A second thread for batches of about a millisecond of work and more (rows x levels ~ 1 ns):
+  // starting it costs tens of microseconds, and waking an idle core can take a millisecond.
   std::size_t levels = 0;
   for (std::size_t t = 0; t < tree_end; ++t) levels += tree_depth_[t];
-  Chunks chunks(max_threads > 1 && rows * levels >= 500000);
+  Chunks chunks(max_threads > 1 && rows * levels >= 2000000);
   constexpr std::size_t kChunk = 128;  // rows (a multiple of kRows and kMaskRows)
 
   if (masks_) {
