@@ -322,7 +322,6 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
           }
           const View v = view_of(unit);
           const auto& vfolds = *v.folds;
-          const Labels& vy = *v.y;
           const FoldData& fd = fold_data(unit.by_rounds ? 1 : 0, f, v);
           const Matrix& Xva = fd.Xva;
           const Labels& yva = fd.yva;
