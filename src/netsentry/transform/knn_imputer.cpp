@@ -163,8 +163,10 @@ Matrix KnnImputer::transform(const Matrix& X) const {
     }
   };
 
-  const std::size_t n_threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1,
-                                                        std::max<std::size_t>(1, receivers.size() / 16));
+  // hardware_concurrency() reads /sys on every call: once per process (transform runs per request).
+  static const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t n_threads =
+      std::clamp<std::size_t>(cores, 1, std::max<std::size_t>(1, receivers.size() / 16));
   if (n_threads <= 1) {
     impute_rows(0, receivers.size());
   } else {
