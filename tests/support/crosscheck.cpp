@@ -1,5 +1,7 @@
 #include "support/crosscheck.hpp"
 
+#include "netsentry/ingest/split.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -91,6 +93,23 @@ UciData load_uci() {
   d.X = t.to_matrix(d.feature_names);
   for (double v : t.at("Result").num) d.y.push_back(v > 0 ? 1 : 0);
   return d;
+}
+
+const UciSplit& uci_split() {
+  static const UciSplit split = [] {
+    auto d = load_uci();
+    UciSplit u;
+    u.features = std::move(d.feature_names);
+    const auto s = stratified_split(d.y, 0.2, 42);
+    u.Xtr = d.X.take_rows(s.train);
+    u.Xte = d.X.take_rows(s.test);
+    u.ytr = take(d.y, s.train);
+    u.yte = take(d.y, s.test);
+    u.X = std::move(d.X);
+    u.y = std::move(d.y);
+    return u;
+  }();
+  return split;
 }
 
 }  // namespace netsentry::test

@@ -37,4 +37,12 @@ struct UciData {
 };
 UciData load_uci();
 
+// load_uci() split 80/20, stratified, seed 42; loaded once per test process.
+struct UciSplit {
+  std::vector<std::string> features;
+  Matrix X, Xtr, Xte;  // every row, the training split, the test split
+  Labels y, ytr, yte;
+};
+const UciSplit& uci_split();
+
 }  // namespace netsentry::test

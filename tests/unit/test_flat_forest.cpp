@@ -7,14 +7,14 @@
 #include <fstream>
 #include <random>
 #include <set>
-#include <sstream>
 
-#include "netsentry/ingest/split.hpp"
+#include "netsentry/core/fs.hpp"
 #include "netsentry/model/classifier.hpp"
 #include "netsentry/model/flat_forest.hpp"
 #include "netsentry/model/xgb_booster.hpp"
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/table/csv.hpp"
+#include "support/crosscheck.hpp"
 #include "support/paths.hpp"
 
 using namespace netsentry;
@@ -22,25 +22,17 @@ using json = nlohmann::json;
 
 namespace {
 
+// The UCI split, plus every row with missing values injected into half of the rows.
 struct Uci {
-  Matrix Xtr, X;  // the training split, and every row
-  Labels ytr;
-  Matrix X_missing;  // every row, with missing values injected into half of them
+  const Matrix &Xtr, &X;
+  const Labels& ytr;
+  Matrix X_missing;
 };
 
 const Uci& uci() {
-  static Uci d = [] {
-    Uci u;
-    Table t = read_csv(test::phishing_csv());
-    Labels y = map_labels(t, "Result", {{"-1", 0}, {"1", 1}});
-    std::vector<std::string> features;
-    for (auto& n : t.names())
-      if (n != "Result") features.push_back(n);
-    u.X = t.to_matrix(features);
-    auto s = stratified_split(y, 0.2, 42);
-    u.Xtr = u.X.take_rows(s.train);
-    u.ytr = take(y, s.train);
-    u.X_missing = u.X;
+  static const Uci d = [] {
+    const auto& s = test::uci_split();
+    Uci u{s.Xtr, s.X, s.ytr, s.X};
     std::mt19937 rng(7);
     std::bernoulli_distribution row_has(0.5), cell(0.2);
     for (std::size_t r = 0; r < u.X_missing.rows; ++r)
@@ -50,13 +42,6 @@ const Uci& uci() {
     return u;
   }();
   return d;
-}
-
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // A saved XGBoost family's model (whichever of XGBoost's forms the family writes), loaded by XGBoost.

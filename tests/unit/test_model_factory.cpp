@@ -17,6 +17,7 @@
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/table/csv.hpp"
 #include "netsentry/transform/preprocessor.hpp"
+#include "support/crosscheck.hpp"
 #include "support/paths.hpp"
 
 using namespace netsentry;
@@ -24,29 +25,7 @@ using json = nlohmann::json;
 
 namespace {
 
-struct Uci {
-  Matrix Xtr, Xte;
-  Labels ytr, yte;
-  std::vector<std::string> features;
-};
-
-const Uci& uci() {
-  static Uci d = [] {
-    Uci u;
-    Table t = read_csv(test::phishing_csv());
-    Labels y = map_labels(t, "Result", {{"-1", 0}, {"1", 1}});
-    for (auto& n : t.names())
-      if (n != "Result") u.features.push_back(n);
-    Matrix X = t.to_matrix(u.features);
-    auto s = stratified_split(y, 0.2, 42);
-    u.Xtr = X.take_rows(s.train);
-    u.Xte = X.take_rows(s.test);
-    u.ytr = take(y, s.train);
-    u.yte = take(y, s.test);
-    return u;
-  }();
-  return d;
-}
+const test::UciSplit& uci() { return test::uci_split(); }
 
 // A family that records what it is trained and scored on (for the SMOTE-leak test).
 struct SpyLog {
