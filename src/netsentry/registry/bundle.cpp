@@ -1,5 +1,7 @@
 #include "netsentry/registry/bundle.hpp"
 
+#include <functional>
+
 #include <unistd.h>
 
 #include <cmath>
@@ -51,18 +53,16 @@ ModelBundle ModelBundle::load(const fs::path& dir) {
   return b;
 }
 
-void ModelBundle::save(const fs::path& dest) const {
+namespace {
+// Fills a temp dir next to `dest` with `fill`, then publishes it as `dest` (atomic swap); the temp
+// dir is removed when anything fails.
+void publish_filled(const fs::path& dest, const std::function<void(const fs::path& tmp)>& fill) {
   fs::path parent = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
   fs::create_directories(parent);
   fs::path tmp = parent / (dest.filename().string() + ".tmp." + std::to_string(::getpid()));
   fs::remove_all(tmp);
-  fs::create_directories(tmp);
   try {
-    model_->save(tmp / "model");
-    write_file_atomic(tmp / "preprocessor.json", pre_->to_json().dump());
-    write_file_atomic(tmp / "schema.json", schema_.to_json().dump(2));
-    write_file_atomic(tmp / "metrics.json", metadata_.value("metrics", json::object()).dump(2));
-    write_file_atomic(tmp / "metadata.json", metadata_.dump(2));  // last: marks the bundle complete
+    fill(tmp);
     publish_dir(tmp, dest);
   } catch (...) {
     std::error_code ec;
@@ -70,23 +70,29 @@ void ModelBundle::save(const fs::path& dest) const {
     throw;
   }
 }
+}  // namespace
+
+void ModelBundle::write_metadata(const fs::path& dir) const {
+  write_file_atomic(dir / "metrics.json", metadata_.value("metrics", json::object()).dump(2));
+  write_file_atomic(dir / "metadata.json", metadata_.dump(2));  // last: marks the bundle complete
+}
+
+void ModelBundle::save(const fs::path& dest) const {
+  publish_filled(dest, [&](const fs::path& tmp) {
+    fs::create_directories(tmp);
+    model_->save(tmp / "model");
+    write_file_atomic(tmp / "preprocessor.json", pre_->to_json().dump());
+    write_file_atomic(tmp / "schema.json", schema_.to_json().dump(2));
+    write_metadata(tmp);
+  });
+}
 
 void ModelBundle::save_copy_of(const fs::path& saved_dir, const fs::path& dest) const {
-  fs::path parent = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
-  fs::create_directories(parent);
-  fs::path tmp = parent / (dest.filename().string() + ".tmp." + std::to_string(::getpid()));
-  fs::remove_all(tmp);
-  try {
+  publish_filled(dest, [&](const fs::path& tmp) {
     fs::copy(saved_dir, tmp, fs::copy_options::recursive);
     fs::remove(tmp / "metadata.json");  // rewritten last: it marks the bundle complete
-    write_file_atomic(tmp / "metrics.json", metadata_.value("metrics", json::object()).dump(2));
-    write_file_atomic(tmp / "metadata.json", metadata_.dump(2));
-    publish_dir(tmp, dest);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+    write_metadata(tmp);
+  });
 }
 
 std::string ModelBundle::class_value(int cls) const {

@@ -73,6 +73,7 @@ class ModelBundle {
                               nlohmann::json metadata);
 
  private:
+  void write_metadata(const std::filesystem::path& dir) const;  // metrics.json, then metadata.json
   nlohmann::json metadata_;
   Schema schema_;
   std::vector<std::string> features_;
