@@ -1,8 +1,8 @@
 #include "netsentry/core/fs.hpp"
 
 #include <fcntl.h>
-#include <stdio.h>  // renameat2, RENAME_EXCHANGE
 #include <openssl/evp.h>
+#include <stdio.h>  // renameat2, RENAME_EXCHANGE
 #include <unistd.h>
 
 #include <chrono>
@@ -98,16 +98,25 @@ std::string sha256_hex(std::string_view bytes) {
 
 std::string sha256_file(const fs::path& path) { return sha256_hex(read_file(path)); }
 
-static std::string format_utc(const char* fmt) {
-  auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+static std::string format_utc(const char* fmt, std::chrono::system_clock::time_point t) {
+  auto secs = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
-  gmtime_r(&now, &tm);
+  gmtime_r(&secs, &tm);
   char buf[64];
   std::strftime(buf, sizeof buf, fmt, &tm);
   return buf;
 }
 
-std::string utc_stamp_for_path() { return format_utc("%Y-%m-%dT%H-%M-%SZ"); }
-std::string utc_iso8601() { return format_utc("%Y-%m-%dT%H:%M:%SZ"); }
+// Milliseconds included: a whole training run can take less than a second, and the stamp names the
+// run folder and the bundle version (two trainings must never share a version).
+std::string utc_stamp_for_path() {
+  const auto now = std::chrono::system_clock::now();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  char buf[8];
+  std::snprintf(buf, sizeof buf, ".%03dZ", static_cast<int>(ms));
+  return format_utc("%Y-%m-%dT%H-%M-%S", now) + buf;
+}
+std::string utc_iso8601() { return format_utc("%Y-%m-%dT%H:%M:%SZ", std::chrono::system_clock::now()); }
 
 }  // namespace netsentry

@@ -25,7 +25,8 @@ void publish_dir(const fs::path& tmp, const fs::path& dest);
 std::string sha256_hex(std::string_view bytes);
 std::string sha256_file(const fs::path& path);
 
-// UTC time as "2026-11-25T15-30-00Z" (safe in file names) and ISO 8601 "2026-11-25T15:30:00Z".
+// UTC time as "2026-11-25T15-30-00.123Z" (safe in file names, sorts in time order) and ISO 8601
+// "2026-11-25T15:30:00Z".
 std::string utc_stamp_for_path();
 std::string utc_iso8601();
 
