@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -196,6 +198,76 @@ TEST(ModelFactory, HalvingSelectsAsWellAsTheGrid) {
     EXPECT_EQ(c.fold_scores.size(), 3u);
     EXPECT_GT(c.fit_seconds, 0.0);
   }
+}
+
+TEST(ModelFactory, HalvingFactorSetsStagesAndSurvivors) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  // 26 fits: 25 gradient boosting settings (n_estimators staged in each) and a logistic regression.
+  auto families = json::parse(R"({"gradient_boosting": {"learning_rate": [0.3, 0.1, 0.05, 0.01, 0.001],
+                                   "subsample": [0.6, 0.7, 0.8, 0.9, 1.0], "n_estimators": [4, 16, 32]},
+                                   "logistic_regression": {}})");
+  SearchOptions so;
+  so.strategy = "halving";
+  for (double factor : {3.0, 5.0}) {
+    so.halving_factor = factor;
+    auto r = search_models(d.Xtr, d.ytr, families, so);
+    std::map<int, std::set<std::string>> fits_per_stage;  // stage -> fits that reached it
+    for (auto& c : r.candidates) {
+      json fit = c.params;
+      fit.erase("n_estimators");
+      for (int s = 0; s <= c.budget_stage; ++s) fits_per_stage[s].insert(c.family + fit.dump());
+    }
+    // factor 3: 26 -> 9 -> 3 -> 1 fits; factor 5: 26 -> 6 -> 2 -> 1 (ceil(n / factor) survive).
+    const std::vector<std::size_t> want =
+        factor == 3.0 ? std::vector<std::size_t>{26, 9, 3, 1} : std::vector<std::size_t>{26, 6, 2, 1};
+    ASSERT_EQ(fits_per_stage.size(), want.size()) << "factor " << factor;
+    for (std::size_t s = 0; s < want.size(); ++s)
+      EXPECT_EQ(fits_per_stage[static_cast<int>(s)].size(), want[s]) << "factor " << factor << " stage " << s;
+    EXPECT_EQ(r.candidates[r.best].budget_stage, static_cast<int>(want.size()) - 1);
+    EXPECT_GT(r.candidates[r.best].cv_mean, 0.93);
+  }
+  so.halving_factor = 1.5;
+  EXPECT_THROW(search_models(d.Xtr, d.ytr, families, so), UsageError);
+}
+
+TEST(ModelFactory, CollapsedDuplicatesKeepEveryRowsWeight) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  std::set<std::pair<std::vector<double>, int>> distinct;
+  for (std::size_t i = 0; i < d.Xtr.rows; ++i)
+    distinct.insert({{d.Xtr.row(i).begin(), d.Xtr.row(i).end()}, d.ytr[i]});
+  const auto c = collapse_duplicates(d.Xtr, d.ytr, {});
+  ASSERT_EQ(c.X.rows, distinct.size());
+  ASSERT_LT(c.X.rows, d.Xtr.rows * 3 / 4);  // the UCI training split is full of copies
+  ASSERT_EQ(c.y.size(), c.X.rows);
+  ASSERT_EQ(c.w.size(), c.X.rows);
+  std::map<std::pair<std::vector<double>, int>, double> weight;
+  for (std::size_t i = 0; i < c.X.rows; ++i)
+    weight[{{c.X.row(i).begin(), c.X.row(i).end()}, c.y[i]}] += c.w[i];
+  EXPECT_EQ(weight.size(), c.X.rows);  // no pair kept twice
+  std::map<std::pair<std::vector<double>, int>, double> copies;
+  for (std::size_t i = 0; i < d.Xtr.rows; ++i)
+    copies[{{d.Xtr.row(i).begin(), d.Xtr.row(i).end()}, d.ytr[i]}] += 1;
+  EXPECT_EQ(weight, copies);
+  // Given weights add up per pair.
+  const auto bw = balanced_weights(d.ytr);
+  const auto cw = collapse_duplicates(d.Xtr, d.ytr, bw);
+  double total = 0, total_c = 0;
+  for (float w : bw) total += w;
+  for (float w : cw.w) total_c += w;
+  EXPECT_NEAR(total_c, total, 1e-3);
+  // Without row sampling, boosting on the weighted rows is boosting on the copies: gradient and
+  // hessian sums are the same (up to float rounding).
+  const json p = {{"n_estimators", 32}, {"nthread", 1}};
+  auto full = create_classifier("gradient_boosting", p),
+       collapsed = create_classifier("gradient_boosting", p);
+  full->fit(d.Xtr, d.ytr);
+  collapsed->fit(c.X, c.y, &c.w);
+  const auto a = full->predict_proba(d.Xte), b = collapsed->predict_proba(d.Xte);
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  EXPECT_LT(worst, 1e-3);
 }
 
 TEST(ModelFactory, ThresholdAndExplanationsSurviveABundleRoundTrip) {

@@ -80,7 +80,8 @@ TEST(OmpSerial, OtherRegionsKeepLibgompTeams) {
 TEST(OmpSerial, XgboostTrainsTheSameModelWithAndWithoutTeams) {
   if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
   const auto& d = test::uci_split();
-  const json params = {{"n_estimators", 32}, {"max_depth", 6}, {"subsample", 0.7}, {"nthread", 1}, {"seed", 3}};
+  const json params = {
+      {"n_estimators", 32}, {"max_depth", 6}, {"subsample", 0.7}, {"nthread", 1}, {"seed", 3}};
   // Through this project's entry point: XGBoost's regions run in this thread without a team.
   const auto before = omp_serial_regions();
   auto direct = create_classifier("gradient_boosting", params);

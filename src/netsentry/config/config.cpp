@@ -109,6 +109,8 @@ PipelineConfig PipelineConfig::load(const std::filesystem::path& path) {
   get(j, "model_trainer", "cv_folds", c.cv_folds, src);
   get(j, "model_trainer", "metric", c.metric, src);
   get(j, "model_trainer", "search", c.search, src);
+  get(j, "model_trainer", "halving_factor", c.halving_factor, src);
+  get(j, "model_trainer", "collapse_duplicates", c.collapse_duplicates, src);
   if (j.contains("model_trainer") && j["model_trainer"].contains("families"))
     c.families = j["model_trainer"]["families"];
 
@@ -122,6 +124,8 @@ PipelineConfig PipelineConfig::load(const std::filesystem::path& path) {
   if (c.scaler != "none" && c.scaler != "robust") bad("transformation.scaler must be none or robust");
   if (c.sampler != "none" && c.sampler != "smote") bad("transformation.sampler must be none or smote");
   if (c.cv_folds < 2) bad("model_trainer.cv_folds must be >= 2");
+  if (!(c.halving_factor >= 2 && c.halving_factor <= 100))
+    bad("model_trainer.halving_factor must be in [2, 100]");
   if (c.metric != "f1" && c.metric != "accuracy" && c.metric != "roc_auc")
     bad("model_trainer.metric must be f1, accuracy or roc_auc");
   if (!(c.drift_p_value > 0 && c.drift_p_value < 1)) bad("validation.drift_p_value must be in (0, 1)");

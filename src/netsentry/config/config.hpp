@@ -48,6 +48,8 @@ struct PipelineConfig {
   int cv_folds = 3;
   std::string metric = "f1";
   std::string search = "grid";
+  double halving_factor = 3;         // successive halving keeps 1/factor of the fits per stage
+  bool collapse_duplicates = false;  // fit identical (row, label) pairs as one weighted row
   nlohmann::json families = nlohmann::json::object();  // family name -> {param: [values]}
   nlohmann::json raw;                                  // the whole file, for stages with extra keys
 

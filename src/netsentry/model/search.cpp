@@ -5,11 +5,14 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <numeric>
 #include <random>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
@@ -88,6 +91,33 @@ std::vector<float> balanced_weights(const Labels& y) {
   return w;
 }
 
+Collapsed collapse_duplicates(const Matrix& X, const Labels& y, const std::vector<float>& w) {
+  Collapsed out;
+  std::unordered_map<std::string_view, std::size_t> first;  // row bytes + label -> output row
+  first.reserve(X.rows);
+  const std::size_t row_bytes = X.cols * sizeof(double);
+  std::string keys(X.rows * (row_bytes + sizeof(int)), '\0');
+  std::vector<std::size_t> keep;
+  std::vector<double> weight;
+  for (std::size_t i = 0; i < X.rows; ++i) {
+    char* k = keys.data() + i * (row_bytes + sizeof(int));
+    std::memcpy(k, X.row(i).data(), row_bytes);
+    std::memcpy(k + row_bytes, &y[i], sizeof(int));
+    const double wi = w.empty() ? 1.0 : static_cast<double>(w[i]);
+    auto [it, fresh] = first.emplace(std::string_view(k, row_bytes + sizeof(int)), keep.size());
+    if (fresh) {
+      keep.push_back(i);
+      weight.push_back(wi);
+    } else {
+      weight[it->second] += wi;
+    }
+  }
+  out.X = X.take_rows(keep);
+  out.y = take(y, keep);
+  out.w.assign(weight.begin(), weight.end());
+  return out;
+}
+
 namespace {
 
 // One fit shared by candidates that differ only in n_estimators (for staged families).
@@ -154,7 +184,12 @@ std::unique_ptr<Classifier> fit_all_rows(const Matrix& X, const Labels& y, const
   p["seed"] = opt.seed;
   p["nthread"] = nthread;
   auto model = create_classifier(fam, p);
-  model->fit(*Xfit, *yfit, opt.class_weights ? &w : nullptr);
+  if (opt.collapse_duplicates) {
+    auto c = collapse_duplicates(*Xfit, *yfit, w);
+    model->fit(c.X, c.y, &c.w);
+  } else {
+    model->fit(*Xfit, *yfit, opt.class_weights ? &w : nullptr);
+  }
   return model;
 }
 
@@ -198,12 +233,14 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
 
   const unsigned threads = opt.threads > 0 ? static_cast<unsigned>(opt.threads)
                                            : std::max(1u, std::thread::hardware_concurrency());
-  // Successive halving keeps the best third of the fits at each stage and triples their budget,
-  // ending with one fit on the full budget. The budget is the number of boosting rounds for staged
+  // Successive halving keeps the best 1/factor of the fits at each stage and multiplies their
+  // budget by the factor (3, as scikit-learn's, unless configured), ending with one fit on the full
+  // budget. The budget is the number of boosting rounds for staged
   // families (every fit sees all rows, and each n_estimators value up to the budget is scored exactly
   // from the one fit) and the number of training rows for the others (at least min_rows).
   // Grid = one stage with the full budget.
-  const double eta = 3.0;
+  const double eta = opt.halving_factor;
+  if (!(eta >= 2)) throw UsageError("model_trainer.halving_factor must be at least 2");
   const double min_rows = 300;
   int stages = 1;
   if (opt.strategy == "halving") {
@@ -300,7 +337,12 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
         std::vector<float> w;
         if (opt.class_weights) w = balanced_weights(ytr);
         auto& fd = fold_cache[k][f];
-        fd.train = std::make_unique<SharedTrainingSet>(std::move(Xtr), std::move(ytr), std::move(w));
+        if (opt.collapse_duplicates) {
+          auto c = collapse_duplicates(Xtr, ytr, w);
+          fd.train = std::make_unique<SharedTrainingSet>(std::move(c.X), std::move(c.y), std::move(c.w));
+        } else {
+          fd.train = std::make_unique<SharedTrainingSet>(std::move(Xtr), std::move(ytr), std::move(w));
+        }
         fd.Xva = v.X->take_rows(vfolds[f]);
         fd.yva = take(vy, vfolds[f]);
       });

@@ -20,12 +20,15 @@ struct SearchOptions {
   int folds = 3;
   std::string metric = "f1";      // f1 | accuracy | roc_auc
   std::string strategy = "grid";  // grid | halving
+  double halving_factor = 3;      // halving: each stage keeps 1/factor of the fits, budget x factor
   std::uint64_t seed = 42;
   int threads = 0;     // 0 = hardware concurrency
   bool smote = false;  // oversample the training folds only (never the validation fold)
   int smote_k = 5;
   bool class_weights = false;  // weight samples inversely to class frequency
   bool refit = true;           // fit the best candidate on all rows (SearchResult::model)
+  // Identical (row, label) pairs of a training set are fitted as one row weighted by their number.
+  bool collapse_duplicates = false;
   std::function<void(std::size_t done, std::size_t total)> progress;
 };
 
@@ -59,6 +62,15 @@ std::vector<std::pair<std::string, nlohmann::json>> expand_grid(const nlohmann::
 
 SearchResult search_models(const Matrix& X, const Labels& y, const nlohmann::json& families,
                            const SearchOptions& opt);
+
+// A training set with identical (row, label) pairs merged: each kept row (first occurrence, in
+// order) weighs the sum of the weights of its copies (1 each when `w` is empty).
+struct Collapsed {
+  Matrix X;
+  Labels y;
+  std::vector<float> w;
+};
+Collapsed collapse_duplicates(const Matrix& X, const Labels& y, const std::vector<float>& w);
 
 // Sample weights that balance the classes (n / (2 * n_class)), as scikit-learn's "balanced".
 std::vector<float> balanced_weights(const Labels& y);

@@ -94,6 +94,8 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   so.smote = cfg.sampler == "smote";
   so.smote_k = cfg.smote_k;
   so.class_weights = mt.value("class_weights", false);
+  so.halving_factor = cfg.halving_factor;
+  so.collapse_duplicates = cfg.collapse_duplicates;
   so.progress = progress;
   auto res = search_models(X, y, cfg.families, so);
   const auto& best = res.candidates[res.best];

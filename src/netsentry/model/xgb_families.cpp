@@ -150,7 +150,7 @@ class XgbClassifier final : public Classifier {
 const XgbSpec kGradientBoosting{"gradient_boosting",
                                 {{"n_estimators", 100},
                                  {"learning_rate", 0.1},
-                                 {"max_depth", 6},
+                                 {"max_depth", 7},
                                  {"subsample", 1.0},
                                  {"colsample_bytree", 1.0},
                                  {"min_child_weight", 0.0},
