@@ -8,9 +8,11 @@
 
 #include "netsentry/cli/command.hpp"
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/memory.hpp"
 
 int main(int argc, char** argv) {
   using namespace netsentry;
+  keep_freed_memory();
   auto logger = spdlog::stderr_color_mt("netsentry");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%^[%H:%M:%S.%e %l]%$ %v");

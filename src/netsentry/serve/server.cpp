@@ -3,7 +3,6 @@
 #include <dlfcn.h>
 #include <fmt/format.h>
 #include <httplib.h>
-#include <malloc.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
@@ -16,6 +15,7 @@
 #include <unordered_map>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/memory.hpp"
 #include "netsentry/serve/assets.hpp"
 #include "netsentry/serve/jobs.hpp"
 #include "netsentry/serve/metrics.hpp"
@@ -495,16 +495,7 @@ struct Server::Impl {
 
 Server::Server(ServeOptions options, bool allow_no_model)
     : impl_(std::make_unique<Impl>(std::move(options))) {
-  // Every large request allocates and frees large blocks (a 1,000-row upload: its table, matrix and
-  // bins, and a ~600 KB answer). glibc maps such blocks fresh and unmaps them when freed, or trims
-  // them off the heap, so each request paid page faults on them: about a quarter of the time spent
-  // parsing the upload and writing the answer. A server keeps freed memory for the next request.
-  static const bool kept = [] {
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // (glibc's maximum)
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
-    return true;
-  }();
-  (void)kept;
+  keep_freed_memory();  // a 1,000-row upload allocates its table, matrix, bins and a ~600 KB answer
   std::string error;
   if (!impl_->store.reload(&error) && !allow_no_model) throw DataError(error);
 }
