@@ -253,3 +253,22 @@ TEST(Pipeline, TrainsFromAMongoDbCollectionAndRegistersTheModel) {
   EXPECT_EQ(meta["source"].get<std::string>().rfind("mongodb://", 0), 0u);
   EXPECT_GE(server.commands()["find"], 1u);
 }
+
+TEST(Pipeline, BadSearchSettingsAreUsageErrorsNamingTheKey) {
+  TempDir dir;
+  const auto base = read_file(source_dir() / "config/pipeline.yaml");
+  const std::string key = "halving_factor: 5";
+  ASSERT_NE(base.find(key), std::string::npos);
+  for (const auto& [bad, named] :
+       std::vector<std::pair<std::string, std::string>>{{"halving_factor: 1", "model_trainer.halving_factor"},
+                                                        {"halving_factor: many", "halving_factor"}}) {
+    auto text = base;
+    text.replace(text.find(key), key.size(), bad);
+    write(dir / "bad.yaml", text);
+    auto r = run_cli("-q --config " + q(dir / "bad.yaml") + " train --data demo --artifact-dir " +
+                     q(dir / "artifacts") + " --model-dir " + q(dir / "final_model") + " --registry none");
+    EXPECT_EQ(r.exit_code, 2) << bad << "\n" << r.err;
+    EXPECT_NE(r.err.find(named), std::string::npos) << bad << "\n" << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir / "final_model"));
+  }
+}
