@@ -167,6 +167,41 @@ TEST(FlatForest, FirstRoundsMatchXgboostIterationRanges) {
   EXPECT_LE(max_abs_diff(clf->predict_proba(d.X), booster.predict_proba(d.X, 8)), kTolerance);
 }
 
+TEST(FlatForest, StagedPassEqualsSeparateRoundCounts) {
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  for (int depth : {3, 7}) {  // shallow trees walk by blocks (with BMI2), deeper ones by levels
+    auto clf = create_classifier("gradient_boosting", {{"n_estimators", 40}, {"max_depth", depth}});
+    clf->fit(d.Xtr, d.ytr);
+    test::TempDir dir;
+    clf->save(dir.path());
+    auto flat = xgb::FlatForest::from_json(model_json(dir.path()));
+    ASSERT_TRUE(flat);
+    const std::vector<int> ns = {1, 3, 8, 16, 39, 40};
+    for (auto walk : {xgb::FlatForest::Walk::Auto, xgb::FlatForest::Walk::Levels}) {
+      flat->set_walk(walk);
+      for (const Matrix* X : {&d.X, &d.X_missing}) {
+        const auto staged = flat->predict_proba_staged(*X, ns);
+        ASSERT_EQ(staged.size(), ns.size());
+        for (std::size_t i = 0; i < ns.size(); ++i) {
+          const auto one = flat->predict_proba(*X, ns[i]);
+          ASSERT_EQ(staged[i].size(), one.size());
+          for (std::size_t r = 0; r < one.size(); ++r)
+            ASSERT_EQ(staged[i][r], one[r]) << "depth " << depth << ", " << ns[i] << " rounds, row " << r;
+        }
+      }
+    }
+    // The family answers the same through the classifier interface.
+    const auto via_family = clf->predict_proba_staged(d.X, ns);
+    ASSERT_TRUE(via_family);
+    for (std::size_t i = 0; i < ns.size(); ++i)
+      EXPECT_EQ((*via_family)[i], *clf->predict_proba_first(d.X, ns[i]));
+    EXPECT_THROW(flat->predict_proba_staged(d.X, {8, 3}), std::invalid_argument);
+    EXPECT_THROW(flat->predict_proba_staged(d.X, {0}), std::invalid_argument);
+    EXPECT_THROW(flat->predict_proba_staged(d.X, {41}), std::invalid_argument);
+  }
+}
+
 TEST(FlatForest, RandomForestRoundHoldsEveryParallelTree) {
   if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
   const auto& d = uci();

@@ -68,6 +68,18 @@ class Classifier {
     (void)n;
     return std::nullopt;
   }
+  // The same for several values at once (ascending): out[i] uses the first ns[i] estimators. The
+  // default asks predict_proba_first for each; a family may score them all in one pass.
+  virtual std::optional<std::vector<std::vector<double>>> predict_proba_staged(
+      const Matrix& X, const std::vector<int>& ns) const {
+    std::vector<std::vector<double>> out;
+    for (int n : ns) {
+      auto p = predict_proba_first(X, n);
+      if (!p) return std::nullopt;
+      out.push_back(std::move(*p));
+    }
+    return out;
+  }
   // For the same families: keeps only the first `n` estimators, so the fitted model becomes the one
   // a fit with n_estimators = n would have produced. False when not supported.
   virtual bool keep_first(int n) {

@@ -770,15 +770,15 @@ bool FlatForest::bin_row(const double* x, Bin* dst) const {
   return missing;
 }
 
-void FlatForest::walk_masks(const std::uint64_t* masks, std::size_t n, std::size_t tree_end,
-                            float* acc) const {
+void FlatForest::walk_masks(const std::uint64_t* masks, std::size_t n, std::size_t tree_begin,
+                            std::size_t tree_end, float* acc) const {
   const std::uint32_t* words = words_.data();
   const float* value = value_.data();
   // Groups of kMaskRows masks walk two trees at a time (8 lanes: each mask in both trees), tree
   // pair after tree pair: the trees stay in cache while every group passes. The masks stay in
   // registers.
   const std::size_t groups = n / kMaskRows, grouped = groups * kMaskRows;
-  for (std::size_t t = 0; t < tree_end; t += 2) {
+  for (std::size_t t = tree_begin; t < tree_end; t += 2) {
     const std::size_t t2 = std::min(t + 1, tree_end - 1);  // an odd last tree: walked twice, counted once
     const std::uint32_t root = tree_root_[t], root2 = tree_root_[t2];
     const int depth = std::max(tree_depth_[t], tree_depth_[t2]);
@@ -798,8 +798,9 @@ void FlatForest::walk_masks(const std::uint64_t* masks, std::size_t n, std::size
   // The other masks one by one, each walking kTrees trees at a time.
   for (std::size_t u = grouped; u < n; ++u) {
     const std::uint64_t mu = masks[u];
-    acc[u] = walk_trees(value, tree_root_.data(), tree_depth_.data(), tree_end, acc[u],
-                        [&](std::uint32_t j) { return mask_step(words[j], mu); });
+    acc[u] =
+        walk_trees(value, tree_root_.data() + tree_begin, tree_depth_.data() + tree_begin,
+                   tree_end - tree_begin, acc[u], [&](std::uint32_t j) { return mask_step(words[j], mu); });
   }
 }
 
@@ -843,13 +844,14 @@ bool have_bmi2() {
 // The masks' walk by blocks: pext gathers a block's test outcomes into a table index. (Compiled for
 // BMI2; called only when the processor has it.)
 __attribute__((target("bmi2"))) void FlatForest::walk_blocks(const std::uint64_t* masks, std::size_t n,
-                                                             std::size_t tree_end, float* acc) const {
+                                                             std::size_t tree_begin, std::size_t tree_end,
+                                                             float* acc) const {
   const Block* blocks = blocks_.data();
   const std::uint32_t* table = block_table_.data();
   // Groups of G masks walk one tree at a time (its blocks and tables stay in the L1 cache).
   constexpr std::size_t G = 8;
   const std::size_t groups = n / G, grouped = groups * G;
-  for (std::size_t t = 0; t < tree_end; ++t) {
+  for (std::size_t t = tree_begin; t < tree_end; ++t) {
     const std::uint32_t root = tree_block_[t];
     const int steps = (tree_depth_[t] + 2) / 3;
     for (std::size_t k = 0; k < groups; ++k) {
@@ -874,7 +876,7 @@ __attribute__((target("bmi2"))) void FlatForest::walk_blocks(const std::uint64_t
   // The other masks one by one, each walking G trees at a time; leaves added in tree order.
   for (std::size_t u = grouped; u < n; ++u) {
     const std::uint64_t mu = masks[u];
-    for (std::size_t t0 = 0; t0 < tree_end; t0 += G) {
+    for (std::size_t t0 = tree_begin; t0 < tree_end; t0 += G) {
       const std::size_t trees = std::min(G, tree_end - t0);
       std::uint32_t idx[G];
       int depth = 0;
@@ -899,7 +901,7 @@ __attribute__((target("bmi2"))) void FlatForest::walk_blocks(const std::uint64_t
   }
 }
 #else
-void FlatForest::walk_blocks(const std::uint64_t*, std::size_t, std::size_t, float*) const {}
+void FlatForest::walk_blocks(const std::uint64_t*, std::size_t, std::size_t, std::size_t, float*) const {}
 #endif
 
 // A batch split into chunks between the calling thread and, optionally, one helper thread. The helper
@@ -965,11 +967,21 @@ class Chunks {
   std::shared_ptr<State> state_;
 };
 
+std::size_t FlatForest::tree_end_of(int rounds) const {
+  return rounds <= 0 || static_cast<std::size_t>(rounds) * trees_per_round_ >= trees()
+             ? trees()
+             : static_cast<std::size_t>(rounds) * trees_per_round_;
+}
+
 void FlatForest::predict_margin(const double* X, std::size_t rows, float* out, int rounds,
                                 int max_threads) const {
-  const std::size_t tree_end = rounds <= 0 || static_cast<std::size_t>(rounds) * trees_per_round_ >= trees()
-                                   ? trees()
-                                   : static_cast<std::size_t>(rounds) * trees_per_round_;
+  margins_at(X, rows, {tree_end_of(rounds)}, {out}, max_threads);
+}
+
+void FlatForest::margins_at(const double* X, std::size_t rows, const std::vector<std::size_t>& cuts,
+                            const std::vector<float*>& outs, int max_threads) const {
+  if (cuts.empty()) return;
+  const std::size_t tree_end = cuts.back();
   const std::size_t nf = n_features_;
   // A second thread for batches of about a millisecond of work and more (rows x levels ~ 1 ns):
   // starting it costs tens of microseconds, and waking an idle core can take a millisecond.
@@ -991,24 +1003,65 @@ void FlatForest::predict_margin(const double* X, std::size_t rows, float* out, i
       if (uniq.empty() || uniq.back() != mask[order[i]]) uniq.push_back(mask[order[i]]);
       slot[i] = static_cast<std::uint32_t>(uniq.size() - 1);
     }
-    std::vector<float> acc(uniq.size(), base_margin_);
+    const std::size_t u = uniq.size();
+    std::vector<float> acc(u, base_margin_);
+    // Each cut but the last gets a copy of the sums when its trees are done (the trees are added
+    // in the same order either way, so every cut's margins are those of a walk that stops there).
+    std::vector<float> snap(u * (cuts.size() - 1));
 #if defined(__x86_64__) && defined(__GNUC__)
     const bool by_blocks = have_bmi2() && !blocks_.empty() && walk_ == Walk::Auto;
 #else
     const bool by_blocks = false;
 #endif
-    chunks.run(uniq.size(), kChunk, [&](std::size_t b, std::size_t e) {
-      if (by_blocks)
-        walk_blocks(uniq.data() + b, e - b, tree_end, acc.data() + b);
-      else
-        walk_masks(uniq.data() + b, e - b, tree_end, acc.data() + b);
+    chunks.run(u, kChunk, [&](std::size_t b, std::size_t e) {
+      std::size_t begin = 0;
+      for (std::size_t c = 0; c < cuts.size(); ++c) {
+        if (by_blocks)
+          walk_blocks(uniq.data() + b, e - b, begin, cuts[c], acc.data() + b);
+        else
+          walk_masks(uniq.data() + b, e - b, begin, cuts[c], acc.data() + b);
+        if (c + 1 < cuts.size()) std::copy(acc.begin() + b, acc.begin() + e, snap.begin() + c * u + b);
+        begin = cuts[c];
+      }
     });
-    for (std::size_t i = 0; i < rows; ++i) out[order[i]] = acc[slot[i]];
-  } else if (wide_bins_) {
-    margins_bins<std::uint16_t>(X, rows, tree_end, chunks, out);
-  } else {
-    margins_bins<std::uint8_t>(X, rows, tree_end, chunks, out);
+    for (std::size_t c = 0; c < cuts.size(); ++c) {
+      const float* m = c + 1 < cuts.size() ? snap.data() + c * u : acc.data();
+      for (std::size_t i = 0; i < rows; ++i) outs[c][order[i]] = m[slot[i]];
+    }
+    return;
   }
+  for (std::size_t c = 0; c < cuts.size(); ++c) {  // bins: one pass per cut
+    Chunks one(max_threads > 1 && rows * levels >= 2000000 && c > 0);
+    Chunks& use = c == 0 ? chunks : one;
+    if (wide_bins_)
+      margins_bins<std::uint16_t>(X, rows, cuts[c], use, outs[c]);
+    else
+      margins_bins<std::uint8_t>(X, rows, cuts[c], use, outs[c]);
+  }
+}
+
+std::vector<std::vector<double>> FlatForest::predict_proba_staged(const Matrix& X,
+                                                                  const std::vector<int>& rounds,
+                                                                  int max_threads) const {
+  if (X.cols != n_features_)
+    throw std::invalid_argument("FlatForest: " + std::to_string(X.cols) + " columns for a model of " +
+                                std::to_string(n_features_) + " features");
+  std::vector<std::size_t> cuts;
+  for (int r : rounds) {
+    if (r < 1 || r > this->rounds())
+      throw std::invalid_argument("FlatForest: no round count " + std::to_string(r));
+    cuts.push_back(tree_end_of(r));
+    if (cuts.size() > 1 && cuts.back() <= cuts[cuts.size() - 2])
+      throw std::invalid_argument("FlatForest: round counts must ascend");
+  }
+  std::vector<std::vector<float>> margin(cuts.size(), std::vector<float>(X.rows));
+  std::vector<float*> outs;
+  for (auto& m : margin) outs.push_back(m.data());
+  margins_at(X.data.data(), X.rows, cuts, outs, max_threads);
+  std::vector<std::vector<double>> out(cuts.size(), std::vector<double>(X.rows));
+  for (std::size_t c = 0; c < cuts.size(); ++c)
+    for (std::size_t r = 0; r < X.rows; ++r) out[c][r] = 1.0f / (1.0f + std::exp(-margin[c][r]));
+  return out;
 }
 
 template <class Bin>

@@ -55,6 +55,11 @@ class FlatForest {
   void predict_proba(const double* X, std::size_t rows, double* out, int rounds = 0,
                      int max_threads = 2) const;
   std::vector<double> predict_proba(const Matrix& X, int rounds = 0, int max_threads = 2) const;
+  // Probabilities of several models at once: out[i] uses the trees of the first rounds[i] rounds
+  // (ascending, each in 1..rounds()), exactly as predict_proba(X, rounds[i]), from one pass over the
+  // trees (with masks; binned rows take a pass per entry).
+  std::vector<std::vector<double>> predict_proba_staged(const Matrix& X, const std::vector<int>& rounds,
+                                                        int max_threads = 2) const;
   // The margins (log-odds of class 1) instead of probabilities.
   void predict_margin(const double* X, std::size_t rows, float* out, int rounds = 0,
                       int max_threads = 2) const;
@@ -86,9 +91,17 @@ class FlatForest {
   template <class Bin>
   void margins_bins(const double* X, std::size_t rows, std::size_t tree_end, Chunks& chunks,
                     float* out) const;
-  // Adds the leaf values of trees [0, tree_end) to acc[] for n masks / `groups` groups of binned rows.
-  void walk_masks(const std::uint64_t* masks, std::size_t n, std::size_t tree_end, float* acc) const;
-  void walk_blocks(const std::uint64_t* masks, std::size_t n, std::size_t tree_end, float* acc) const;
+  // The number of trees in the first `rounds` rounds (0: all).
+  std::size_t tree_end_of(int rounds) const;
+  // Margins with the trees [0, cuts[i]) into outs[i], cuts ascending.
+  void margins_at(const double* X, std::size_t rows, const std::vector<std::size_t>& cuts,
+                  const std::vector<float*>& outs, int max_threads) const;
+  // Adds the leaf values of trees [tree_begin, tree_end) to acc[] for n masks (in tree order); walk_bins
+  // the trees [0, tree_end) for `groups` groups of binned rows.
+  void walk_masks(const std::uint64_t* masks, std::size_t n, std::size_t tree_begin, std::size_t tree_end,
+                  float* acc) const;
+  void walk_blocks(const std::uint64_t* masks, std::size_t n, std::size_t tree_begin, std::size_t tree_end,
+                   float* acc) const;
   template <class Bin>
   void walk_bins(const Bin* xs, const std::uint8_t* group_missing, std::size_t groups, std::size_t tree_end,
                  float* acc) const;

@@ -377,21 +377,25 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
           clf->fit(*fd.train);
           double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
           auto p0 = std::chrono::steady_clock::now();
+          // Staged units: every n_estimators value within the budget from one pass over the trees.
           std::map<int, std::vector<double>> staged;  // n_estimators -> probabilities
+          if (unit.by_rounds) {
+            std::vector<int> ns;
+            for (auto c : unit.cands)
+              ns.push_back(std::min(rounds, res.candidates[c].params["n_estimators"].get<int>()));
+            std::sort(ns.begin(), ns.end());
+            ns.erase(std::unique(ns.begin(), ns.end()), ns.end());
+            auto ps = clf->predict_proba_staged(Xva, ns);
+            if (!ps) throw std::logic_error(unit.family + ": staged predictions are not available");
+            for (std::size_t i = 0; i < ns.size(); ++i) staged.emplace(ns[i], std::move((*ps)[i]));
+          }
           for (auto c : unit.cands) {
             const json& cp = res.candidates[c].params;
             std::vector<double> p;
             if (!unit.by_rounds) {
               p = clf->predict_proba(Xva);
             } else {
-              const int n = std::min(rounds, cp["n_estimators"].get<int>());
-              auto it = staged.find(n);
-              if (it == staged.end())
-                it =
-                    staged
-                        .emplace(n, n == rounds ? clf->predict_proba(Xva) : *clf->predict_proba_first(Xva, n))
-                        .first;
-              p = it->second;
+              p = staged.at(std::min(rounds, cp["n_estimators"].get<int>()));
             }
             double score = compute_metrics(yva, p, 0.5, opt.metric == "roc_auc").get(opt.metric);
             std::lock_guard lock(mu);

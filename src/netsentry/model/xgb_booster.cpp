@@ -63,12 +63,14 @@ int one_batch_next(DataIterHandle it) {
   auto* b = static_cast<OneBatch*>(it);
   if (b->done) return 0;
   b->done = true;
-  const std::string iface = "{\"data\":[" + std::to_string(reinterpret_cast<std::uintptr_t>(b->X->data.data())) +
-                            ",true],\"shape\":[" + std::to_string(b->X->rows) + "," + std::to_string(b->X->cols) +
-                            "],\"typestr\":\"<f8\",\"version\":3}";
+  const std::string iface = "{\"data\":[" +
+                            std::to_string(reinterpret_cast<std::uintptr_t>(b->X->data.data())) +
+                            ",true],\"shape\":[" + std::to_string(b->X->rows) + "," +
+                            std::to_string(b->X->cols) + "],\"typestr\":\"<f8\",\"version\":3}";
   if (XGProxyDMatrixSetDataDense(b->proxy, iface.c_str()) != 0 ||
       XGDMatrixSetFloatInfo(b->proxy, "label", b->labels.data(), b->labels.size()) != 0 ||
-      (b->weights && XGDMatrixSetFloatInfo(b->proxy, "weight", b->weights->data(), b->weights->size()) != 0)) {
+      (b->weights &&
+       XGDMatrixSetFloatInfo(b->proxy, "weight", b->weights->data(), b->weights->size()) != 0)) {
     b->error = XGBGetLastError();
     return 0;
   }

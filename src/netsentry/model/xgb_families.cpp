@@ -2,6 +2,7 @@
 // (XGBoost's random-forest mode), a single decision tree, and logistic regression (linear booster).
 // One OpenMP thread per model unless `nthread` says otherwise: the search runs fits in parallel
 // itself, and OpenMP spin-waiting on a busy 2-core machine made multi-threaded fits far slower.
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -92,6 +93,18 @@ class XgbClassifier final : public Classifier {
     if (const auto* f = ready().compiled(); f && f->features() == X.cols && n >= 1 && n <= f->rounds())
       return f->predict_proba(X, n);
     return ready().predict_proba(X, n);
+  }
+
+  std::optional<std::vector<std::vector<double>>> predict_proba_staged(
+      const Matrix& X, const std::vector<int>& ns) const override {
+    if (!spec_.first_n) return std::nullopt;
+    const auto* f = ready().compiled();
+    const bool in_range =
+        std::all_of(ns.begin(), ns.end(), [&](int n) { return f && n >= 1 && n <= f->rounds(); });
+    if (f && f->features() == X.cols && in_range && std::is_sorted(ns.begin(), ns.end()) &&
+        std::adjacent_find(ns.begin(), ns.end()) == ns.end())
+      return f->predict_proba_staged(X, ns);
+    return Classifier::predict_proba_staged(X, ns);
   }
 
   bool keep_first(int n) override {
