@@ -987,7 +987,8 @@ void FlatForest::margins_at(const double* X, std::size_t rows, const std::vector
   // starting it costs tens of microseconds, and waking an idle core can take a millisecond.
   std::size_t levels = 0;
   for (std::size_t t = 0; t < tree_end; ++t) levels += tree_depth_[t];
-  Chunks chunks(max_threads > 1 && rows * levels >= 2000000);
+  const bool helper = max_threads > 1 && rows * levels >= 2000000;
+  Chunks chunks(helper);
   constexpr std::size_t kChunk = 128;  // rows (a multiple of kRows and kMaskRows)
 
   if (masks_) {
@@ -1030,22 +1031,35 @@ void FlatForest::margins_at(const double* X, std::size_t rows, const std::vector
     }
     return;
   }
-  for (std::size_t c = 0; c < cuts.size(); ++c) {  // bins: one pass per cut
-    Chunks one(max_threads > 1 && rows * levels >= 2000000 && c > 0);
-    Chunks& use = c == 0 ? chunks : one;
+  // Bins: one pass per cut (a batch of chunks runs once: each later pass gets its own).
+  auto bins = [&](std::size_t c, Chunks& ch) {
     if (wide_bins_)
-      margins_bins<std::uint16_t>(X, rows, cuts[c], use, outs[c]);
+      margins_bins<std::uint16_t>(X, rows, cuts[c], ch, outs[c]);
     else
-      margins_bins<std::uint8_t>(X, rows, cuts[c], use, outs[c]);
+      margins_bins<std::uint8_t>(X, rows, cuts[c], ch, outs[c]);
+  };
+  bins(0, chunks);
+  for (std::size_t c = 1; c < cuts.size(); ++c) {
+    Chunks more(helper);
+    bins(c, more);
   }
+}
+
+void FlatForest::check_columns(const Matrix& X) const {
+  if (X.cols != n_features_)
+    throw std::invalid_argument("FlatForest: " + std::to_string(X.cols) + " columns for a model of " +
+                                std::to_string(n_features_) + " features");
+}
+
+// XGBoost's common::Sigmoid, in float.
+void FlatForest::to_proba(const float* margin, std::size_t rows, double* out) {
+  for (std::size_t r = 0; r < rows; ++r) out[r] = 1.0f / (1.0f + std::exp(-margin[r]));
 }
 
 std::vector<std::vector<double>> FlatForest::predict_proba_staged(const Matrix& X,
                                                                   const std::vector<int>& rounds,
                                                                   int max_threads) const {
-  if (X.cols != n_features_)
-    throw std::invalid_argument("FlatForest: " + std::to_string(X.cols) + " columns for a model of " +
-                                std::to_string(n_features_) + " features");
+  check_columns(X);
   std::vector<std::size_t> cuts;
   for (int r : rounds) {
     if (r < 1 || r > this->rounds())
@@ -1059,8 +1073,7 @@ std::vector<std::vector<double>> FlatForest::predict_proba_staged(const Matrix& 
   for (auto& m : margin) outs.push_back(m.data());
   margins_at(X.data.data(), X.rows, cuts, outs, max_threads);
   std::vector<std::vector<double>> out(cuts.size(), std::vector<double>(X.rows));
-  for (std::size_t c = 0; c < cuts.size(); ++c)
-    for (std::size_t r = 0; r < X.rows; ++r) out[c][r] = 1.0f / (1.0f + std::exp(-margin[c][r]));
+  for (std::size_t c = 0; c < cuts.size(); ++c) to_proba(margin[c].data(), X.rows, out[c].data());
   return out;
 }
 
@@ -1117,14 +1130,11 @@ void FlatForest::predict_proba(const double* X, std::size_t rows, double* out, i
                                int max_threads) const {
   std::vector<float> margin(rows);
   predict_margin(X, rows, margin.data(), rounds, max_threads);
-  // XGBoost's common::Sigmoid, in float.
-  for (std::size_t r = 0; r < rows; ++r) out[r] = 1.0f / (1.0f + std::exp(-margin[r]));
+  to_proba(margin.data(), rows, out);
 }
 
 std::vector<double> FlatForest::predict_proba(const Matrix& X, int rounds, int max_threads) const {
-  if (X.cols != n_features_)
-    throw std::invalid_argument("FlatForest: " + std::to_string(X.cols) + " columns for a model of " +
-                                std::to_string(n_features_) + " features");
+  check_columns(X);
   std::vector<double> out(X.rows);
   predict_proba(X.data.data(), X.rows, out.data(), rounds, max_threads);
   return out;

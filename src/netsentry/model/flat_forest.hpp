@@ -91,6 +91,10 @@ class FlatForest {
   template <class Bin>
   void margins_bins(const double* X, std::size_t rows, std::size_t tree_end, Chunks& chunks,
                     float* out) const;
+  // Throws std::invalid_argument when X has not features() columns.
+  void check_columns(const Matrix& X) const;
+  // Probabilities from margins (XGBoost's float sigmoid).
+  static void to_proba(const float* margin, std::size_t rows, double* out);
   // The number of trees in the first `rounds` rounds (0: all).
   std::size_t tree_end_of(int rounds) const;
   // Margins with the trees [0, cuts[i]) into outs[i], cuts ascending.

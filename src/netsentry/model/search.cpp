@@ -183,13 +183,15 @@ std::unique_ptr<Classifier> fit_all_rows(const Matrix& X, const Labels& y, const
   json p = params;
   p["seed"] = opt.seed;
   p["nthread"] = nthread;
-  auto model = create_classifier(fam, p);
+  Collapsed c;
   if (opt.collapse_duplicates) {
-    auto c = collapse_duplicates(*Xfit, *yfit, w);
-    model->fit(c.X, c.y, &c.w);
-  } else {
-    model->fit(*Xfit, *yfit, opt.class_weights ? &w : nullptr);
+    c = collapse_duplicates(*Xfit, *yfit, w);
+    Xfit = &c.X;
+    yfit = &c.y;
+    w = std::move(c.w);
   }
+  auto model = create_classifier(fam, p);
+  model->fit(*Xfit, *yfit, w.empty() ? nullptr : &w);
   return model;
 }
 
@@ -235,9 +237,9 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
                                            : std::max(1u, std::thread::hardware_concurrency());
   // Successive halving keeps the best 1/factor of the fits at each stage and multiplies their
   // budget by the factor (3, as scikit-learn's, unless configured), ending with one fit on the full
-  // budget. The budget is the number of boosting rounds for staged
-  // families (every fit sees all rows, and each n_estimators value up to the budget is scored exactly
-  // from the one fit) and the number of training rows for the others (at least min_rows).
+  // budget. The budget is the number of boosting rounds for staged families (every fit sees all
+  // rows, and each n_estimators value up to the budget is scored exactly from the one fit) and the
+  // number of training rows for the others (at least min_rows).
   // Grid = one stage with the full budget.
   const double eta = opt.halving_factor;
   if (!(eta >= 2)) throw UsageError("model_trainer.halving_factor must be at least 2");
@@ -336,13 +338,14 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
         }
         std::vector<float> w;
         if (opt.class_weights) w = balanced_weights(ytr);
-        auto& fd = fold_cache[k][f];
         if (opt.collapse_duplicates) {
           auto c = collapse_duplicates(Xtr, ytr, w);
-          fd.train = std::make_unique<SharedTrainingSet>(std::move(c.X), std::move(c.y), std::move(c.w));
-        } else {
-          fd.train = std::make_unique<SharedTrainingSet>(std::move(Xtr), std::move(ytr), std::move(w));
+          Xtr = std::move(c.X);
+          ytr = std::move(c.y);
+          w = std::move(c.w);
         }
+        auto& fd = fold_cache[k][f];
+        fd.train = std::make_unique<SharedTrainingSet>(std::move(Xtr), std::move(ytr), std::move(w));
         fd.Xva = v.X->take_rows(vfolds[f]);
         fd.yva = take(vy, vfolds[f]);
       });
