@@ -99,8 +99,9 @@ NETSENTRY_COMMAND(serve, 50, [](CLI::App& app, netsentry::cli::Context& ctx) {
   cmd->add_option("--host", a->host, "address to listen on (default: serve.host, 127.0.0.1)");
   cmd->add_option("--port", a->port, "port (default: serve.port, 8080; 0 = any free port)")
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--threads", a->threads,
-                  "worker threads; each open connection holds one (default: serve.threads, 64)")
+  cmd->add_option(
+         "--threads", a->threads,
+         "event-loop threads, each serving many connections (default: serve.threads; 0: two per core)")
       ->check(CLI::Range(2, 4096));
   cmd->add_flag("--wait-for-model", a->wait_for_model,
                 "start even when the directory holds no model yet (not ready until one is published)");

@@ -34,7 +34,9 @@ ServeOptions options_from_config(const PipelineConfig& cfg) {
     o.host = s["host"].get<std::string>();
   }
   read_int(s, "port", o.port, 0, 65535, src);
-  read_int(s, "threads", o.threads, 2, 4096, src);
+  read_int(s, "threads", o.threads, 0, 1024, src);
+  read_int(s, "workers", o.workers, 0, 1024, src);
+  read_int(s, "inline_body_bytes", o.inline_body_bytes, 0, 1LL << 30, src);
   read_int(s, "max_body_bytes", o.max_body_bytes, 1024, 1LL << 34, src);
   read_int(s, "max_rows", o.max_rows, 1, 100000000, src);
   read_int(s, "explain_top_k", o.explain_top_k, 0, 1000, src);

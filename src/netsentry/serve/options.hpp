@@ -16,9 +16,12 @@ struct ServeOptions {
   std::filesystem::path model_dir;
   std::string host = "127.0.0.1";
   int port = 8080;  // 0 = any free port (tests)
-  // Worker threads of the HTTP server. Every open keep-alive connection holds one while it is open,
-  // so this must exceed the number of concurrent clients.
-  int threads = 64;
+  // Event-loop threads of the HTTP server (0: two per core); each serves any number of connections.
+  int threads = 0;
+  // Threads for requests that may take long: bodies over inline_body_bytes, explanations of more than
+  // a few milliseconds (0: one per core, at least two).
+  int workers = 0;
+  std::size_t inline_body_bytes = 256u << 10;
   std::size_t max_body_bytes = 32u << 20;  // 413 above
   std::size_t max_rows = 100000;           // rows per prediction request; 413 above
   int explain_top_k = 3;                   // reasons per prediction (0 = none)

@@ -2,7 +2,6 @@
 
 #include <dlfcn.h>
 #include <fmt/format.h>
-#include <httplib.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
@@ -12,57 +11,49 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <thread>
 #include <unordered_map>
 
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/memory.hpp"
 #include "netsentry/serve/assets.hpp"
+#include "netsentry/serve/http.hpp"
 #include "netsentry/serve/jobs.hpp"
 #include "netsentry/serve/metrics.hpp"
 #include "netsentry/serve/model_store.hpp"
+#include "netsentry/serve/multipart.hpp"
 #include "netsentry/serve/predict_io.hpp"
 
 namespace netsentry::serve {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+// The media type of the request body, lower case, without parameters ("application/json").
+std::string media_type(const http::Request& req) {
+  std::string_view ct = req.header("Content-Type");
+  ct = ct.substr(0, ct.find(';'));
+  while (!ct.empty() && ct.back() == ' ') ct.remove_suffix(1);
+  while (!ct.empty() && ct.front() == ' ') ct.remove_prefix(1);
+  std::string out(ct);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
 
-// Per-request bookkeeping: a request is handled start to end by one pool thread.
-struct RequestState {
-  Clock::time_point start;
-  Route route = Route::Other;
-  bool started = false;
-};
-thread_local RequestState t_request;
+bool accepts_json(const http::Request& req) {
+  const std::string_view a = req.header("Accept");
+  return a.find("application/json") != std::string_view::npos && a.find("text/csv") == std::string_view::npos;
+}
+
+bool param_false(const http::Request& req, const char* name) {
+  const auto v = req.param(name);
+  return v && (*v == "0" || *v == "false" || *v == "no");
+}
 
 std::array<unsigned char, 32> sha256(std::string_view s) {
   std::array<unsigned char, 32> d{};
   unsigned int n = 0;
   EVP_Digest(s.data(), s.size(), d.data(), &n, EVP_sha256(), nullptr);
   return d;
-}
-
-// The media type of the request body, lower case, without parameters ("application/json").
-std::string media_type(const httplib::Request& req) {
-  std::string ct = req.get_header_value("Content-Type");
-  auto semi = ct.find(';');
-  if (semi != std::string::npos) ct.resize(semi);
-  while (!ct.empty() && ct.back() == ' ') ct.pop_back();
-  while (!ct.empty() && ct.front() == ' ') ct.erase(ct.begin());
-  std::transform(ct.begin(), ct.end(), ct.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ct;
-}
-
-bool accepts_json(const httplib::Request& req) {
-  const std::string a = req.get_header_value("Accept");
-  return a.find("application/json") != std::string::npos && a.find("text/csv") == std::string::npos;
-}
-
-bool param_false(const httplib::Request& req, const char* name) {
-  if (!req.has_param(name)) return false;
-  const std::string v = req.get_param_value(name);
-  return v == "0" || v == "false" || v == "no";
 }
 
 // Small prediction requests run the model in the request's own thread: an OpenMP team per request
@@ -95,56 +86,16 @@ const char* content_type_for(std::string_view name) {
   return "application/octet-stream";
 }
 
-void set_body(httplib::Response& res, std::string body, const char* type) {
-  res.body = std::move(body);
-  res.set_header("Content-Type", type);
-}
-
-void send_error(httplib::Response& res, int status, const std::string& message,
+void send_error(http::Response& res, int status, const std::string& message,
                 const std::optional<std::string>& column = std::nullopt,
                 const std::optional<std::size_t>& row = std::nullopt) {
   res.status = status;
-  set_body(res, error_json(message, column, row), "application/json");
+  res.set_body(error_json(message, column, row), "application/json");
 }
 
-// A request body read through httplib's content reader: at most `limit` bytes are kept; the rest
-// is read and dropped, so that the connection stays in step with the client, and answered 413.
-// (This httplib version puts no limit on chunked bodies itself.)
-struct Body {
-  std::string text;
-  httplib::MultipartFormDataMap files;
-  bool multipart = false;
-};
-
-Body read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
-               std::size_t limit) {
-  Body b;
-  std::size_t total = 0;
-  bool ok = false;
-  if (req.is_multipart_form_data()) {
-    b.multipart = true;
-    httplib::MultipartFormData* cur = nullptr;
-    ok = reader(
-        [&](const httplib::MultipartFormData& part) {
-          cur = &b.files.emplace(part.name, part)->second;
-          return true;
-        },
-        [&](const char* data, std::size_t n) {
-          total += n;
-          if (total <= limit && cur) cur->content.append(data, n);
-          return true;
-        });
-  } else {
-    ok = reader([&](const char* data, std::size_t n) {
-      total += n;
-      if (total <= limit) b.text.append(data, n);
-      return true;
-    });
-  }
-  if (total > limit || res.status == 413)
-    throw RequestError(413, "request body larger than the limit of " + std::to_string(limit) + " bytes");
-  if (!ok) throw RequestError(400, "the request body could not be read");
-  return b;
+// A rough count of the rows in a CSV body (its line breaks), for deciding where to run it.
+std::size_t line_count(std::string_view text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
 }  // namespace
@@ -154,15 +105,30 @@ struct Server::Impl {
   ModelStore store;
   TrainingJobs jobs;
   Metrics metrics;
-  httplib::Server http;
+  http::HttpServer http;
   InputRules rules;
   std::optional<std::array<unsigned char, 32>> token_digest;
   std::unordered_map<std::string_view, const Asset*> assets;
   int port = -1;
   std::atomic<bool> stopping{false};
 
+  static http::Limits limits_of(const ServeOptions& o) {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    http::Limits l;
+    l.io_threads = o.threads > 0 ? o.threads : 2 * cores;
+    l.workers = o.workers > 0 ? o.workers : std::max(2, cores);
+    l.max_body_bytes = o.max_body_bytes;
+    l.inline_body_bytes = o.inline_body_bytes;
+    l.read_timeout = std::chrono::seconds(o.read_timeout_seconds);
+    l.keep_alive_timeout = std::chrono::seconds(o.keep_alive_timeout_seconds);
+    return l;
+  }
+
   explicit Impl(ServeOptions o)
-      : opt(std::move(o)), store(opt.model_dir, opt.class_names), jobs(opt.pipeline, opt.model_dir) {
+      : opt(std::move(o)),
+        store(opt.model_dir, opt.class_names),
+        jobs(opt.pipeline, opt.model_dir),
+        http(limits_of(opt)) {
     rules.max_rows = opt.max_rows;
     rules.ignored_columns = opt.pipeline.drop_columns;
     rules.ignored_columns.push_back(opt.pipeline.target);
@@ -183,47 +149,41 @@ struct Server::Impl {
   }
 
   // Bearer token check, in constant time (digests of equal length compared with CRYPTO_memcmp).
-  void require_token(const httplib::Request& req, httplib::Response& res) const {
+  void require_token(const http::Request& req, http::Response& res) const {
     res.set_header("WWW-Authenticate", "Bearer realm=\"netsentry\"");
     if (!token_digest)
       throw RequestError(
           401, "this server has no API token configured (set NETSENTRY_API_TOKEN when starting it)");
-    const std::string h = req.get_header_value("Authorization");
+    const std::string_view h = req.header("Authorization");
     constexpr std::string_view kBearer = "Bearer ";
-    if (h.size() <= kBearer.size() || h.compare(0, kBearer.size(), kBearer) != 0)
+    if (h.size() <= kBearer.size() || h.substr(0, kBearer.size()) != kBearer)
       throw RequestError(401, "missing bearer token (Authorization: Bearer <token>)");
-    const auto given = sha256(std::string_view(h).substr(kBearer.size()));
+    const auto given = sha256(h.substr(kBearer.size()));
     if (CRYPTO_memcmp(given.data(), token_digest->data(), given.size()) != 0)
       throw RequestError(401, "wrong bearer token");
   }
 
+  // A route's handler: the route id for the metrics, and the errors it throws as JSON answers.
   template <class F>
-  httplib::Server::Handler handler(Route route, F f) {
-    return [this, route, f](const httplib::Request& req, httplib::Response& res) {
-      t_request.route = route;
+  http::Handler handler(Route route, F f) {
+    return [this, route, f](http::Request& req, http::Response& res) {
+      res.tag = static_cast<int>(route);
       try {
         f(req, res);
       } catch (const RequestError& e) {
+        res.headers.erase(std::remove_if(res.headers.begin(), res.headers.end(),
+                                         [](const auto& h) { return h.first != "WWW-Authenticate"; }),
+                          res.headers.end());
         send_error(res, e.status, e.what(), e.column, e.row);
       } catch (const DataError& e) {
+        res.headers.clear();
         send_error(res, 400, e.what());
       } catch (const std::exception& e) {
         // Exception texts come from the model or the library, never from request bodies or headers.
         spdlog::error("{} {}: {}", req.method, route_name(route), e.what());
+        res.headers.clear();
         send_error(res, 500, "internal error");
       }
-    };
-  }
-
-  // A POST route: the body is read (bounded) before `f` runs.
-  template <class F>
-  httplib::Server::HandlerWithContentReader body_handler(Route route, F f) {
-    return [this, route, f](const httplib::Request& req, httplib::Response& res,
-                            const httplib::ContentReader& reader) {
-      handler(route, [&](const httplib::Request& rq, httplib::Response& rs) {
-        Body body = read_body(rq, rs, reader, opt.max_body_bytes);
-        f(rq, rs, body);
-      })(req, res);
     };
   }
 
@@ -240,6 +200,17 @@ struct Server::Impl {
     return false;
   }
 
+  // Where a prediction request runs: on its connection's event loop unless its explanations may
+  // take more than a couple of milliseconds (then on the worker pool). Large bodies always go to
+  // the pool (http::Limits::inline_body_bytes).
+  bool explain_may_be_slow(const http::Request& req, std::size_t rows) const {
+    if (param_false(req, "explain") || opt.explain_top_k <= 0) return false;
+    auto m = store.current();
+    if (!m || !m->can_explain) return false;
+    const double ms = static_cast<double>(rows) * m->explain_seconds_per_row * 1e3;
+    return ms > 2.0 && ms <= opt.explain_budget_ms;
+  }
+
   void count(const Scores& s) {
     std::uint64_t ones = 0;
     for (int l : s.scored.label) ones += l == 1;
@@ -247,26 +218,32 @@ struct Server::Impl {
     if (s.scored.label.size() > ones) metrics.count_predictions(0, s.scored.label.size() - ones);
   }
 
-  // The CSV text of a request: a text/csv body, or the multipart field "file".
-  static std::string_view csv_body(const Body& body, const std::string& type) {
+  // The CSV text of a request: a text/csv body, or the multipart field "file" (a view into the body).
+  static std::string_view csv_body(const http::Request& req, const std::string& type) {
     if (type == "multipart/form-data") {
-      auto it = body.files.find("file");
-      if (it == body.files.end()) throw RequestError(400, "the multipart form has no field \"file\"", "file");
-      return it->second.content;
+      std::vector<FormPart> parts;
+      try {
+        parts = parse_multipart(req.body, req.header("Content-Type"));
+      } catch (const MultipartError& e) {
+        throw RequestError(400, std::string("malformed multipart upload: ") + e.what());
+      }
+      for (const auto& p : parts)
+        if (p.name == "file") return p.content;
+      throw RequestError(400, "the multipart form has no field \"file\"", "file");
     }
-    if (type == "text/csv" || type == "application/csv" || type == "text/plain") return body.text;
+    if (type == "text/csv" || type == "application/csv" || type == "text/plain") return req.body;
     throw RequestError(415, "expected Content-Type text/csv or multipart/form-data with a field \"file\"");
   }
 
-  void start_training(const httplib::Request& req, httplib::Response& res, const Body* body) {
+  void start_training(const http::Request& req, http::Response& res, bool with_body) {
     require_token(req, res);
     std::optional<std::string> data;
-    if (body && !body->text.empty()) {
+    if (with_body && !req.body.empty()) {
       if (media_type(req) != "application/json")
         throw RequestError(415, "expected Content-Type: application/json (or an empty body)");
       nlohmann::json j;
       try {
-        j = nlohmann::json::parse(body->text);
+        j = nlohmann::json::parse(req.body);
       } catch (const nlohmann::json::parse_error& e) {
         throw RequestError(400, std::string("invalid JSON: ") + e.what());
       }
@@ -283,15 +260,15 @@ struct Server::Impl {
     if (!id) throw RequestError(409, "a training job is already running; one runs at a time");
     res.status = 202;
     res.set_header("Location", "/api/v1/train/" + *id);
-    set_body(res,
-             nlohmann::json{{"id", *id}, {"status", "queued"}, {"status_url", "/api/v1/train/" + *id}}.dump(),
-             "application/json");
+    res.set_body(
+        nlohmann::json{{"id", *id}, {"status", "queued"}, {"status_url", "/api/v1/train/" + *id}}.dump(),
+        "application/json");
   }
 
-  void serve_asset(httplib::Response& res, std::string_view name) {
+  void serve_asset(http::Response& res, std::string_view name) {
     auto it = assets.find(name);
     if (it == assets.end()) throw RequestError(404, "not found");
-    res.set_content(it->second->data.data(), it->second->data.size(), content_type_for(name));
+    res.set_body(std::string(it->second->data), content_type_for(name));
     res.set_header("Cache-Control", "no-cache");
     if (name.ends_with(".html"))
       res.set_header(
@@ -302,194 +279,140 @@ struct Server::Impl {
   // ---- setup ---------------------------------------------------------------------------------
 
   void setup_http() {
-    const std::size_t n_threads = static_cast<std::size_t>(std::max(2, opt.threads));
-    http.new_task_queue = [n_threads] { return new httplib::ThreadPool(n_threads); };
-    http.set_tcp_nodelay(true);
-    http.set_keep_alive_max_count(100000);
-    http.set_keep_alive_timeout(opt.keep_alive_timeout_seconds);
-    http.set_read_timeout(opt.read_timeout_seconds, 0);
-    http.set_write_timeout(opt.read_timeout_seconds, 0);
-    http.set_payload_max_length(opt.max_body_bytes);
-    http.set_default_headers({{"X-Content-Type-Options", "nosniff"}});
-
-    // Before the body is read: start the clock; refuse a POST that has neither a Content-Length nor
-    // a chunked body (this httplib version would wait for the connection to close to read it).
-    http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-      t_request = {Clock::now(), Route::Other, true};
-      if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH")
-        return httplib::Server::HandlerResponse::Unhandled;
-      if (!req.has_header("Transfer-Encoding") && !req.has_header("Content-Length")) {
-        send_error(res, 411, "a request body needs a Content-Length (or chunked transfer encoding)");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
-
-    // Errors httplib answers itself (404, 413, 400 on a malformed request) get a JSON body too.
-    http.set_error_handler(
-        httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
-          if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-          std::string msg;
-          switch (res.status) {
-            case 404:
-              msg = "not found";
-              break;
-            case 405:
-              msg = "method not allowed";
-              break;
-            case 413:
-              msg = "request body larger than the limit of " + std::to_string(opt.max_body_bytes) + " bytes";
-              break;
-            case 400:
-              msg = "bad request";
-              break;
-            default:
-              msg = "error " + std::to_string(res.status);
-          }
-          set_body(res, error_json(msg), "application/json");
-          return httplib::Server::HandlerResponse::Handled;
-        }));
-
-    http.set_exception_handler(
-        [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-          std::string what = "unknown exception";
-          try {
-            if (ep) std::rethrow_exception(ep);
-          } catch (const std::exception& e) {
-            what = e.what();
-          } catch (...) {
-          }
-          spdlog::error("{} {}: {}", req.method, route_name(t_request.route), what);
-          send_error(res, 500, "internal error");
-        });
-
-    // After the response was written: metrics and the access log (no bodies, headers or queries).
-    http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      const double secs =
-          t_request.started ? std::chrono::duration<double>(Clock::now() - t_request.start).count() : 0.0;
-      metrics.record(t_request.route, res.status, secs);
+    http.default_headers = {{"X-Content-Type-Options", "nosniff"}};
+    http.error_body = [](int, const std::string& message) { return error_json(message); };
+    http.on_exception = [](std::string_view method, int tag, const std::string& what) {
+      spdlog::error("{} {}: {}", method, route_name(static_cast<Route>(tag)), what);
+    };
+    // After the answer was written: metrics and the access log (no bodies, headers or queries).
+    http.after = [this](std::string_view method, const http::Response& res, double secs) {
+      const auto route = static_cast<Route>(res.tag);
+      metrics.record(route, res.status, secs);
       if (opt.access_log)
-        spdlog::debug("{} {} {} {:.3f} ms", req.method, route_name(t_request.route), res.status, secs * 1e3);
-      t_request.started = false;
-      t_request.route = Route::Other;
-    });
+        spdlog::debug("{} {} {} {:.3f} ms", method, route_name(route), res.status, secs * 1e3);
+    };
   }
 
   void setup_routes() {
     auto& s = http;
-    s.Get("/", handler(Route::Index, [this](const httplib::Request&, httplib::Response& res) {
-            serve_asset(res, "index.html");
-          }));
-    s.Get(R"(/([A-Za-z0-9_-]+\.(html|js|css|svg|png|ico)))",
-          handler(Route::Asset, [this](const httplib::Request& req, httplib::Response& res) {
-            serve_asset(res, std::string_view(req.matches[1].first, req.matches[1].second));
-          }));
+    s.route("GET", "/", handler(Route::Index, [this](http::Request&, http::Response& res) {
+              serve_asset(res, "index.html");
+            }));
+    s.route_pattern("GET", R"(/([A-Za-z0-9_-]+\.(html|js|css|svg|png|ico)))",
+                    handler(Route::Asset, [this](http::Request& req, http::Response& res) {
+                      serve_asset(res, req.matches[1]);
+                    }));
 
-    s.Get("/healthz", handler(Route::Healthz, [](const httplib::Request&, httplib::Response& res) {
-            set_body(res, "{\"status\":\"ok\"}", "application/json");
-          }));
-    s.Get("/readyz", handler(Route::Readyz, [this](const httplib::Request&, httplib::Response& res) {
-            auto m = store.current();
-            if (!m || stopping) {
-              res.status = 503;
-              set_body(res, std::string("{\"status\":\"") + (stopping ? "stopping" : "no model") + "\"}",
-                       "application/json");
-              return;
-            }
-            std::string o = "{\"status\":\"ready\",\"model_version\":";
-            append_json_string(o, m->version);
-            o += '}';
-            set_body(res, std::move(o), "application/json");
-          }));
-    s.Get("/metrics", handler(Route::Metrics, [this](const httplib::Request&, httplib::Response& res) {
-            auto m = store.current();
-            set_body(res,
-                     metrics.render(m ? m->version : std::string(), m ? m->verdict[0] : "0",
-                                    m ? m->verdict[1] : "1", store.reloads(), store.reload_failures(),
-                                    m != nullptr),
-                     "text/plain; version=0.0.4; charset=utf-8");
-          }));
-    s.Get("/openapi.json", handler(Route::OpenApi, [](const httplib::Request&, httplib::Response& res) {
-            res.set_content(openapi_json(), "application/json");
-          }));
+    s.route("GET", "/healthz", handler(Route::Healthz, [](http::Request&, http::Response& res) {
+              res.set_body("{\"status\":\"ok\"}", "application/json");
+            }));
+    s.route("GET", "/readyz", handler(Route::Readyz, [this](http::Request&, http::Response& res) {
+              auto m = store.current();
+              if (!m || stopping) {
+                res.status = 503;
+                res.set_body(std::string("{\"status\":\"") + (stopping ? "stopping" : "no model") + "\"}",
+                             "application/json");
+                return;
+              }
+              std::string o = "{\"status\":\"ready\",\"model_version\":";
+              append_json_string(o, m->version);
+              o += '}';
+              res.set_body(std::move(o), "application/json");
+            }));
+    s.route("GET", "/metrics", handler(Route::Metrics, [this](http::Request&, http::Response& res) {
+              auto m = store.current();
+              res.set_body(metrics.render(m ? m->version : std::string(), m ? m->verdict[0] : "0",
+                                          m ? m->verdict[1] : "1", store.reloads(), store.reload_failures(),
+                                          m != nullptr),
+                           "text/plain; version=0.0.4; charset=utf-8");
+            }));
+    s.route("GET", "/openapi.json", handler(Route::OpenApi, [](http::Request&, http::Response& res) {
+              res.set_body(openapi_json(), "application/json");
+            }));
 
-    s.Get("/api/v1/model", handler(Route::ApiModel, [this](const httplib::Request&, httplib::Response& res) {
-            auto m = model_or_503();
-            res.set_content(m->info_json, "application/json");
-            res.set_header("X-Model-Version", m->version);
-          }));
+    s.route("GET", "/api/v1/model", handler(Route::ApiModel, [this](http::Request&, http::Response& res) {
+              auto m = model_or_503();
+              res.set_body(m->info_json, "application/json");
+              res.set_header("X-Model-Version", m->version);
+            }));
 
-    s.Post("/api/v1/predict", body_handler(Route::ApiPredict, [this](const httplib::Request& req,
-                                                                     httplib::Response& res, Body& body) {
-             auto m = model_or_503();
-             if (media_type(req) != "application/json")
-               throw RequestError(415, "expected Content-Type: application/json");
-             auto pr = parse_predict_json(body.text, *m, rules);
-             openmp_threads_for(pr.X.rows);
-             std::string note;
-             const bool explain =
-                 explain_within_budget(*m, pr.X.rows, pr.explain && !param_false(req, "explain"), note);
-             auto sc = run_model(*m, pr.X, explain);
-             count(sc);
-             std::string out;
-             append_predictions_json(out, *m, pr.X, sc, opt.explain_top_k, note);
-             set_body(res, std::move(out), "application/json");
-             res.set_header("X-Model-Version", m->version);
-           }));
+    s.route("POST", "/api/v1/predict",
+            handler(Route::ApiPredict,
+                    [this](http::Request& req, http::Response& res) {
+                      auto m = model_or_503();
+                      if (media_type(req) != "application/json")
+                        throw RequestError(415, "expected Content-Type: application/json");
+                      auto pr = parse_predict_json(req.body, *m, rules);
+                      openmp_threads_for(pr.X.rows);
+                      std::string note;
+                      const bool explain = explain_within_budget(
+                          *m, pr.X.rows, pr.explain && !param_false(req, "explain"), note);
+                      auto sc = run_model(*m, pr.X, explain);
+                      count(sc);
+                      std::string out;
+                      append_predictions_json(out, *m, pr.X, sc, opt.explain_top_k, note);
+                      res.set_body(std::move(out), "application/json");
+                      res.set_header("X-Model-Version", m->version);
+                    }),
+            // ~1 row per 100 bytes of JSON at most.
+            [this](const http::Request& req) { return explain_may_be_slow(req, 1 + req.body.size() / 100); });
 
-    s.Post("/api/v1/predict/csv",
-           body_handler(Route::ApiPredictCsv, [this](const httplib::Request& req, httplib::Response& res,
-                                                     Body& body) {
-             auto m = model_or_503();
-             const auto text = csv_body(body, media_type(req));
-             auto cr = parse_predict_csv(text, *m, rules);
-             openmp_threads_for(cr.X.rows);
-             std::string note;
-             const bool explain = explain_within_budget(*m, cr.X.rows, !param_false(req, "explain"), note);
-             auto sc = run_model(*m, cr.X, explain);
-             count(sc);
-             res.set_header("X-Model-Version", m->version);
-             if (!note.empty()) res.set_header("X-Explanations", "omitted: over serve.explain_budget_ms");
-             if (accepts_json(req)) {
-               std::string out;
-               append_predictions_json(out, *m, cr.X, sc, opt.explain_top_k, note);
-               set_body(res, std::move(out), "application/json");
-             } else {
-               set_body(res, predictions_csv(cr.table, *m, cr.X, sc, opt.explain_top_k),
-                        "text/csv; charset=utf-8");
-               res.set_header("Content-Disposition", "attachment; filename=\"predictions.csv\"");
-             }
-           }));
+    s.route("POST", "/api/v1/predict/csv",
+            handler(Route::ApiPredictCsv,
+                    [this](http::Request& req, http::Response& res) {
+                      auto m = model_or_503();
+                      const auto text = csv_body(req, media_type(req));
+                      auto cr = parse_predict_csv(text, *m, rules);
+                      openmp_threads_for(cr.X.rows);
+                      std::string note;
+                      const bool explain =
+                          explain_within_budget(*m, cr.X.rows, !param_false(req, "explain"), note);
+                      auto sc = run_model(*m, cr.X, explain);
+                      count(sc);
+                      res.set_header("X-Model-Version", m->version);
+                      if (!note.empty())
+                        res.set_header("X-Explanations", "omitted: over serve.explain_budget_ms");
+                      if (accepts_json(req)) {
+                        std::string out;
+                        append_predictions_json(out, *m, cr.X, sc, opt.explain_top_k, note);
+                        res.set_body(std::move(out), "application/json");
+                      } else {
+                        res.set_body(predictions_csv(cr.table, *m, cr.X, sc, opt.explain_top_k),
+                                     "text/csv; charset=utf-8");
+                        res.set_header("Content-Disposition", "attachment; filename=\"predictions.csv\"");
+                      }
+                    }),
+            [this](const http::Request& req) { return explain_may_be_slow(req, line_count(req.body)); });
 
-    s.Post("/api/v1/train",
-           body_handler(Route::ApiTrain, [this](const httplib::Request& req, httplib::Response& res,
-                                                Body& body) { start_training(req, res, &body); }));
-    s.Get(R"(/api/v1/train/([A-Za-z0-9]{1,64}))",
-          handler(Route::ApiTrainJob, [this](const httplib::Request& req, httplib::Response& res) {
-            auto j = jobs.get(req.matches[1].str());
-            if (!j) throw RequestError(404, "no training job with this id");
-            set_body(res, j->dump(), "application/json");
-          }));
+    s.route("POST", "/api/v1/train",
+            handler(Route::ApiTrain,
+                    [this](http::Request& req, http::Response& res) { start_training(req, res, true); }));
+    s.route_pattern("GET", R"(/api/v1/train/([A-Za-z0-9]{1,64}))",
+                    handler(Route::ApiTrainJob, [this](http::Request& req, http::Response& res) {
+                      auto j = jobs.get(req.matches[1]);
+                      if (!j) throw RequestError(404, "no training job with this id");
+                      res.set_body(j->dump(), "application/json");
+                    }));
 
     // The reference app's routes.
-    s.Post("/predict", body_handler(Route::LegacyPredict, [this](const httplib::Request& req,
-                                                                 httplib::Response& res, Body& body) {
-             auto m = model_or_503();
-             if (media_type(req) != "multipart/form-data")
-               throw RequestError(415, "expected a multipart/form-data upload with a field \"file\"");
-             const auto text = csv_body(body, "multipart/form-data");
-             auto cr = parse_predict_csv(text, *m, rules);
-             openmp_threads_for(cr.X.rows);
-             auto sc = run_model(*m, cr.X, false);
-             count(sc);
-             set_body(res, predictions_html(cr.table, sc), "text/html; charset=utf-8");
-           }));
-    s.Get("/train", handler(Route::LegacyTrain, [this](const httplib::Request& req, httplib::Response& res) {
-            start_training(req, res, nullptr);
-          }));
-    s.Post("/train",
-           body_handler(Route::LegacyTrain, [this](const httplib::Request& req, httplib::Response& res,
-                                                   Body&) { start_training(req, res, nullptr); }));
+    s.route("POST", "/predict",
+            handler(Route::LegacyPredict, [this](http::Request& req, http::Response& res) {
+              auto m = model_or_503();
+              if (media_type(req) != "multipart/form-data")
+                throw RequestError(415, "expected a multipart/form-data upload with a field \"file\"");
+              const auto text = csv_body(req, "multipart/form-data");
+              auto cr = parse_predict_csv(text, *m, rules);
+              openmp_threads_for(cr.X.rows);
+              auto sc = run_model(*m, cr.X, false);
+              count(sc);
+              res.set_body(predictions_html(cr.table, sc), "text/html; charset=utf-8");
+            }));
+    s.route("GET", "/train", handler(Route::LegacyTrain, [this](http::Request& req, http::Response& res) {
+              start_training(req, res, false);
+            }));
+    s.route("POST", "/train", handler(Route::LegacyTrain, [this](http::Request& req, http::Response& res) {
+              start_training(req, res, false);
+            }));
   }
 };
 
@@ -508,14 +431,11 @@ Server::~Server() {
 int Server::bind() {
   if (impl_->port > 0) return impl_->port;
   auto& o = impl_->opt;
-  if (o.port == 0) {
-    impl_->port = impl_->http.bind_to_any_port(o.host);
-    if (impl_->port < 0) throw UsageError("cannot listen on " + o.host + " (any port)");
-  } else {
-    if (!impl_->http.bind_to_port(o.host, o.port))
-      throw UsageError("cannot listen on " + o.host + ":" + std::to_string(o.port) +
-                       " (in use, or not an address of this machine)");
-    impl_->port = o.port;
+  try {
+    impl_->port = impl_->http.bind(o.host, o.port);
+  } catch (const std::exception& e) {
+    throw UsageError("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (" + e.what() +
+                     "; in use, or not an address of this machine)");
   }
   return impl_->port;
 }
@@ -523,18 +443,18 @@ int Server::bind() {
 void Server::run() {
   bind();
   impl_->store.watch(impl_->opt.reload_poll);
-  spdlog::info("serving on http://{}:{}/ with {} threads", impl_->opt.host, impl_->port, impl_->opt.threads);
+  spdlog::info("serving on http://{}:{}/", impl_->opt.host, impl_->port);
   if (!impl_->opt.api_token) spdlog::warn("NETSENTRY_API_TOKEN is not set: training routes will answer 401");
-  impl_->http.listen_after_bind();
+  impl_->http.run();
   impl_->store.stop_watching();
 }
 
 void Server::stop() {
   impl_->stopping = true;
-  if (impl_->http.is_running()) impl_->http.stop();
+  impl_->http.stop();
 }
 
-bool Server::running() const { return impl_->http.is_running(); }
+bool Server::running() const { return impl_->http.running(); }
 bool Server::reload(std::string* error) { return impl_->store.reload(error); }
 int Server::port() const { return impl_->port; }
 const ServeOptions& Server::options() const { return impl_->opt; }

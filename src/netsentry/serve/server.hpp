@@ -1,5 +1,5 @@
 #pragma once
-// `netsentry serve`: the web UI, the JSON API and the reference app's routes on cpp-httplib.
+// `netsentry serve`: the web UI, the JSON API and the reference app's routes (HTTP: http.hpp).
 //
 //   Server s(options);        // loads the model (throws DataError/UsageError when it cannot)
 //   int port = s.bind();      // options.port, or any free port when it is 0

@@ -1,0 +1,555 @@
+// <utility> first: Boost 1.74's Beast uses std::exchange without including it (GCC 12).
+#include <utility>
+// (the order matters here)
+#include "netsentry/serve/http.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <regex>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace netsentry::serve::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using Message = bhttp::request<bhttp::string_body>;
+
+namespace {
+
+std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
+beast::string_view bsv(std::string_view s) { return {s.data(), s.size()}; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::size_t kDrainBytes = 64u << 20;  // at most this much of a refused body is read and dropped
+constexpr std::chrono::seconds kDrainTime{2};
+constexpr std::chrono::milliseconds kSweep{250};
+
+}  // namespace
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string_view Request::header(std::string_view name) const {
+  if (!native) return {};
+  const auto& m = *static_cast<const Message*>(native);
+  auto it = m.find(bsv(name));
+  return it == m.end() ? std::string_view() : sv(it->value());
+}
+
+bool Request::has_header(std::string_view name) const {
+  if (!native) return false;
+  const auto& m = *static_cast<const Message*>(native);
+  return m.find(bsv(name)) != m.end();
+}
+
+std::optional<std::string> Request::param(std::string_view name) const {
+  std::string_view q = query;
+  while (!q.empty()) {
+    const std::size_t amp = q.find('&');
+    const std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    const std::size_t eq = pair.find('=');
+    const std::string_view key = pair.substr(0, eq);
+    if (url_decode(key) == name)
+      return eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// Route paths looked up by string_view without a copy.
+struct PathHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+struct RouteEntry {
+  std::string method;
+  Handler handler;
+  Offload offload;
+};
+struct PatternRoute {
+  std::string method;
+  std::regex re;
+  Handler handler;
+  Offload offload;
+};
+
+class Session;
+
+// One event loop: a thread, its io_context and the connections it owns. (Member order: the
+// sessions outlive the io_context, whose destruction may destroy the last references to them.)
+struct Loop {
+  std::unordered_set<Session*> sessions;
+  asio::io_context ioc{1};
+  asio::steady_timer sweep{ioc};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard{asio::make_work_guard(ioc)};
+  std::thread thread;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  HttpServer& self;
+  Limits lim;
+  std::unordered_map<std::string, std::vector<RouteEntry>, PathHash, std::equal_to<>> exact;
+  std::vector<PatternRoute> patterns;
+  std::vector<std::unique_ptr<Loop>> loops;
+  std::unique_ptr<asio::thread_pool> pool;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::steady_timer> accept_retry;
+  std::atomic<bool> stopping{false}, is_running{false};
+  std::size_t next_loop = 0;
+
+  Impl(HttpServer& s, Limits l) : self(s), lim(l) {
+    const int n = std::max(1, lim.io_threads);
+    for (int i = 0; i < n; ++i) loops.push_back(std::make_unique<Loop>());
+    pool = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(std::max(1, lim.workers)));
+    acceptor.emplace(loops[0]->ioc);
+    accept_retry.emplace(loops[0]->ioc);
+  }
+
+  std::string error_body(int status, const std::string& message) const {
+    if (self.error_body) return self.error_body(status, message);
+    return message;
+  }
+
+  // The handler for a request, or the status of why there is none (404, 405).
+  struct Found {
+    const Handler* handler = nullptr;
+    const Offload* offload = nullptr;
+    int status = 404;
+    std::string allow;
+  };
+  Found find(Request& req) const {
+    Found f;
+    if (auto it = exact.find(req.path); it != exact.end()) {
+      for (const auto& r : it->second) {
+        if (r.method == req.method) {
+          f.handler = &r.handler;
+          f.offload = &r.offload;
+          return f;
+        }
+        f.allow += (f.allow.empty() ? "" : ", ") + r.method;
+      }
+      f.status = 405;
+      return f;
+    }
+    std::smatch m;
+    const std::string path(req.path);
+    for (const auto& r : patterns) {
+      if (!std::regex_match(path, m, r.re)) continue;
+      if (r.method != req.method) {
+        f.allow += (f.allow.empty() ? "" : ", ") + r.method;
+        f.status = 405;
+        continue;
+      }
+      req.matches.assign(m.begin(), m.end());
+      f.handler = &r.handler;
+      f.offload = &r.offload;
+      return f;
+    }
+    return f;
+  }
+
+  void accept();
+  void arm_sweep(Loop& l);
+  void stop_loop(Loop& l);
+};
+
+namespace {
+
+// One connection, owned by its loop: every member is touched only on the loop's thread, except
+// the request and answer while a handler runs on the worker pool (the loop leaves them alone then).
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  enum class State { Idle, Reading, Handling, Writing, Draining };
+
+  Session(HttpServer::Impl& srv, Loop& loop, tcp::socket s) : srv_(srv), loop_(loop), sock_(std::move(s)) {}
+  ~Session() { loop_.sessions.erase(this); }
+
+  void start() {
+    loop_.sessions.insert(this);
+    read_header();
+  }
+
+  // Cancels everything pending; the session ends when its handlers have run.
+  void close() {
+    beast::error_code ec;
+    sock_.close(ec);
+  }
+  bool expired(Clock::time_point now) const { return state_ != State::Handling && now > deadline_; }
+  // Waiting for a request of which nothing has arrived (safe to close when stopping).
+  bool idle_empty() const { return state_ == State::Idle && buf_.size() == 0; }
+
+ private:
+  void read_header() {
+    state_ = State::Idle;
+    deadline_ = Clock::now() + (first_ ? srv_.lim.read_timeout : srv_.lim.keep_alive_timeout);
+    if (srv_.stopping && buf_.size() == 0) return close();
+    parser_.emplace();
+    parser_->header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(srv_.lim.max_header_bytes, UINT32_MAX)));
+    parser_->body_limit(srv_.lim.max_body_bytes);
+    bhttp::async_read_header(
+        sock_, buf_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  static bool is_parse_error(const beast::error_code& ec) {
+    return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) {
+      if (ec == bhttp::error::header_limit)
+        return refuse(
+            431,
+            "request header larger than the limit of " + std::to_string(srv_.lim.max_header_bytes) + " bytes",
+            false);
+      // (An announced Content-Length over the limit fails the header already.)
+      if (ec == bhttp::error::body_limit) return refuse_too_large();
+      if (is_parse_error(ec) && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message)
+        return refuse(400, "malformed HTTP request", false);
+      return close();
+    }
+    started_ = Clock::now();
+    state_ = State::Reading;
+    const auto& m = parser_->get();
+    method_ = std::string(sv(m.method_string()));
+    version_ = m.version();
+    const auto verb = m.method();
+    const bool body_verb =
+        verb == bhttp::verb::post || verb == bhttp::verb::put || verb == bhttp::verb::patch;
+    const auto length = parser_->content_length();
+    if (body_verb && !parser_->chunked() && !length)
+      return refuse(411, "a request body needs a Content-Length (or chunked transfer encoding)", false);
+    if (length && *length > srv_.lim.max_body_bytes) return refuse_too_large();
+    auto expect = m.find(bhttp::field::expect);
+    if (expect != m.end() && iequals(sv(expect->value()), "100-continue") && !parser_->is_done()) {
+      state_ = State::Writing;
+      deadline_ = Clock::now() + srv_.lim.read_timeout;
+      asio::async_write(sock_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code e, std::size_t) {
+                          if (e) return self->close();
+                          self->state_ = State::Reading;
+                          self->read_body();
+                        });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    if (parser_->is_done()) return dispatch();
+    deadline_ = Clock::now() + srv_.lim.read_timeout;  // renewed on every piece that arrives
+    bhttp::async_read_some(
+        sock_, buf_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (!ec) return self->read_body();
+          if (ec == bhttp::error::body_limit) return self->refuse_too_large();
+          if (is_parse_error(ec) && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message)
+            return self->refuse(400, "malformed HTTP request body", false);
+          self->close();
+        });
+  }
+
+  void refuse_too_large() {
+    refuse(413, "request body larger than the limit of " + std::to_string(srv_.lim.max_body_bytes) + " bytes",
+           true);
+  }
+
+  // An answer the server gives itself; the connection closes after it (after reading and dropping
+  // what the client still sends, when `drain`: a client still writing would otherwise get a reset
+  // instead of the answer).
+  void refuse(int status, const std::string& message, bool drain) {
+    out_ = Response{};
+    out_.status = status;
+    out_.set_body(srv_.error_body(status, message), "application/json");
+    close_after_ = true;
+    drain_ = drain;
+    if (started_ == Clock::time_point{}) started_ = Clock::now();
+    write();
+  }
+
+  void dispatch() {
+    state_ = State::Handling;
+    msg_ = parser_->release();
+    parser_.reset();
+    req_ = Request{};
+    req_.native = &msg_;
+    req_.method = method_;
+    req_.target = sv(msg_.target());
+    const std::size_t q = req_.target.find('?');
+    req_.path = req_.target.substr(0, q);
+    req_.query = q == std::string_view::npos ? std::string_view() : req_.target.substr(q + 1);
+    req_.body = std::move(msg_.body());
+    keep_alive_ = msg_.keep_alive();
+    out_ = Response{};
+    auto found = srv_.find(req_);
+    if (!found.handler) {
+      out_.status = found.status;
+      out_.set_body(srv_.error_body(found.status, found.status == 404 ? "not found" : "method not allowed"),
+                    "application/json");
+      if (!found.allow.empty()) out_.set_header("Allow", found.allow);
+      return write();
+    }
+    const bool offload =
+        req_.body.size() > srv_.lim.inline_body_bytes || (*found.offload && (*found.offload)(req_));
+    if (!offload) {
+      run(*found.handler);
+      return write();
+    }
+    asio::post(*srv_.pool, [self = shared_from_this(), h = found.handler,
+                            guard = asio::make_work_guard(loop_.ioc)]() mutable {
+      self->run(*h);
+      auto& ioc = self->loop_.ioc;
+      asio::post(ioc, [self = std::move(self)] { self->write(); });
+      guard.reset();
+    });
+  }
+
+  void run(const Handler& h) {
+    try {
+      h(req_, out_);
+    } catch (const std::exception& e) {
+      if (srv_.self.on_exception) srv_.self.on_exception(method_, out_.tag, e.what());
+      const int tag = out_.tag;
+      out_ = Response{};
+      out_.tag = tag;
+      out_.status = 500;
+      out_.set_body(srv_.error_body(500, "internal error"), "application/json");
+    } catch (...) {
+      if (srv_.self.on_exception) srv_.self.on_exception(method_, out_.tag, "unknown exception");
+      out_ = Response{};
+      out_.status = 500;
+      out_.set_body(srv_.error_body(500, "internal error"), "application/json");
+    }
+  }
+
+  void write() {
+    state_ = State::Writing;
+    deadline_ = Clock::now() + srv_.lim.read_timeout;
+    res_ = {};
+    res_.version(version_ ? version_ : 11);
+    res_.result(static_cast<unsigned>(out_.status));
+    for (const auto& [k, v] : srv_.self.default_headers) res_.set(bsv(k), bsv(v));
+    if (!out_.content_type.empty()) res_.set(bhttp::field::content_type, bsv(out_.content_type));
+    for (const auto& [k, v] : out_.headers) res_.insert(bsv(k), bsv(v));
+    res_.body() = std::move(out_.body);
+    res_.keep_alive(keep_alive_ && !close_after_ && !srv_.stopping);
+    res_.prepare_payload();
+    bhttp::async_write(sock_, res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_written(ec);
+    });
+  }
+
+  void on_written(beast::error_code ec) {
+    if (srv_.self.after)
+      srv_.self.after(method_, out_, std::chrono::duration<double>(Clock::now() - started_).count());
+    started_ = {};
+    if (ec) return close();
+    if (drain_) return start_drain();
+    if (!res_.keep_alive()) {
+      sock_.shutdown(tcp::socket::shutdown_send, ec);
+      return close();
+    }
+    first_ = false;
+    read_header();
+  }
+
+  void start_drain() {
+    beast::error_code ec;
+    sock_.shutdown(tcp::socket::shutdown_send, ec);
+    state_ = State::Draining;
+    deadline_ = Clock::now() + kDrainTime;
+    buf_.clear();
+    drain_some();
+  }
+  void drain_some() {
+    if (!scratch_) scratch_ = std::make_unique<std::array<char, 16384>>();
+    sock_.async_read_some(asio::buffer(*scratch_),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            self->drained_ += n;
+                            if (ec || self->drained_ > kDrainBytes) return self->close();
+                            self->drain_some();
+                          });
+  }
+
+  HttpServer::Impl& srv_;
+  Loop& loop_;
+  tcp::socket sock_;
+  beast::flat_buffer buf_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  Message msg_;
+  Request req_;
+  Response out_;
+  bhttp::response<bhttp::string_body> res_;
+  std::string method_;
+  unsigned version_ = 11;
+  State state_ = State::Idle;
+  Clock::time_point deadline_{}, started_{};
+  bool first_ = true, keep_alive_ = true, close_after_ = false, drain_ = false;
+  std::size_t drained_ = 0;
+  std::unique_ptr<std::array<char, 16384>> scratch_;
+};
+
+}  // namespace
+
+void HttpServer::Impl::accept() {
+  Loop& target = *loops[next_loop++ % loops.size()];
+  acceptor->async_accept(target.ioc, [this, &target](beast::error_code ec, tcp::socket s) {
+    if (ec) {
+      if (stopping || ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+      // Out of descriptors, or the like: try again shortly rather than spin.
+      spdlog::warn("accepting a connection failed: {}", ec.message());
+      accept_retry->expires_after(std::chrono::milliseconds(100));
+      accept_retry->async_wait([this](beast::error_code e) {
+        if (!e && !stopping) accept();
+      });
+      return;
+    }
+    beast::error_code ignored;
+    s.set_option(tcp::no_delay(true), ignored);
+    asio::post(target.ioc, [this, &target, s = std::move(s)]() mutable {
+      std::make_shared<Session>(*this, target, std::move(s))->start();
+    });
+    accept();
+  });
+}
+
+void HttpServer::Impl::arm_sweep(Loop& l) {
+  l.sweep.expires_after(kSweep);
+  l.sweep.async_wait([this, &l](beast::error_code ec) {
+    if (ec) return;
+    const auto now = Clock::now();
+    std::vector<Session*> ending;
+    for (Session* s : l.sessions)
+      if (s->expired(now) || (stopping && s->idle_empty())) ending.push_back(s);
+    for (Session* s : ending) s->close();
+    if (stopping && l.sessions.empty()) return;  // nothing left: the loop may end
+    arm_sweep(l);
+  });
+}
+
+void HttpServer::Impl::stop_loop(Loop& l) {
+  std::vector<Session*> idle;
+  for (Session* s : l.sessions)
+    if (s->idle_empty()) idle.push_back(s);
+  for (Session* s : idle) s->close();
+  l.guard.reset();
+}
+
+HttpServer::HttpServer(Limits limits) : impl_(std::make_unique<Impl>(*this, limits)) {}
+
+HttpServer::~HttpServer() {
+  stop();
+  if (impl_->pool) {
+    impl_->pool->stop();
+    impl_->pool->join();
+  }
+}
+
+void HttpServer::route(std::string_view method, std::string path, Handler h, Offload offload) {
+  impl_->exact[std::move(path)].push_back({std::string(method), std::move(h), std::move(offload)});
+}
+
+void HttpServer::route_pattern(std::string_view method, const std::string& regex, Handler h,
+                               Offload offload) {
+  impl_->patterns.push_back({std::string(method), std::regex(regex), std::move(h), std::move(offload)});
+}
+
+int HttpServer::bind(const std::string& host, int port) {
+  auto& a = *impl_->acceptor;
+  if (a.is_open()) return a.local_endpoint().port();
+  beast::error_code ec;
+  tcp::resolver resolver(impl_->loops[0]->ioc);
+  auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::numeric_service, ec);
+  if (ec || results.empty()) throw std::runtime_error("cannot resolve " + host + ": " + ec.message());
+  const tcp::endpoint ep = results.begin()->endpoint();
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    beast::error_code ignored;
+    a.close(ignored);
+    throw std::runtime_error(ec.message());
+  }
+  return a.local_endpoint().port();
+}
+
+void HttpServer::run() {
+  auto& im = *impl_;
+  if (!im.acceptor->is_open()) throw std::logic_error("HttpServer::run before bind");
+  if (!im.stopping) im.accept();
+  for (auto& l : im.loops) im.arm_sweep(*l);
+  for (std::size_t i = 1; i < im.loops.size(); ++i) {
+    Loop& l = *im.loops[i];
+    l.thread = std::thread([&l] { l.ioc.run(); });
+  }
+  im.is_running = true;
+  im.loops[0]->ioc.run();
+  for (std::size_t i = 1; i < im.loops.size(); ++i)
+    if (im.loops[i]->thread.joinable()) im.loops[i]->thread.join();
+  im.is_running = false;
+}
+
+void HttpServer::stop() {
+  auto& im = *impl_;
+  if (im.stopping.exchange(true)) return;
+  asio::post(im.loops[0]->ioc, [&im] {
+    beast::error_code ignored;
+    im.acceptor->close(ignored);
+    im.accept_retry->cancel();
+  });
+  for (auto& l : im.loops) asio::post(l->ioc, [&im, &l = *l] { im.stop_loop(l); });
+}
+
+bool HttpServer::running() const { return impl_->is_running; }
+
+}  // namespace netsentry::serve::http

@@ -1,0 +1,122 @@
+#pragma once
+// The HTTP/1.1 server under `netsentry serve`, on Boost.Beast (Debian's libboost-dev).
+//
+//   HttpServer http(limits);
+//   http.route("POST", "/api/v1/predict", handler);             // exact path
+//   http.route_pattern("GET", R"(/api/v1/train/([0-9a-f]+))", h); // a regular expression (captures)
+//   int port = http.bind("127.0.0.1", 0);
+//   http.run();                                                  // until stop(), from any thread
+//
+// Design: `limits.io_threads` event loops, each a thread with its own io_context that owns its
+// connections from accept to close (an acceptor hands new connections out in turn). A request is
+// read, routed and answered on its connection's loop, with no hand-over between threads: a
+// one-row prediction costs a few microseconds of handler work, less than waking another thread.
+// Requests that may take longer (a body over `limits.inline_body_bytes`, or a route's `offload`
+// predicate saying so) run on a pool of `limits.workers` threads and their answer is written by the
+// loop again, so that no request holds up the other connections of its loop for long.
+//
+// Limits, answered with a JSON error from `error_body` before any handler runs: a body over
+// max_body_bytes 413 (announced or chunked; the rest of the body is read and dropped for a while so
+// that the client sees the answer), a header over max_header_bytes 431, a POST/PUT/PATCH with neither
+// Content-Length nor chunked encoding 411, a malformed request 400, an unknown path 404, a known
+// path with another method 405. `Expect: 100-continue` is answered before the body is read. A
+// connection that sends nothing for keep_alive_timeout between requests, or takes longer than
+// read_timeout to send a request's next bytes or to take an answer, is closed.
+//
+// stop() stops accepting, closes idle connections and lets requests in flight finish (their
+// connections close after the answer); run() returns when every connection is closed.
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace netsentry::serve::http {
+
+struct Request {
+  std::string_view method;  // "GET", "POST", ...
+  std::string_view target;  // as sent: the path and the query
+  std::string_view path;    // the target up to '?'
+  std::string_view query;   // after '?', raw
+  std::string body;
+  std::vector<std::string> matches;  // a pattern route's captures ([0]: the whole path)
+
+  std::string_view header(std::string_view name) const;  // "" when absent
+  bool has_header(std::string_view name) const;
+  // A query parameter, percent-decoded ('+' as space); nullopt when absent.
+  std::optional<std::string> param(std::string_view name) const;
+
+  const void* native = nullptr;  // the parsed message (http.cpp)
+};
+
+struct Response {
+  int status = 200;
+  std::string body;
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> headers;
+  int tag = 0;  // what the route sets for the after-hook (netsentry: its route id)
+
+  void set_header(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+  }
+  void set_body(std::string b, std::string type) {
+    body = std::move(b);
+    content_type = std::move(type);
+  }
+};
+
+struct Limits {
+  int io_threads = 2;
+  int workers = 2;
+  std::size_t max_body_bytes = 32u << 20;
+  std::size_t max_header_bytes = 16u << 10;
+  std::size_t inline_body_bytes = 256u << 10;  // larger bodies are handled on the worker pool
+  std::chrono::seconds read_timeout{10};
+  std::chrono::seconds keep_alive_timeout{5};
+};
+
+using Handler = std::function<void(Request&, Response&)>;
+// Whether a request to a route should run on the worker pool (called on the event loop).
+using Offload = std::function<bool(const Request&)>;
+
+class HttpServer {
+ public:
+  explicit HttpServer(Limits limits);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  void route(std::string_view method, std::string path, Handler h, Offload offload = nullptr);
+  void route_pattern(std::string_view method, const std::string& regex, Handler h, Offload offload = nullptr);
+
+  // The body of the errors the server answers itself (status, message).
+  std::function<std::string(int, const std::string&)> error_body;
+  // Headers added to every answer.
+  std::vector<std::pair<std::string, std::string>> default_headers;
+  // Called on the loop after an answer was written (or failed to be), with the seconds since the
+  // request's header was read. Errors the server answers itself have tag 0.
+  std::function<void(std::string_view method, const Response&, double seconds)> after;
+  // Called with what a handler threw (other than through the handler's own error handling): the
+  // answer is a 500.
+  std::function<void(std::string_view method, int tag, const std::string& what)> on_exception;
+
+  // Binds and listens; port 0: any free port. Returns the port; throws std::runtime_error.
+  int bind(const std::string& host, int port);
+  void run();   // serves until stop(); the calling thread runs the first loop
+  void stop();  // from any thread, also before run()
+  bool running() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Percent-decoding of a query component ('+' as space); invalid escapes are kept as they are.
+std::string url_decode(std::string_view s);
+
+}  // namespace netsentry::serve::http
