@@ -54,8 +54,8 @@ TEST(Multipart, PartsInOrderWithNamesFilenamesTypesAndExactContent) {
   EXPECT_EQ(parts[2].content, "");
   // A boundary-like line that is not the boundary stays content.
   const std::string tricky = "x\r\n--XyZ-not\r\ny";
-  const auto p2 =
-      parse_multipart(body_of("XyZ", {{"file", "", "", tricky}}), "multipart/form-data; boundary=XyZ");
+  const std::string tricky_body = body_of("XyZ", {{"file", "", "", tricky}});  // parts are views into it
+  const auto p2 = parse_multipart(tricky_body, "multipart/form-data; boundary=XyZ");
   ASSERT_EQ(p2.size(), 1u);
   EXPECT_EQ(p2[0].content, tricky);
 }

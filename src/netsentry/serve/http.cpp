@@ -392,9 +392,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (srv_.self.after)
       srv_.self.after(method_, out_, std::chrono::duration<double>(Clock::now() - started_).count());
     started_ = {};
+    const bool keep_alive = res_.keep_alive();
+    // An idle connection keeps no request or answer (an upload may have been megabytes).
+    req_ = Request{};
+    msg_ = {};
+    res_ = {};
     if (ec) return close();
     if (drain_) return start_drain();
-    if (!res_.keep_alive()) {
+    if (!keep_alive) {
       sock_.shutdown(tcp::socket::shutdown_send, ec);
       return close();
     }
