@@ -22,7 +22,7 @@ struct ServeArgs {
   std::string model_dir;
   std::string host;
   int port = -1;
-  int threads = 0;
+  int threads = -1;
   bool wait_for_model = false;
 };
 
@@ -48,7 +48,7 @@ void serve(const ServeArgs& a, const netsentry::cli::Context& ctx) {
   opt.model_dir = a.model_dir;
   if (!a.host.empty()) opt.host = a.host;
   if (a.port >= 0) opt.port = a.port;
-  if (a.threads > 0) opt.threads = a.threads;
+  if (a.threads >= 0) opt.threads = a.threads;
   opt.api_token = serve::api_token_from_env();
   if (ctx.verbose) opt.access_log = true;
 
@@ -102,7 +102,7 @@ NETSENTRY_COMMAND(serve, 50, [](CLI::App& app, netsentry::cli::Context& ctx) {
   cmd->add_option(
          "--threads", a->threads,
          "event-loop threads, each serving many connections (default: serve.threads; 0: two per core)")
-      ->check(CLI::Range(2, 4096));
+      ->check(CLI::Range(0, 1024));
   cmd->add_flag("--wait-for-model", a->wait_for_model,
                 "start even when the directory holds no model yet (not ready until one is published)");
   cmd->callback([a, &ctx] { serve(*a, ctx); });
