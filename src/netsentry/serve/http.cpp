@@ -126,6 +126,7 @@ class Session;
 // sessions outlive the io_context, whose destruction may destroy the last references to them.)
 struct Loop {
   std::unordered_set<Session*> sessions;
+  std::atomic<int> connections{0};  // read by the accepting loop
   asio::io_context ioc{1};
   asio::steady_timer sweep{ioc};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard{asio::make_work_guard(ioc)};
@@ -144,7 +145,6 @@ struct HttpServer::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> accept_retry;
   std::atomic<bool> stopping{false}, is_running{false};
-  std::size_t next_loop = 0;
 
   Impl(HttpServer& s, Limits l) : self(s), lim(l) {
     const int n = std::max(1, lim.io_threads);
@@ -210,8 +210,13 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   enum class State { Idle, Reading, Handling, Writing, Draining };
 
-  Session(HttpServer::Impl& srv, Loop& loop, tcp::socket s) : srv_(srv), loop_(loop), sock_(std::move(s)) {}
-  ~Session() { loop_.sessions.erase(this); }
+  Session(HttpServer::Impl& srv, Loop& loop, tcp::socket s) : srv_(srv), loop_(loop), sock_(std::move(s)) {
+    ++loop_.connections;
+  }
+  ~Session() {
+    loop_.sessions.erase(this);
+    --loop_.connections;
+  }
 
   void start() {
     loop_.sessions.insert(this);
@@ -446,7 +451,13 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void HttpServer::Impl::accept() {
-  Loop& target = *loops[next_loop++ % loops.size()];
+  // The next connection goes to the loop with the fewest, the accepting loop on a tie: a lone
+  // client's connections stay on the thread that accepted them (no other thread to wake), many
+  // clients spread evenly.
+  Loop* least = loops[0].get();
+  for (auto& l : loops)
+    if (l->connections < least->connections) least = l.get();
+  Loop& target = *least;
   acceptor->async_accept(target.ioc, [this, &target](beast::error_code ec, tcp::socket s) {
     if (ec) {
       if (stopping || ec == asio::error::operation_aborted || !acceptor->is_open()) return;
@@ -460,9 +471,15 @@ void HttpServer::Impl::accept() {
     }
     beast::error_code ignored;
     s.set_option(tcp::no_delay(true), ignored);
-    asio::post(target.ioc, [this, &target, s = std::move(s)]() mutable {
+    if (&target == loops[0].get()) {
       std::make_shared<Session>(*this, target, std::move(s))->start();
-    });
+    } else {
+      ++target.connections;  // counted now, so that the next accept sees it
+      asio::post(target.ioc, [this, &target, s = std::move(s)]() mutable {
+        --target.connections;
+        std::make_shared<Session>(*this, target, std::move(s))->start();
+      });
+    }
     accept();
   });
 }

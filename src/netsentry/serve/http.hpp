@@ -8,7 +8,7 @@
 //   http.run();                                                  // until stop(), from any thread
 //
 // Design: `limits.io_threads` event loops, each a thread with its own io_context that owns its
-// connections from accept to close (an acceptor hands new connections out in turn). A request is
+// connections from accept to close (a new connection goes to the loop with the fewest). A request is
 // read, routed and answered on its connection's loop, with no hand-over between threads: a
 // one-row prediction costs a few microseconds of handler work, less than waking another thread.
 // Requests that may take longer (a body over `limits.inline_body_bytes`, or a route's `offload`
