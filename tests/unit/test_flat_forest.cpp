@@ -108,6 +108,7 @@ TEST(FlatForest, MatchesXgboostOnEveryRow) {
     EXPECT_STREQ(flat->mode(), "masks");  // features in {-1, 0, 1}: few distinct tests
     EXPECT_EQ(flat->has_blocks(),
               std::string(family) != "random_forest" && std::string(family) != "decision_tree");
+    EXPECT_EQ(flat->has_hops(), !flat->has_blocks());  // deep trees: hops
     EXPECT_EQ(flat->rounds(), booster.rounds());
     EXPECT_GT(flat->trees(), 0u);
     // UBJSON gives the same forest.
@@ -120,7 +121,8 @@ TEST(FlatForest, MatchesXgboostOnEveryRow) {
       const auto ref = booster.predict_proba(*X);
       EXPECT_LE(max_abs_diff(flat->predict_proba(*X), ref), kTolerance);
       EXPECT_LE(max_abs_diff(flat_ubj->predict_proba(*X), ref), kTolerance);
-      // Shallow trees are walked by blocks of three levels (with BMI2); one level at a time the same.
+      // Shallow trees are walked by blocks of three levels, deep ones by hops (with BMI2); one level
+      // at a time the same.
       auto by_levels = *flat;
       by_levels.set_walk(xgb::FlatForest::Walk::Levels);
       EXPECT_LE(max_abs_diff(by_levels.predict_proba(*X), ref), kTolerance);
@@ -304,5 +306,176 @@ TEST(FlatForest, TreesThatAreOneLeaf) {
     EXPECT_LE(max_abs_diff(flat->predict_proba(part), booster.predict_proba(part)), kTolerance) << n;
     for (int r : {1, 4})
       EXPECT_LE(max_abs_diff(flat->predict_proba(part, r), booster.predict_proba(part, r)), kTolerance) << n;
+  }
+}
+
+namespace {
+
+// A random forest of deep, thin trees in XGBoost's JSON form (splits on features in {-1, 0, 1} at
+// -0.5 or 0.5, either default direction: few distinct tests, so rows become masks), and its margins
+// as XGBoost 1.7 defines them, walked node by node from the document.
+struct RandomForest {
+  json doc;
+  float base_margin = 0;
+
+  RandomForest(std::size_t trees, std::size_t features, int depth, std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> leaf(-1.0f, 1.0f);
+    json list = json::array();
+    for (std::size_t t = 0; t < trees; ++t) {
+      json left = json::array(), right = json::array(), index = json::array(), cond = json::array(),
+           dleft = json::array(), type = json::array();
+      // Depth first; the first path always goes down to `depth`, others stop at random.
+      auto grow = [&](auto&& self, int d, bool spine) -> int {
+        const int id = static_cast<int>(left.size());
+        for (json* a : {&left, &right, &index, &cond, &dleft, &type}) a->push_back(0);
+        const bool split = d < depth && (spine || std::bernoulli_distribution(d < 4 ? 0.95 : 0.8)(rng));
+        if (!split) {
+          left[id] = -1;
+          right[id] = -1;
+          cond[id] = leaf(rng);
+          return id;
+        }
+        index[id] = std::uniform_int_distribution<std::size_t>(0, features - 1)(rng);
+        cond[id] = std::bernoulli_distribution(0.5)(rng) ? 0.5 : -0.5;
+        dleft[id] = std::bernoulli_distribution(0.5)(rng) ? 1 : 0;
+        left[id] = self(self, d + 1, spine);
+        right[id] = self(self, d + 1, false);
+        return id;
+      };
+      grow(grow, 0, t % 3 == 0);
+      list.push_back(
+          {{"left_children", left},
+           {"right_children", right},
+           {"split_indices", index},
+           {"split_conditions", cond},
+           {"default_left", dleft},
+           {"split_type", type},
+           {"tree_param", {{"num_nodes", std::to_string(left.size())}, {"size_leaf_vector", "0"}}}});
+    }
+    json& learner = doc["learner"];
+    learner["learner_model_param"] = {{"base_score", "4E-1"},
+                                      {"num_class", "0"},
+                                      {"num_feature", std::to_string(features)},
+                                      {"num_target", "1"}};
+    learner["objective"]["name"] = "binary:logistic";
+    learner["gradient_booster"]["name"] = "gbtree";
+    json& gbtree = learner["gradient_booster"]["model"];
+    gbtree["gbtree_model_param"]["num_parallel_tree"] = std::to_string(trees);
+    gbtree["tree_info"] = std::vector<int>(trees, 0);
+    gbtree["trees"] = list;
+    base_margin = -std::log(1.0f / 0.4f - 1.0f);
+  }
+
+  std::vector<float> margins(const Matrix& X) const {
+    std::vector<float> out(X.rows, base_margin);
+    for (const json& tree : doc["learner"]["gradient_booster"]["model"]["trees"])
+      for (std::size_t r = 0; r < X.rows; ++r) {
+        int n = 0;
+        while (tree["left_children"][n].get<int>() >= 0) {
+          const auto x = static_cast<float>(X(r, tree["split_indices"][n].get<std::size_t>()));
+          const bool go_left = std::isnan(x) ? tree["default_left"][n].get<int>() != 0
+                                             : x < tree["split_conditions"][n].get<float>();
+          n = go_left ? tree["left_children"][n].get<int>() : tree["right_children"][n].get<int>();
+        }
+        out[r] += tree["split_conditions"][n].get<float>();
+      }
+    return out;
+  }
+};
+
+// Rows of values in {-1, 0, 1}, some missing: a row to every leaf of every tree that a row can reach
+// (so every path is walked, the longest ones too), then random rows, some repeated (rows with the
+// same mask walk once), in random order.
+Matrix random_rows(const RandomForest& model, std::size_t features, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  // The values a row may take per feature on the way to a node: bits -1, 0, 1, missing.
+  constexpr int kValues[] = {-1, 0, 1};
+  std::vector<std::vector<double>> rows;
+  for (const json& tree : model.doc["learner"]["gradient_booster"]["model"]["trees"]) {
+    auto down = [&](auto&& self, int n, std::vector<unsigned>& allowed) -> void {
+      if (tree["left_children"][n].get<int>() < 0) {
+        std::vector<double>& row = rows.emplace_back(features);
+        for (std::size_t f = 0; f < features; ++f) {
+          std::vector<double> can;
+          for (unsigned v = 0; v < 4; ++v)
+            if (allowed[f] >> v & 1) can.push_back(v < 3 ? kValues[v] : kMissing);
+          row[f] = can[std::uniform_int_distribution<std::size_t>(0, can.size() - 1)(rng)];
+        }
+        return;
+      }
+      const auto f = tree["split_indices"][n].get<std::size_t>();
+      const auto cond = tree["split_conditions"][n].get<float>();
+      unsigned left = tree["default_left"][n].get<int>() != 0 ? 8u : 0u;
+      for (unsigned v = 0; v < 3; ++v)
+        if (static_cast<float>(kValues[v]) < cond) left |= 1u << v;
+      const unsigned was = allowed[f];
+      for (unsigned side : {left, 15u & ~left}) {
+        allowed[f] = was & side;
+        if (allowed[f])
+          self(self,
+               side == left ? tree["left_children"][n].get<int>() : tree["right_children"][n].get<int>(),
+               allowed);
+      }
+      allowed[f] = was;
+    };
+    std::vector<unsigned> allowed(features, 15u);
+    down(down, 0, allowed);
+  }
+  std::uniform_int_distribution<int> value(-1, 1);
+  std::bernoulli_distribution missing(0.15), repeat(0.2);
+  const std::size_t leaf_rows = rows.size();
+  for (std::size_t r = 0; r < leaf_rows + 2000; ++r) {
+    if (repeat(rng)) {
+      rows.push_back(rows[std::uniform_int_distribution<std::size_t>(0, rows.size() - 1)(rng)]);
+      continue;
+    }
+    std::vector<double>& row = rows.emplace_back(features);
+    for (double& v : row) v = missing(rng) ? kMissing : value(rng);
+  }
+  std::shuffle(rows.begin(), rows.end(), rng);
+  Matrix X(rows.size(), features);
+  for (std::size_t r = 0; r < rows.size(); ++r) std::copy(rows[r].begin(), rows[r].end(), X.row(r).begin());
+  return X;
+}
+
+}  // namespace
+
+TEST(FlatForest, HopsEqualLevelsOnDeepRandomForests) {
+  // Odd and even tree counts, a single tree; batches of one row, fewer rows than a group, groups and a
+  // tail, and all the rows (large enough for two threads).
+  for (std::size_t trees : {1, 2, 7, 33}) {
+    SCOPED_TRACE(std::to_string(trees) + " trees");
+    const RandomForest model(trees, 15, 18, static_cast<std::uint32_t>(trees));
+    std::string why;
+    auto flat = xgb::FlatForest::from_json(model.doc.dump(), &why);
+    ASSERT_TRUE(flat) << why;
+    EXPECT_STREQ(flat->mode(), "masks");
+    EXPECT_FALSE(flat->has_blocks());
+    EXPECT_TRUE(flat->has_hops());
+    auto by_levels = *flat;
+    by_levels.set_walk(xgb::FlatForest::Walk::Levels);
+    const Matrix all = random_rows(model, 15, static_cast<std::uint32_t>(trees));
+    const auto want_all = model.margins(all);
+    for (std::size_t rows : {std::size_t{1}, std::size_t{5}, std::size_t{8}, std::size_t{9}, std::size_t{23},
+                             std::size_t{300}, all.rows}) {
+      const Matrix X = first_rows(all, rows);
+      const std::vector<float> want(want_all.begin(), want_all.begin() + static_cast<std::ptrdiff_t>(rows));
+      std::vector<float> hops(rows), levels(rows);
+      for (int threads : {1, 2}) {
+        flat->predict_margin(X.data.data(), rows, hops.data(), 0, threads);
+        by_levels.predict_margin(X.data.data(), rows, levels.data(), 0, threads);
+        EXPECT_EQ(hops, want) << rows << " rows, " << threads << " threads";
+        EXPECT_EQ(levels, want) << rows << " rows, " << threads << " threads";
+      }
+      // The first rounds of a staged pass (one round holds every tree of a random forest).
+      EXPECT_EQ(flat->predict_proba_staged(X, {1})[0], by_levels.predict_proba(X));
+    }
+    // Every row alone (a row walks several trees at a time).
+    for (std::size_t r = 0; r<all.rows; r += trees> 7 ? 3 : 1) {
+      float one = 0;
+      flat->predict_margin(all.data.data() + r * all.cols, 1, &one);
+      ASSERT_EQ(one, want_all[r]) << "row " << r;
+    }
   }
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -196,6 +197,7 @@ class ModelReader {
   // After a successful parse: the forest, or nullopt with the reason.
   std::optional<FlatForest> finish(std::string& why);
   void build_blocks(FlatForest& f);
+  bool build_hops(FlatForest& f);
   const std::string& error() const { return error_; }
 
  private:
@@ -470,6 +472,129 @@ void ModelReader::build_blocks(FlatForest& f) {
   }
 }
 
+// The hops of every tree (masks): breadth first from the root, a hop per leaf and per node that
+// another hop leads to. A hop takes in the splits below its node, the deepest subtrees first, while
+// they use at most kHopTests distinct tests. False (and nothing built) when a step forward does not
+// fit in 16 bits.
+bool ModelReader::build_hops(FlatForest& f) {
+  // Up to 5 tests (tables of 32 entries): the trees of a random forest to depth 20 in 6 hops at most,
+  // about 5.4 on average (3 MB for 256 trees). More tests gain little for much larger tables (8:
+  // 5 hops, 5.7 MB); 2 (pairs of levels) take 10 hops, 1.4 times as long.
+  constexpr std::size_t kHopTests = 5;
+  constexpr std::size_t kLeafWords = 2;  // tests 0; the entry 0 and the value
+  const auto& nodes = f.nodes_;
+  const std::size_t n_nodes = nodes.size();
+  // The height of every node's subtree (children come after their parent).
+  std::vector<std::uint8_t> height(n_nodes, 0);
+  for (std::size_t i = n_nodes; i-- > 1;)
+    if (out_feature_[i] >= 0)
+      height[i] = static_cast<std::uint8_t>(1 + std::max(height[nodes[i].left], height[nodes[i].left + 1]));
+  std::vector<std::uint64_t> out;
+  std::vector<std::uint32_t> tree_hop;
+  std::vector<std::uint8_t> tree_steps;
+  std::vector<std::int32_t> hop_of(n_nodes, -1);
+  std::vector<std::uint8_t> inside(n_nodes, 0);  // a split of the hop being laid out
+  std::vector<std::uint32_t> queue, at, bits, frontier, taken;
+  std::vector<std::uint64_t> hop_tests;
+  std::vector<std::vector<std::uint32_t>> exits;  // per hop: where each combination of outcomes leads
+  // The splits of the hop at `root` (into `taken`) and its tests.
+  auto take = [&](std::uint32_t root) {
+    taken.assign(1, root);
+    frontier.clear();
+    std::uint64_t tests = std::uint64_t{1} << nodes[root].test;
+    for (std::size_t k = 0; k < taken.size(); ++k) {
+      for (std::uint32_t c : {nodes[taken[k]].left, nodes[taken[k]].left + 1})
+        if (out_feature_[c] >= 0) frontier.push_back(c);
+      // The deepest subtree next, if its test fits.
+      while (!frontier.empty()) {
+        auto it = std::max_element(frontier.begin(), frontier.end(),
+                                   [&](std::uint32_t a, std::uint32_t b) { return height[a] < height[b]; });
+        const std::uint32_t c = *it;
+        frontier.erase(it);
+        const std::uint64_t more = tests | std::uint64_t{1} << nodes[c].test;
+        if (static_cast<std::size_t>(__builtin_popcountll(more)) <= kHopTests) {
+          tests = more;
+          taken.push_back(c);
+          break;
+        }
+      }
+    }
+    return tests;
+  };
+  for (std::size_t t = 0; t < tree_root_.size(); ++t) {
+    queue.clear();
+    at.clear();
+    hop_tests.clear();
+    exits.clear();
+    std::size_t words = 0;
+    auto hop = [&](std::uint32_t node) {
+      if (hop_of[node] < 0) {
+        hop_of[node] = static_cast<std::int32_t>(queue.size());
+        queue.push_back(node);
+      }
+      return static_cast<std::uint32_t>(hop_of[node]);
+    };
+    hop(tree_root_[t]);
+    for (std::size_t q = 0; q < queue.size(); ++q) {
+      const std::uint32_t root = queue[q];
+      at.push_back(static_cast<std::uint32_t>(words));
+      hop_tests.push_back(0);
+      exits.emplace_back();
+      if (out_feature_[root] < 0) {
+        words += kLeafWords;
+        continue;
+      }
+      const std::uint64_t tests = take(root);
+      hop_tests[q] = tests;
+      bits.clear();
+      for (unsigned b = 0; b < 64; ++b)
+        if (tests >> b & 1) bits.push_back(b);
+      for (std::uint32_t n : taken) inside[n] = 1;
+      const std::size_t entries = std::size_t{1} << bits.size();
+      words += 1 + (entries + 3) / 4;
+      for (std::size_t c = 0; c < entries; ++c) {
+        std::uint32_t n = root;
+        while (inside[n]) {
+          const auto j = static_cast<std::size_t>(std::lower_bound(bits.begin(), bits.end(), nodes[n].test) -
+                                                  bits.begin());
+          n = nodes[n].left + static_cast<std::uint32_t>(c >> j & 1);
+        }
+        exits[q].push_back(n);
+      }
+      for (std::uint32_t n : taken) inside[n] = 0;
+      for (std::uint32_t n : exits[q]) hop(n);
+    }
+    const std::size_t base = out.size();
+    if (base + words >= (std::size_t{1} << 32)) return false;
+    tree_hop.push_back(static_cast<std::uint32_t>(base));
+    out.resize(base + words, 0);
+    auto* bytes = reinterpret_cast<unsigned char*>(out.data() + base);
+    std::vector<std::uint8_t> steps(queue.size(), 0);  // hops down to a leaf, at most
+    for (std::size_t q = queue.size(); q-- > 0;) {
+      unsigned char* p = bytes + std::size_t{at[q]} * 8;
+      if (out_feature_[queue[q]] < 0) {  // tests and entry 0
+        std::memcpy(p + 12, &out_value_[queue[q]], sizeof(float));
+        continue;
+      }
+      std::memcpy(p, &hop_tests[q], sizeof(std::uint64_t));
+      for (std::size_t c = 0; c < exits[q].size(); ++c) {
+        const auto to = static_cast<std::size_t>(hop_of[exits[q][c]]);
+        const std::size_t step = at[to] - at[q];
+        if (step > 0xffff) return false;
+        const auto e = static_cast<std::uint16_t>(step);
+        std::memcpy(p + 8 + 2 * c, &e, sizeof e);
+        steps[q] = std::max<std::uint8_t>(steps[q], static_cast<std::uint8_t>(steps[to] + 1));
+      }
+    }
+    tree_steps.push_back(steps[0]);
+    for (std::uint32_t node : queue) hop_of[node] = -1;
+  }
+  f.hops_ = std::move(out);
+  f.tree_hop_ = std::move(tree_hop);
+  f.tree_hop_steps_ = std::move(tree_steps);
+  return true;
+}
+
 std::optional<FlatForest> ModelReader::finish(std::string& why) {
   if (objective_ != "binary:logistic" && objective_ != "reg:logistic") {
     why = "objective '" + objective_ + "' (only binary:logistic and reg:logistic)";
@@ -569,9 +694,12 @@ std::optional<FlatForest> ModelReader::finish(std::string& why) {
     f.words_.resize(n);
     for (std::size_t i = 0; i < n; ++i) f.words_[i] = f.nodes_[i].left << 6 | f.nodes_[i].test;
     // Blocks pay off for shallow, bushy trees (gradient boosting: three levels per step, about twice
-    // as fast); for deep, thin trees (a random forest to depth 20) steps of one level are faster.
+    // as fast); for deep, thin trees (a random forest to depth 20) their tables would be too large:
+    // hops, which follow the deep paths (about twice as fast as steps of one level).
     if (!tree_depth_.empty() && *std::max_element(tree_depth_.begin(), tree_depth_.end()) <= 10)
       build_blocks(f);
+    else
+      build_hops(f);
     f.nodes_ = {};
   } else {
     // Each feature's distinct thresholds, and each split's threshold as a bin number.
@@ -664,6 +792,7 @@ constexpr Bin kMissingBin = std::numeric_limits<Bin>::max();
 constexpr std::size_t kRows = 8;      // rows walking one tree in lock step (bins)
 constexpr std::size_t kMaskRows = 4;  // rows walking two trees in lock step (masks)
 constexpr std::size_t kTrees = 8;     // trees one row walks in lock step
+constexpr std::size_t kHopRows = 8;   // rows walking two trees in lock step (masks, by hops)
 
 // Walks G lanes from idx[] for at most `depth` steps; next(g, i) is lane g's next node from node i.
 // Stops early once no lane moves (every lane sits on its leaf).
@@ -900,8 +1029,72 @@ __attribute__((target("bmi2"))) void FlatForest::walk_blocks(const std::uint64_t
     }
   }
 }
+
+// One hop of L lanes: lane g, at p[g], walks with mask m[g % R].
+template <std::size_t L, std::size_t R>
+__attribute__((target("bmi2"), always_inline)) inline void hop_step(const unsigned char** p,
+                                                                    const std::uint64_t* m) {
+#pragma GCC unroll 16
+  for (std::size_t g = 0; g < L; ++g) {
+    std::uint64_t tests;
+    std::memcpy(&tests, p[g], sizeof tests);
+    std::uint16_t e;
+    std::memcpy(&e, p[g] + 8 + 2 * _pext_u64(m[g % R], tests), sizeof e);
+    p[g] += std::size_t{e} * 8;
+  }
+}
+
+// The masks' walk by hops. Groups of kHopRows masks walk two trees at a time (each mask in both
+// trees: 16 lanes, whose dependent loads overlap), tree pair after tree pair. Every group takes as
+// many hops as the trees' longest paths: a lane that reached its leaf stays there, and with no test
+// of whether all have (no branch to mispredict) the processor runs ahead into the next group.
+// (Compiled for BMI2; called only when the processor has it.)
+__attribute__((target("bmi2"))) void FlatForest::walk_hops(const std::uint64_t* masks, std::size_t n,
+                                                           std::size_t tree_begin, std::size_t tree_end,
+                                                           float* acc) const {
+  constexpr std::size_t R = kHopRows, L = 2 * R;
+  const auto* base = reinterpret_cast<const unsigned char*>(hops_.data());
+  auto value = [](const unsigned char* p) {
+    float v;
+    std::memcpy(&v, p + 12, sizeof v);
+    return v;
+  };
+  const std::size_t grouped = n / R * R;
+  for (std::size_t t = tree_begin; t < tree_end; t += 2) {
+    const std::size_t t2 = std::min(t + 1, tree_end - 1);  // an odd last tree: walked twice, counted once
+    const unsigned char* root = base + std::size_t{tree_hop_[t]} * 8;
+    const unsigned char* root2 = base + std::size_t{tree_hop_[t2]} * 8;
+    const int steps = std::max(tree_hop_steps_[t], tree_hop_steps_[t2]);
+    for (std::size_t b = 0; b < grouped; b += R) {
+      const std::uint64_t* m = masks + b;
+      const unsigned char* p[L];
+      for (std::size_t g = 0; g < R; ++g) p[g] = root, p[R + g] = root2;
+      for (int s = 0; s < steps; ++s) hop_step<L, R>(p, m);
+      float* a = acc + b;
+      for (std::size_t g = 0; g < R; ++g) a[g] += value(p[g]);
+      if (t2 != t)
+        for (std::size_t g = 0; g < R; ++g) a[g] += value(p[R + g]);
+    }
+  }
+  // The other masks one by one, each walking L trees at a time; leaves added in tree order.
+  for (std::size_t u = grouped; u < n; ++u) {
+    for (std::size_t t0 = tree_begin; t0 < tree_end; t0 += L) {
+      const std::size_t trees = std::min(L, tree_end - t0);
+      const unsigned char* p[L];
+      int steps = 0;
+      for (std::size_t g = 0; g < L; ++g) {
+        const std::size_t t = t0 + std::min(g, trees - 1);  // past the end: a repeat, ignored
+        p[g] = base + std::size_t{tree_hop_[t]} * 8;
+        steps = std::max<int>(steps, tree_hop_steps_[t]);
+      }
+      for (int s = 0; s < steps; ++s) hop_step<L, 1>(p, masks + u);
+      for (std::size_t g = 0; g < trees; ++g) acc[u] += value(p[g]);
+    }
+  }
+}
 #else
 void FlatForest::walk_blocks(const std::uint64_t*, std::size_t, std::size_t, std::size_t, float*) const {}
+void FlatForest::walk_hops(const std::uint64_t*, std::size_t, std::size_t, std::size_t, float*) const {}
 #endif
 
 // A batch split into chunks between the calling thread and, optionally, one helper thread. The helper
@@ -1011,14 +1204,17 @@ void FlatForest::margins_at(const double* X, std::size_t rows, const std::vector
     std::vector<float> snap(u * (cuts.size() - 1));
 #if defined(__x86_64__) && defined(__GNUC__)
     const bool by_blocks = have_bmi2() && !blocks_.empty() && walk_ == Walk::Auto;
+    const bool by_hops = have_bmi2() && !hops_.empty() && walk_ == Walk::Auto;
 #else
-    const bool by_blocks = false;
+    const bool by_blocks = false, by_hops = false;
 #endif
     chunks.run(u, kChunk, [&](std::size_t b, std::size_t e) {
       std::size_t begin = 0;
       for (std::size_t c = 0; c < cuts.size(); ++c) {
         if (by_blocks)
           walk_blocks(uniq.data() + b, e - b, begin, cuts[c], acc.data() + b);
+        else if (by_hops)
+          walk_hops(uniq.data() + b, e - b, begin, cuts[c], acc.data() + b);
         else
           walk_masks(uniq.data() + b, e - b, begin, cuts[c], acc.data() + b);
         if (c + 1 < cuts.size()) std::copy(acc.begin() + b, acc.begin() + e, snap.begin() + c * u + b);
