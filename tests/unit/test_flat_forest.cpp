@@ -7,6 +7,7 @@
 #include <fstream>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "netsentry/core/fs.hpp"
 #include "netsentry/model/classifier.hpp"
@@ -478,4 +479,22 @@ TEST(FlatForest, HopsEqualLevelsOnDeepRandomForests) {
       ASSERT_EQ(one, want_all[r]) << "row " << r;
     }
   }
+}
+
+TEST(FlatForest, ConcurrentCallersShareTheHelper) {
+  // Request threads scoring at once: each large batch asks for the one helper thread; whichever call
+  // it helps, every call answers as with one thread.
+  const RandomForest model(32, 15, 18, 5);  // rows x levels: well over the threshold for a helper
+  auto flat = xgb::FlatForest::from_json(model.doc.dump());
+  ASSERT_TRUE(flat);
+  const Matrix X = random_rows(model, 15, 5);
+  const auto want = flat->predict_proba(X, 0, 1);
+  std::vector<std::vector<double>> got(4);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    threads.emplace_back([&, i] {
+      for (int k = 0; k < 20; ++k) got[i] = flat->predict_proba(X, 0, 2);
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& g : got) EXPECT_EQ(g, want);
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <system_error>
@@ -1097,19 +1098,92 @@ void FlatForest::walk_blocks(const std::uint64_t*, std::size_t, std::size_t, std
 void FlatForest::walk_hops(const std::uint64_t*, std::size_t, std::size_t, std::size_t, float*) const {}
 #endif
 
-// A batch split into chunks between the calling thread and, optionally, one helper thread. The helper
-// is started first, before the batch is prepared: waking an idle core can take a millisecond (in a
-// virtual machine), as long as the whole batch takes. Chunks go to whichever thread asks next; the
-// caller waits only for chunks in progress, never for the helper to start, and a helper that starts
-// after the last chunk was taken returns without touching anything of the call.
+namespace {
+
+// A batch's chunks, shared by the calling thread and the helper (which may still hold it after the
+// call returned: it then finds no chunk left and touches nothing of the call).
+struct ChunkState {
+  std::atomic<int> phase{0};  // 0: being prepared, 1: running, 2: cancelled
+  std::atomic<std::size_t> next{0}, done{0};
+  std::size_t n = 0, chunk = 1, chunks = 0;
+  const void* fn = nullptr;
+  void (*call)(const void*, std::size_t, std::size_t) = nullptr;
+
+  void work(bool notify) {
+    for (;;) {
+      const std::size_t c = next.fetch_add(1);
+      if (c >= chunks) return;
+      call(fn, c * chunk, std::min(n, (c + 1) * chunk));
+      done.fetch_add(1);
+      if (notify) done.notify_all();
+    }
+  }
+  void help() {
+    phase.wait(0);
+    if (phase.load() == 1) work(true);
+  }
+};
+
+// The helper: one thread for the process, started by the first batch that asks for it and parked
+// between batches (waking a parked thread costs the caller a system call; starting one, tens of
+// microseconds). It helps one batch at a time: a batch posted while it is busy waits in the slot,
+// and a later one takes its place (that caller works alone; a batch found after its caller has
+// finished has no chunk left). Never destroyed: the thread may be parked when the process exits.
+class Helper {
+ public:
+  // nullptr when no thread can be started.
+  static Helper* get() {
+    static Helper* const helper = start();
+    return helper;
+  }
+  void post(std::shared_ptr<ChunkState> s) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      slot_ = std::move(s);
+    }
+    posted_.fetch_add(1);
+    posted_.notify_one();
+  }
+
+ private:
+  static Helper* start() {
+    auto* h = new Helper;
+    try {
+      std::thread([h] { h->serve(); }).detach();
+    } catch (const std::system_error&) {
+      delete h;
+      return nullptr;
+    }
+    return h;
+  }
+  [[noreturn]] void serve() {
+    for (std::uint32_t seen = 0;;) {
+      posted_.wait(seen);
+      seen = posted_.load();
+      std::shared_ptr<ChunkState> s;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        s = std::move(slot_);
+      }
+      if (s) s->help();
+    }
+  }
+  std::mutex mutex_;
+  std::shared_ptr<ChunkState> slot_;
+  std::atomic<std::uint32_t> posted_{0};
+};
+
+}  // namespace
+
+// A batch split into chunks between the calling thread and, optionally, the helper thread. The
+// helper is called first, before the batch is prepared: waking an idle core can take a millisecond
+// (in a virtual machine), as long as the whole batch takes. Chunks go to whichever thread asks next;
+// the caller waits only for chunks in progress, never for the helper to come.
 class Chunks {
  public:
-  explicit Chunks(bool helper) : state_(std::make_shared<State>()) {
+  explicit Chunks(bool helper) : state_(std::make_shared<ChunkState>()) {
     if (!helper) return;
-    try {
-      std::thread([s = state_] { s->help(); }).detach();
-    } catch (const std::system_error&) {  // no thread: all on this one
-    }
+    if (Helper* h = Helper::get()) h->post(state_);
   }
   ~Chunks() {
     if (state_->phase.load() == 0) {  // never ran (an exception): let the helper go
@@ -1123,7 +1197,7 @@ class Chunks {
   // fn(begin, end) over [0, n) in chunks of `chunk`.
   template <class Fn>
   void run(std::size_t n, std::size_t chunk, const Fn& fn) {
-    State& s = *state_;
+    ChunkState& s = *state_;
     s.n = n;
     s.chunk = chunk;
     s.chunks = (n + chunk - 1) / chunk;
@@ -1136,28 +1210,7 @@ class Chunks {
   }
 
  private:
-  struct State {
-    std::atomic<int> phase{0};  // 0: being prepared, 1: running, 2: cancelled
-    std::atomic<std::size_t> next{0}, done{0};
-    std::size_t n = 0, chunk = 1, chunks = 0;
-    const void* fn = nullptr;
-    void (*call)(const void*, std::size_t, std::size_t) = nullptr;
-
-    void work(bool notify) {
-      for (;;) {
-        const std::size_t c = next.fetch_add(1);
-        if (c >= chunks) return;
-        call(fn, c * chunk, std::min(n, (c + 1) * chunk));
-        done.fetch_add(1);
-        if (notify) done.notify_all();
-      }
-    }
-    void help() {
-      phase.wait(0);
-      if (phase.load() == 1) work(true);
-    }
-  };
-  std::shared_ptr<State> state_;
+  std::shared_ptr<ChunkState> state_;
 };
 
 std::size_t FlatForest::tree_end_of(int rounds) const {
