@@ -1061,12 +1061,24 @@ __attribute__((target("bmi2"))) void FlatForest::walk_hops(const std::uint64_t* 
     return v;
   };
   const std::size_t grouped = n / R * R;
+  auto start = [&](std::size_t t) {
+    return base + (t < tree_hop_.size() ? std::size_t{tree_hop_[t]} : hops_.size()) * 8;
+  };
   for (std::size_t t = tree_begin; t < tree_end; t += 2) {
     const std::size_t t2 = std::min(t + 1, tree_end - 1);  // an odd last tree: walked twice, counted once
     const unsigned char* root = base + std::size_t{tree_hop_[t]} * 8;
     const unsigned char* root2 = base + std::size_t{tree_hop_[t2]} * 8;
     const int steps = std::max(tree_hop_steps_[t], tree_hop_steps_[t2]);
+    // The next two trees' hops are fetched (into L2) a little with every group: the first group
+    // walking a tree would otherwise wait for memory at every hop.
+    const unsigned char* fetch = start(std::min(t + 2, tree_end));
+    const unsigned char* fetch_end = start(std::min(t + 4, tree_end));
+    const std::size_t groups = grouped / R;
+    const std::size_t per_group =
+        groups ? (static_cast<std::size_t>(fetch_end - fetch) / 64 + groups) / groups : 0;
     for (std::size_t b = 0; b < grouped; b += R) {
+      for (std::size_t k = 0; k < per_group && fetch < fetch_end; ++k, fetch += 64)
+        __builtin_prefetch(fetch, 0, 2);
       const std::uint64_t* m = masks + b;
       const unsigned char* p[L];
       for (std::size_t g = 0; g < R; ++g) p[g] = root, p[R + g] = root2;
