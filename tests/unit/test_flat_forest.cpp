@@ -444,7 +444,7 @@ Matrix random_rows(const RandomForest& model, std::size_t features, std::uint32_
 
 TEST(FlatForest, HopsEqualLevelsOnDeepRandomForests) {
   // Odd and even tree counts, a single tree; batches of one row, fewer rows than a group, groups and a
-  // tail, and all the rows (large enough for two threads).
+  // tail, and all the rows.
   for (std::size_t trees : {1, 2, 7, 33}) {
     SCOPED_TRACE(std::to_string(trees) + " trees");
     const RandomForest model(trees, 15, 18, static_cast<std::uint32_t>(trees));
@@ -483,17 +483,21 @@ TEST(FlatForest, HopsEqualLevelsOnDeepRandomForests) {
 
 TEST(FlatForest, ConcurrentCallersShareTheHelper) {
   // Request threads scoring at once: each large batch asks for the one helper thread; whichever call
-  // it helps, every call answers as with one thread.
-  const RandomForest model(32, 15, 18, 5);  // rows x levels: well over the threshold for a helper
+  // it helps, every call answers as with one thread (and as by levels).
+  const RandomForest model(64, 15, 18, 5);
   auto flat = xgb::FlatForest::from_json(model.doc.dump());
   ASSERT_TRUE(flat);
-  const Matrix X = random_rows(model, 15, 5);
+  ASSERT_TRUE(flat->has_hops());
+  const Matrix X = random_rows(model, 15, 5);  // rows x levels: over the threshold for the helper
   const auto want = flat->predict_proba(X, 0, 1);
-  std::vector<std::vector<double>> got(4);
+  auto by_levels = *flat;
+  by_levels.set_walk(xgb::FlatForest::Walk::Levels);
+  EXPECT_EQ(by_levels.predict_proba(X, 0, 2), want);
+  std::vector<std::vector<double>> got(3);
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < got.size(); ++i)
     threads.emplace_back([&, i] {
-      for (int k = 0; k < 20; ++k) got[i] = flat->predict_proba(X, 0, 2);
+      for (int k = 0; k < 10; ++k) got[i] = flat->predict_proba(X, 0, 2);
     });
   for (auto& t : threads) t.join();
   for (const auto& g : got) EXPECT_EQ(g, want);

@@ -790,10 +790,11 @@ using Node = FlatForest::Node;
 template <class Bin>
 constexpr Bin kMissingBin = std::numeric_limits<Bin>::max();
 
-constexpr std::size_t kRows = 8;      // rows walking one tree in lock step (bins)
-constexpr std::size_t kMaskRows = 4;  // rows walking two trees in lock step (masks)
-constexpr std::size_t kTrees = 8;     // trees one row walks in lock step
-constexpr std::size_t kHopRows = 8;   // rows walking two trees in lock step (masks, by hops)
+constexpr std::size_t kRows = 8;               // rows walking one tree in lock step (bins)
+constexpr std::size_t kMaskRows = 4;           // rows walking two trees in lock step (masks)
+constexpr std::size_t kTrees = 8;              // trees one row walks in lock step
+constexpr std::size_t kHopRows = 8;            // rows walking two trees in lock step (masks, by hops)
+constexpr std::size_t kHelperWork = 16000000;  // rows x levels for which a batch asks for the helper
 
 // Walks G lanes from idx[] for at most `depth` steps; next(g, i) is lane g's next node from node i.
 // Stops early once no lane moves (every lane sits on its leaf).
@@ -1115,19 +1116,25 @@ namespace {
 // A batch's chunks, shared by the calling thread and the helper (which may still hold it after the
 // call returned: it then finds no chunk left and touches nothing of the call).
 struct ChunkState {
-  std::atomic<int> phase{0};  // 0: being prepared, 1: running, 2: cancelled
-  std::atomic<std::size_t> next{0}, done{0};
-  std::size_t n = 0, chunk = 1, chunks = 0;
+  std::atomic<int> phase{0};                  // 0: being prepared, 1: running, 2: cancelled
+  std::atomic<std::size_t> next{0}, done{0};  // items handed out, items finished
+  std::size_t n = 0, chunk = 1;
   const void* fn = nullptr;
   void (*call)(const void*, std::size_t, std::size_t) = nullptr;
 
+  // Each chunk is half of what is left (in whole multiples of `chunk`): few passes over the trees
+  // for a thread alone, and the other thread, should it come, still finds a share.
   void work(bool notify) {
-    for (;;) {
-      const std::size_t c = next.fetch_add(1);
-      if (c >= chunks) return;
-      call(fn, c * chunk, std::min(n, (c + 1) * chunk));
-      done.fetch_add(1);
+    for (std::size_t b = next.load();;) {
+      std::size_t e;
+      do {
+        if (b >= n) return;
+        e = std::min(n, b + std::max<std::size_t>(1, ((n - b) / 2 + chunk - 1) / chunk) * chunk);
+      } while (!next.compare_exchange_weak(b, e));
+      call(fn, b, e);
+      done.fetch_add(e - b);
       if (notify) done.notify_all();
+      b = next.load();
     }
   }
   void help() {
@@ -1195,7 +1202,10 @@ class Chunks {
  public:
   explicit Chunks(bool helper) : state_(std::make_shared<ChunkState>()) {
     if (!helper) return;
-    if (Helper* h = Helper::get()) h->post(state_);
+    if (Helper* h = Helper::get()) {
+      h->post(state_);
+      helped_ = true;
+    }
   }
   ~Chunks() {
     if (state_->phase.load() == 0) {  // never ran (an exception): let the helper go
@@ -1206,23 +1216,23 @@ class Chunks {
   Chunks(const Chunks&) = delete;
   Chunks& operator=(const Chunks&) = delete;
 
-  // fn(begin, end) over [0, n) in chunks of `chunk`.
+  // fn(begin, end) over [0, n), in chunks of multiples of `chunk` (but the last).
   template <class Fn>
   void run(std::size_t n, std::size_t chunk, const Fn& fn) {
     ChunkState& s = *state_;
     s.n = n;
-    s.chunk = chunk;
-    s.chunks = (n + chunk - 1) / chunk;
+    s.chunk = helped_ ? chunk : std::max<std::size_t>(n, 1);  // alone: one pass over the trees
     s.fn = &fn;
     s.call = [](const void* f, std::size_t b, std::size_t e) { (*static_cast<const Fn*>(f))(b, e); };
     s.phase.store(1);
     s.phase.notify_all();
     s.work(false);
-    for (std::size_t d = s.done.load(); d < s.chunks; d = s.done.load()) s.done.wait(d);
+    for (std::size_t d = s.done.load(); d < n; d = s.done.load()) s.done.wait(d);
   }
 
  private:
   std::shared_ptr<ChunkState> state_;
+  bool helped_ = false;
 };
 
 std::size_t FlatForest::tree_end_of(int rounds) const {
@@ -1241,11 +1251,12 @@ void FlatForest::margins_at(const double* X, std::size_t rows, const std::vector
   if (cuts.empty()) return;
   const std::size_t tree_end = cuts.back();
   const std::size_t nf = n_features_;
-  // A second thread for batches of about a millisecond of work and more (rows x levels ~ 1 ns):
-  // starting it costs tens of microseconds, and waking an idle core can take a millisecond.
+  // A second thread for batches of a few milliseconds of work and more (rows x levels ~ 0.1 to
+  // 0.3 ns): waking an idle core can take a millisecond (in a virtual machine), and a thread that
+  // may be helped walks its rows in several passes over the trees instead of one.
   std::size_t levels = 0;
   for (std::size_t t = 0; t < tree_end; ++t) levels += tree_depth_[t];
-  const bool helper = max_threads > 1 && rows * levels >= 2000000;
+  const bool helper = max_threads > 1 && rows * levels >= kHelperWork;
   Chunks chunks(helper);
   constexpr std::size_t kChunk = 128;  // rows (a multiple of kRows and kMaskRows)
 
