@@ -790,11 +790,10 @@ using Node = FlatForest::Node;
 template <class Bin>
 constexpr Bin kMissingBin = std::numeric_limits<Bin>::max();
 
-constexpr std::size_t kRows = 8;               // rows walking one tree in lock step (bins)
-constexpr std::size_t kMaskRows = 4;           // rows walking two trees in lock step (masks)
-constexpr std::size_t kTrees = 8;              // trees one row walks in lock step
-constexpr std::size_t kHopRows = 8;            // rows walking two trees in lock step (masks, by hops)
-constexpr std::size_t kHelperWork = 16000000;  // rows x levels for which a batch asks for the helper
+constexpr std::size_t kRows = 8;      // rows walking one tree in lock step (bins)
+constexpr std::size_t kMaskRows = 4;  // rows walking two trees in lock step (masks)
+constexpr std::size_t kTrees = 8;     // trees one row walks in lock step
+constexpr std::size_t kHopRows = 8;   // rows walking two trees in lock step (masks, by hops)
 
 // Walks G lanes from idx[] for at most `depth` steps; next(g, i) is lane g's next node from node i.
 // Stops early once no lane moves (every lane sits on its leaf).
@@ -1065,14 +1064,13 @@ __attribute__((target("bmi2"))) void FlatForest::walk_hops(const std::uint64_t* 
   auto start = [&](std::size_t t) {
     return base + (t < tree_hop_.size() ? std::size_t{tree_hop_[t]} : hops_.size()) * 8;
   };
-  for (std::size_t t = tree_begin; t < tree_end; t += 2) {
-    const std::size_t t2 = std::min(t + 1, tree_end - 1);  // an odd last tree: walked twice, counted once
+  for (std::size_t t = tree_begin; t + 1 < tree_end; t += 2) {
     const unsigned char* root = base + std::size_t{tree_hop_[t]} * 8;
-    const unsigned char* root2 = base + std::size_t{tree_hop_[t2]} * 8;
-    const int steps = std::max(tree_hop_steps_[t], tree_hop_steps_[t2]);
+    const unsigned char* root2 = base + std::size_t{tree_hop_[t + 1]} * 8;
+    const int steps = std::max(tree_hop_steps_[t], tree_hop_steps_[t + 1]);
     // The next two trees' hops are fetched (into L2) a little with every group: the first group
     // walking a tree would otherwise wait for memory at every hop.
-    const unsigned char* fetch = start(std::min(t + 2, tree_end));
+    const unsigned char* fetch = start(t + 2);
     const unsigned char* fetch_end = start(std::min(t + 4, tree_end));
     const std::size_t groups = grouped / R;
     const std::size_t per_group =
@@ -1086,8 +1084,22 @@ __attribute__((target("bmi2"))) void FlatForest::walk_hops(const std::uint64_t* 
       for (int s = 0; s < steps; ++s) hop_step<L, R>(p, m);
       float* a = acc + b;
       for (std::size_t g = 0; g < R; ++g) a[g] += value(p[g]);
-      if (t2 != t)
-        for (std::size_t g = 0; g < R; ++g) a[g] += value(p[R + g]);
+      for (std::size_t g = 0; g < R; ++g) a[g] += value(p[R + g]);
+    }
+  }
+  // An odd last tree: two groups at a time (the second a repeat of the first when there is none).
+  if ((tree_end - tree_begin) % 2) {
+    const std::size_t t = tree_end - 1;
+    for (std::size_t b = 0; b < grouped; b += L) {
+      const std::size_t b2 = b + R < grouped ? b + R : b;
+      std::uint64_t m[L];
+      for (std::size_t g = 0; g < R; ++g) m[g] = masks[b + g], m[R + g] = masks[b2 + g];
+      const unsigned char* p[L];
+      for (std::size_t g = 0; g < L; ++g) p[g] = base + std::size_t{tree_hop_[t]} * 8;
+      for (int s = 0; s < tree_hop_steps_[t]; ++s) hop_step<L, L>(p, m);
+      for (std::size_t g = 0; g < R; ++g) acc[b + g] += value(p[g]);
+      if (b2 != b)
+        for (std::size_t g = 0; g < R; ++g) acc[b2 + g] += value(p[R + g]);
     }
   }
   // The other masks one by one, each walking L trees at a time; leaves added in tree order.
@@ -1251,12 +1263,19 @@ void FlatForest::margins_at(const double* X, std::size_t rows, const std::vector
   if (cuts.empty()) return;
   const std::size_t tree_end = cuts.back();
   const std::size_t nf = n_features_;
-  // A second thread for batches of a few milliseconds of work and more (rows x levels ~ 0.1 to
-  // 0.3 ns): waking an idle core can take a millisecond (in a virtual machine), and a thread that
-  // may be helped walks its rows in several passes over the trees instead of one.
+#if defined(__x86_64__) && defined(__GNUC__)
+  const bool by_blocks = masks_ && have_bmi2() && !blocks_.empty() && walk_ == Walk::Auto;
+  const bool by_hops = masks_ && have_bmi2() && !hops_.empty() && walk_ == Walk::Auto;
+#else
+  const bool by_blocks = false, by_hops = false;
+#endif
+  // A second thread for batches of a few milliseconds of work and more: waking an idle core can take
+  // a millisecond (in a virtual machine), and a batch that may be helped is walked in several passes
+  // over the trees instead of one. Rows x levels take about 0.1 ns by blocks or hops, 1 ns and more
+  // one level per step or with bins.
   std::size_t levels = 0;
   for (std::size_t t = 0; t < tree_end; ++t) levels += tree_depth_[t];
-  const bool helper = max_threads > 1 && rows * levels >= kHelperWork;
+  const bool helper = max_threads > 1 && rows * levels >= (by_blocks || by_hops ? 16000000 : 2000000);
   Chunks chunks(helper);
   constexpr std::size_t kChunk = 128;  // rows (a multiple of kRows and kMaskRows)
 
@@ -1278,12 +1297,6 @@ void FlatForest::margins_at(const double* X, std::size_t rows, const std::vector
     // Each cut but the last gets a copy of the sums when its trees are done (the trees are added
     // in the same order either way, so every cut's margins are those of a walk that stops there).
     std::vector<float> snap(u * (cuts.size() - 1));
-#if defined(__x86_64__) && defined(__GNUC__)
-    const bool by_blocks = have_bmi2() && !blocks_.empty() && walk_ == Walk::Auto;
-    const bool by_hops = have_bmi2() && !hops_.empty() && walk_ == Walk::Auto;
-#else
-    const bool by_blocks = false, by_hops = false;
-#endif
     chunks.run(u, kChunk, [&](std::size_t b, std::size_t e) {
       std::size_t begin = 0;
       for (std::size_t c = 0; c < cuts.size(); ++c) {
