@@ -65,8 +65,8 @@ class FlatForest {
                       int max_threads = 2) const;
 
   // With masks, where the processor has BMI2, shallow forests are walked by blocks of three levels,
-  // deep ones by hops of several levels; elsewhere one level per step. set_walk(Walk::Levels) walks every
-  // forest one level per step (tests and benchmarks: the walks give the same margins).
+  // deep ones by hops of several levels; elsewhere one level per step. set_walk(Walk::Levels) walks
+  // every forest one level per step (tests and benchmarks: the walks give the same margins).
   enum class Walk { Auto, Levels };
   void set_walk(Walk w) { walk_ = w; }
   bool has_blocks() const { return !blocks_.empty(); }
