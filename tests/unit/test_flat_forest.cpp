@@ -314,45 +314,54 @@ namespace {
 
 // A random forest of deep, thin trees in XGBoost's JSON form (splits on features in {-1, 0, 1} at
 // -0.5 or 0.5, either default direction: few distinct tests, so rows become masks), and its margins
-// as XGBoost 1.7 defines them, walked node by node from the document.
+// as XGBoost 1.7 defines them, walked node by node.
 struct RandomForest {
+  struct Tree {  // XGBoost's arrays
+    std::vector<int> left, right, default_left;
+    std::vector<std::size_t> feature;
+    std::vector<float> cond;  // a leaf: its value
+  };
+  std::vector<Tree> trees;
   json doc;
-  float base_margin = 0;
+  float base_margin = -std::log(1.0f / 0.4f - 1.0f);
 
-  RandomForest(std::size_t trees, std::size_t features, int depth, std::uint32_t seed) {
+  RandomForest(std::size_t n_trees, std::size_t features, int depth, std::uint32_t seed) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<float> leaf(-1.0f, 1.0f);
     json list = json::array();
-    for (std::size_t t = 0; t < trees; ++t) {
-      json left = json::array(), right = json::array(), index = json::array(), cond = json::array(),
-           dleft = json::array(), type = json::array();
-      // Depth first; the first path always goes down to `depth`, others stop at random.
+    for (std::size_t t = 0; t < n_trees; ++t) {
+      Tree& tree = trees.emplace_back();
+      // Depth first; in every third tree the leftmost path goes down to `depth`, others stop at random.
       auto grow = [&](auto&& self, int d, bool spine) -> int {
-        const int id = static_cast<int>(left.size());
-        for (json* a : {&left, &right, &index, &cond, &dleft, &type}) a->push_back(0);
+        const int id = static_cast<int>(tree.left.size());
+        tree.left.push_back(-1);
+        tree.right.push_back(-1);
+        tree.default_left.push_back(0);
+        tree.feature.push_back(0);
+        tree.cond.push_back(0);
         const bool split = d < depth && (spine || std::bernoulli_distribution(d < 4 ? 0.95 : 0.8)(rng));
         if (!split) {
-          left[id] = -1;
-          right[id] = -1;
-          cond[id] = leaf(rng);
+          tree.cond[id] = leaf(rng);
           return id;
         }
-        index[id] = std::uniform_int_distribution<std::size_t>(0, features - 1)(rng);
-        cond[id] = std::bernoulli_distribution(0.5)(rng) ? 0.5 : -0.5;
-        dleft[id] = std::bernoulli_distribution(0.5)(rng) ? 1 : 0;
-        left[id] = self(self, d + 1, spine);
-        right[id] = self(self, d + 1, false);
+        tree.feature[id] = std::uniform_int_distribution<std::size_t>(0, features - 1)(rng);
+        tree.cond[id] = std::bernoulli_distribution(0.5)(rng) ? 0.5f : -0.5f;
+        tree.default_left[id] = std::bernoulli_distribution(0.5)(rng) ? 1 : 0;
+        const int l = self(self, d + 1, spine);
+        const int r = self(self, d + 1, false);
+        tree.left[id] = l;
+        tree.right[id] = r;
         return id;
       };
       grow(grow, 0, t % 3 == 0);
       list.push_back(
-          {{"left_children", left},
-           {"right_children", right},
-           {"split_indices", index},
-           {"split_conditions", cond},
-           {"default_left", dleft},
-           {"split_type", type},
-           {"tree_param", {{"num_nodes", std::to_string(left.size())}, {"size_leaf_vector", "0"}}}});
+          {{"left_children", tree.left},
+           {"right_children", tree.right},
+           {"split_indices", tree.feature},
+           {"split_conditions", tree.cond},
+           {"default_left", tree.default_left},
+           {"split_type", std::vector<int>(tree.left.size(), 0)},
+           {"tree_param", {{"num_nodes", std::to_string(tree.left.size())}, {"size_leaf_vector", "0"}}}});
     }
     json& learner = doc["learner"];
     learner["learner_model_param"] = {{"base_score", "4E-1"},
@@ -362,24 +371,22 @@ struct RandomForest {
     learner["objective"]["name"] = "binary:logistic";
     learner["gradient_booster"]["name"] = "gbtree";
     json& gbtree = learner["gradient_booster"]["model"];
-    gbtree["gbtree_model_param"]["num_parallel_tree"] = std::to_string(trees);
-    gbtree["tree_info"] = std::vector<int>(trees, 0);
+    gbtree["gbtree_model_param"]["num_parallel_tree"] = std::to_string(n_trees);
+    gbtree["tree_info"] = std::vector<int>(n_trees, 0);
     gbtree["trees"] = list;
-    base_margin = -std::log(1.0f / 0.4f - 1.0f);
   }
 
   std::vector<float> margins(const Matrix& X) const {
     std::vector<float> out(X.rows, base_margin);
-    for (const json& tree : doc["learner"]["gradient_booster"]["model"]["trees"])
+    for (const Tree& tree : trees)
       for (std::size_t r = 0; r < X.rows; ++r) {
-        int n = 0;
-        while (tree["left_children"][n].get<int>() >= 0) {
-          const auto x = static_cast<float>(X(r, tree["split_indices"][n].get<std::size_t>()));
-          const bool go_left = std::isnan(x) ? tree["default_left"][n].get<int>() != 0
-                                             : x < tree["split_conditions"][n].get<float>();
-          n = go_left ? tree["left_children"][n].get<int>() : tree["right_children"][n].get<int>();
+        std::size_t n = 0;
+        while (tree.left[n] >= 0) {
+          const auto x = static_cast<float>(X(r, tree.feature[n]));
+          const bool go_left = std::isnan(x) ? tree.default_left[n] != 0 : x < tree.cond[n];
+          n = static_cast<std::size_t>(go_left ? tree.left[n] : tree.right[n]);
         }
-        out[r] += tree["split_conditions"][n].get<float>();
+        out[r] += tree.cond[n];
       }
     return out;
   }
@@ -393,9 +400,9 @@ Matrix random_rows(const RandomForest& model, std::size_t features, std::uint32_
   // The values a row may take per feature on the way to a node: bits -1, 0, 1, missing.
   constexpr int kValues[] = {-1, 0, 1};
   std::vector<std::vector<double>> rows;
-  for (const json& tree : model.doc["learner"]["gradient_booster"]["model"]["trees"]) {
-    auto down = [&](auto&& self, int n, std::vector<unsigned>& allowed) -> void {
-      if (tree["left_children"][n].get<int>() < 0) {
+  for (const RandomForest::Tree& tree : model.trees) {
+    auto down = [&](auto&& self, std::size_t n, std::vector<unsigned>& allowed) -> void {
+      if (tree.left[n] < 0) {
         std::vector<double>& row = rows.emplace_back(features);
         for (std::size_t f = 0; f < features; ++f) {
           std::vector<double> can;
@@ -405,18 +412,15 @@ Matrix random_rows(const RandomForest& model, std::size_t features, std::uint32_
         }
         return;
       }
-      const auto f = tree["split_indices"][n].get<std::size_t>();
-      const auto cond = tree["split_conditions"][n].get<float>();
-      unsigned left = tree["default_left"][n].get<int>() != 0 ? 8u : 0u;
+      const std::size_t f = tree.feature[n];
+      unsigned left = tree.default_left[n] != 0 ? 8u : 0u;
       for (unsigned v = 0; v < 3; ++v)
-        if (static_cast<float>(kValues[v]) < cond) left |= 1u << v;
+        if (static_cast<float>(kValues[v]) < tree.cond[n]) left |= 1u << v;
       const unsigned was = allowed[f];
       for (unsigned side : {left, 15u & ~left}) {
         allowed[f] = was & side;
         if (allowed[f])
-          self(self,
-               side == left ? tree["left_children"][n].get<int>() : tree["right_children"][n].get<int>(),
-               allowed);
+          self(self, static_cast<std::size_t>(side == left ? tree.left[n] : tree.right[n]), allowed);
       }
       allowed[f] = was;
     };
@@ -497,7 +501,7 @@ TEST(FlatForest, ConcurrentCallersShareTheHelper) {
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < got.size(); ++i)
     threads.emplace_back([&, i] {
-      for (int k = 0; k < 10; ++k) got[i] = flat->predict_proba(X, 0, 2);
+      for (int k = 0; k < 2; ++k) got[i] = flat->predict_proba(X, 0, 2);
     });
   for (auto& t : threads) t.join();
   for (const auto& g : got) EXPECT_EQ(g, want);
