@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <set>
 #include <thread>
@@ -328,6 +329,13 @@ struct RandomForest {
   RandomForest(std::size_t n_trees, std::size_t features, int depth, std::uint32_t seed) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<float> leaf(-1.0f, 1.0f);
+    // Splits on at most 15 of the features, the last one among them: at most 60 distinct tests.
+    std::vector<std::size_t> usable(features);
+    for (std::size_t f = 0; f < features; ++f) usable[f] = f;
+    if (features > 15) {
+      std::shuffle(usable.begin(), usable.end() - 1, rng);
+      usable.erase(usable.begin() + 14, usable.end() - 1);
+    }
     json list = json::array();
     for (std::size_t t = 0; t < n_trees; ++t) {
       Tree& tree = trees.emplace_back();
@@ -344,7 +352,7 @@ struct RandomForest {
           tree.cond[id] = leaf(rng);
           return id;
         }
-        tree.feature[id] = std::uniform_int_distribution<std::size_t>(0, features - 1)(rng);
+        tree.feature[id] = usable[std::uniform_int_distribution<std::size_t>(0, usable.size() - 1)(rng)];
         tree.cond[id] = std::bernoulli_distribution(0.5)(rng) ? 0.5f : -0.5f;
         tree.default_left[id] = std::bernoulli_distribution(0.5)(rng) ? 1 : 0;
         const int l = self(self, d + 1, spine);
@@ -505,4 +513,28 @@ TEST(FlatForest, ConcurrentCallersShareTheHelper) {
     });
   for (auto& t : threads) t.join();
   for (const auto& g : got) EXPECT_EQ(g, want);
+}
+
+TEST(FlatForest, MasksOfUnusualValues) {
+  // Values at the thresholds, infinities, signed zeros, doubles that round to a threshold or overflow
+  // in float, missing values: the tests as XGBoost makes them, however many features (the masks are
+  // made 16 tests at a time for up to 32 features).
+  const double kInf = std::numeric_limits<double>::infinity();
+  const std::vector<double> values = {
+      -0.5,          0.5,           -0.0,          0.0,    kInf,     -kInf, 1e300, -1e300,
+      0.49999999999, 0.50000000001, -0.5000000001, 1e-320, kMissing, -1,    0,     1};
+  for (std::size_t features : {3, 9, 17, 30, 32, 33}) {
+    SCOPED_TRACE(std::to_string(features) + " features");
+    const RandomForest model(5, features, 14, static_cast<std::uint32_t>(features));
+    auto flat = xgb::FlatForest::from_json(model.doc.dump());
+    ASSERT_TRUE(flat);
+    EXPECT_STREQ(flat->mode(), "masks");
+    std::mt19937 rng(static_cast<std::uint32_t>(features));
+    Matrix X(600, features);
+    for (double& v : X.data)
+      v = values[std::uniform_int_distribution<std::size_t>(0, values.size() - 1)(rng)];
+    std::vector<float> got(X.rows);
+    flat->predict_margin(X.data.data(), X.rows, got.data());
+    EXPECT_EQ(got, model.margins(X));
+  }
 }

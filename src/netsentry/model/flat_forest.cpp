@@ -689,6 +689,17 @@ std::optional<FlatForest> ModelReader::finish(std::string& why) {
       f.test_threshold_.push_back(t.threshold);
       f.test_missing_.push_back(t.default_left == 0);  // a missing value goes right
     }
+    if (f.n_features_ <= 32) {
+      f.bit_feature_.assign(64, 0);
+      f.bit_threshold_.assign(64, 0.0f);
+      for (std::size_t j = 0; j < f.test_feature_.size(); ++j) {
+        const std::size_t b = kMaskTests - 1 - j;
+        f.bit_feature_[b] = f.test_feature_[j];
+        f.bit_threshold_[b] = f.test_threshold_[j];
+        f.bit_valid_ |= std::uint64_t{1} << b;
+        if (f.test_missing_[j]) f.bit_missing_ |= std::uint64_t{1} << b;
+      }
+    }
     for (std::size_t i = 0; i < n; ++i) {
       FlatForest::Node& node = f.nodes_[i];
       node.left = out_left_[i];
@@ -876,6 +887,64 @@ std::uint64_t FlatForest::mask_row(const double* x) const {
     m |= std::uint64_t{right} << (62 - j);
   }
   return m;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+bool have_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f");
+  return yes;
+}
+
+// A row's mask, 16 tests at a time: its (at most 32) values as floats in two registers, each test's
+// value picked by its feature; the test "not x < threshold" (true for a missing value), unless x is
+// missing and the test's missing value goes left.
+__attribute__((target("avx512f"))) void masks_avx512(const double* X, std::size_t rows, std::size_t nf,
+                                                     const std::int32_t* feature, const float* threshold,
+                                                     std::uint64_t valid, std::uint64_t missing,
+                                                     std::uint64_t* out) {
+  __m512i idx[4];
+  __m512 thr[4];
+  for (int c = 0; c < 4; ++c) {
+    idx[c] = _mm512_loadu_si512(feature + 16 * c);
+    thr[c] = _mm512_loadu_ps(threshold + 16 * c);
+  }
+  auto part = [nf](std::size_t from) {  // features [from, from + 8) that exist
+    return static_cast<__mmask8>(nf > from ? (nf - from >= 8 ? 0xff : (1u << (nf - from)) - 1) : 0);
+  };
+  const __mmask8 k0 = part(0), k1 = part(8), k2 = part(16), k3 = part(24);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double* x = X + r * nf;
+    const __m256 a = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(k0, x));
+    const __m256 b = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(k1, x + 8));
+    const __m256 c = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(k2, x + 16));
+    const __m256 d = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(k3, x + 24));
+    const __m512 lo = _mm512_castpd_ps(
+        _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(a)), _mm256_castps_pd(b), 1));
+    const __m512 hi = _mm512_castpd_ps(
+        _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(c)), _mm256_castps_pd(d), 1));
+    std::uint64_t m = 0;
+    for (int q = 0; q < 4; ++q) {
+      const __m512 v = _mm512_permutex2var_ps(lo, idx[q], hi);
+      const auto right = static_cast<std::uint64_t>(_mm512_cmp_ps_mask(v, thr[q], _CMP_NLT_UQ));
+      const auto present = static_cast<std::uint64_t>(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q));
+      m |= (right & (present | (missing >> (16 * q) & 0xffff))) << (16 * q);
+    }
+    out[r] = (m & valid) | std::uint64_t{1} << 63;
+  }
+}
+}  // namespace
+#endif
+
+void FlatForest::mask_rows(const double* X, std::size_t rows, std::uint64_t* out) const {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (!bit_feature_.empty() && have_avx512()) {
+    masks_avx512(X, rows, n_features_, bit_feature_.data(), bit_threshold_.data(), bit_valid_, bit_missing_,
+                 out);
+    return;
+  }
+#endif
+  for (std::size_t r = 0; r < rows; ++r) out[r] = mask_row(X + r * n_features_);
 }
 
 template <class Bin>
@@ -1265,7 +1334,6 @@ void FlatForest::margins_at(const double* X, std::size_t rows, const std::vector
                             const std::vector<float*>& outs, int max_threads) const {
   if (cuts.empty()) return;
   const std::size_t tree_end = cuts.back();
-  const std::size_t nf = n_features_;
 #if defined(__x86_64__) && defined(__GNUC__)
   const bool by_blocks = masks_ && have_bmi2() && !blocks_.empty() && walk_ == Walk::Auto;
   const bool by_hops = masks_ && have_bmi2() && !hops_.empty() && walk_ == Walk::Auto;
@@ -1284,7 +1352,7 @@ void FlatForest::margins_at(const double* X, std::size_t rows, const std::vector
 
   if (masks_) {
     std::vector<std::uint64_t> mask(rows);
-    for (std::size_t r = 0; r < rows; ++r) mask[r] = mask_row(X + r * nf);
+    mask_rows(X, rows, mask.data());
     // Rows sorted by mask (the most met tests are the high bits: rows walking together take similar
     // paths); rows with the same mask end in the same leaves, so each mask walks once.
     const std::vector<std::uint32_t> order = order_by(mask);

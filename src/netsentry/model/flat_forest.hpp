@@ -115,6 +115,8 @@ class FlatForest {
   template <class Bin>
   bool bin_row(const double* x, Bin* dst) const;
   std::uint64_t mask_row(const double* x) const;
+  // The masks of `rows` rows (with AVX-512, 16 tests at once, when there are at most 32 features).
+  void mask_rows(const double* X, std::size_t rows, std::uint64_t* out) const;
 
   std::vector<Node> nodes_;                 // bins
   std::vector<std::uint32_t> words_;        // masks: per node, left << 6 | test
@@ -152,6 +154,11 @@ class FlatForest {
   std::vector<std::uint16_t> test_feature_;
   std::vector<float> test_threshold_;
   std::vector<std::uint8_t> test_missing_;
+  // The same by mask bit (bit b: test 62 - b; unused bits: feature 0, threshold 0), for AVX-512:
+  // bit_valid_ has the bits of the tests, bit_missing_ those that a missing value sets.
+  std::vector<std::int32_t> bit_feature_;
+  std::vector<float> bit_threshold_;
+  std::uint64_t bit_valid_ = 0, bit_missing_ = 0;
   // Bins: per feature, its distinct thresholds, ascending, at cuts_[cut_begin_[f], cut_begin_[f + 1]).
   std::vector<float> cuts_;
   std::vector<std::uint32_t> cut_begin_;
