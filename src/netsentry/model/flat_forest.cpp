@@ -1206,18 +1206,20 @@ struct ChunkState {
   const void* fn = nullptr;
   void (*call)(const void*, std::size_t, std::size_t) = nullptr;
 
-  // Each chunk is half of what is left (in whole multiples of `chunk`): few passes over the trees
-  // for a thread alone, and the other thread, should it come, still finds a share.
-  void work(bool notify) {
+  // The caller's chunks are half of what is left (in whole multiples of `chunk`): few passes over
+  // the trees while it is alone, and the helper, should it come, still finds a share. The helper's
+  // are `chunk`: the caller never waits long for a helper that another process keeps off its core.
+  void work(bool helper) {
     for (std::size_t b = next.load();;) {
       std::size_t e;
       do {
         if (b >= n) return;
-        e = std::min(n, b + std::max<std::size_t>(1, ((n - b) / 2 + chunk - 1) / chunk) * chunk);
+        e = std::min(n,
+                     b + (helper ? 1 : std::max<std::size_t>(1, ((n - b) / 2 + chunk - 1) / chunk)) * chunk);
       } while (!next.compare_exchange_weak(b, e));
       call(fn, b, e);
       done.fetch_add(e - b);
-      if (notify) done.notify_all();
+      if (helper) done.notify_all();
       b = next.load();
     }
   }
