@@ -5,8 +5,10 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "netsentry/core/fs.hpp"
 #include "netsentry/model/classifier.hpp"
@@ -108,6 +110,7 @@ TEST(FlatForest, MatchesXgboostOnEveryRow) {
     EXPECT_STREQ(flat->mode(), "masks");  // features in {-1, 0, 1}: few distinct tests
     EXPECT_EQ(flat->has_blocks(),
               std::string(family) != "random_forest" && std::string(family) != "decision_tree");
+    EXPECT_EQ(flat->has_hops(), !flat->has_blocks());  // deep trees: hops
     EXPECT_EQ(flat->rounds(), booster.rounds());
     EXPECT_GT(flat->trees(), 0u);
     // UBJSON gives the same forest.
@@ -120,7 +123,8 @@ TEST(FlatForest, MatchesXgboostOnEveryRow) {
       const auto ref = booster.predict_proba(*X);
       EXPECT_LE(max_abs_diff(flat->predict_proba(*X), ref), kTolerance);
       EXPECT_LE(max_abs_diff(flat_ubj->predict_proba(*X), ref), kTolerance);
-      // Shallow trees are walked by blocks of three levels (with BMI2); one level at a time the same.
+      // Shallow trees are walked by blocks of three levels, deep ones by hops (with BMI2); one level
+      // at a time the same.
       auto by_levels = *flat;
       by_levels.set_walk(xgb::FlatForest::Walk::Levels);
       EXPECT_LE(max_abs_diff(by_levels.predict_proba(*X), ref), kTolerance);
@@ -304,5 +308,233 @@ TEST(FlatForest, TreesThatAreOneLeaf) {
     EXPECT_LE(max_abs_diff(flat->predict_proba(part), booster.predict_proba(part)), kTolerance) << n;
     for (int r : {1, 4})
       EXPECT_LE(max_abs_diff(flat->predict_proba(part, r), booster.predict_proba(part, r)), kTolerance) << n;
+  }
+}
+
+namespace {
+
+// A random forest of deep, thin trees in XGBoost's JSON form (splits on features in {-1, 0, 1} at
+// -0.5 or 0.5, either default direction: few distinct tests, so rows become masks), and its margins
+// as XGBoost 1.7 defines them, walked node by node.
+struct RandomForest {
+  struct Tree {  // XGBoost's arrays
+    std::vector<int> left, right, default_left;
+    std::vector<std::size_t> feature;
+    std::vector<float> cond;  // a leaf: its value
+  };
+  std::vector<Tree> trees;
+  json doc;
+  float base_margin = -std::log(1.0f / 0.4f - 1.0f);
+
+  RandomForest(std::size_t n_trees, std::size_t features, int depth, std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> leaf(-1.0f, 1.0f);
+    // Splits on at most 15 of the features, the last one among them: at most 60 distinct tests.
+    std::vector<std::size_t> usable(features);
+    for (std::size_t f = 0; f < features; ++f) usable[f] = f;
+    if (features > 15) {
+      std::shuffle(usable.begin(), usable.end() - 1, rng);
+      usable.erase(usable.begin() + 14, usable.end() - 1);
+    }
+    json list = json::array();
+    for (std::size_t t = 0; t < n_trees; ++t) {
+      Tree& tree = trees.emplace_back();
+      // Depth first; in every third tree the leftmost path goes down to `depth`, others stop at random.
+      auto grow = [&](auto&& self, int d, bool spine) -> int {
+        const int id = static_cast<int>(tree.left.size());
+        tree.left.push_back(-1);
+        tree.right.push_back(-1);
+        tree.default_left.push_back(0);
+        tree.feature.push_back(0);
+        tree.cond.push_back(0);
+        const bool split = d < depth && (spine || std::bernoulli_distribution(d < 4 ? 0.95 : 0.8)(rng));
+        if (!split) {
+          tree.cond[id] = leaf(rng);
+          return id;
+        }
+        tree.feature[id] = usable[std::uniform_int_distribution<std::size_t>(0, usable.size() - 1)(rng)];
+        tree.cond[id] = std::bernoulli_distribution(0.5)(rng) ? 0.5f : -0.5f;
+        tree.default_left[id] = std::bernoulli_distribution(0.5)(rng) ? 1 : 0;
+        const int l = self(self, d + 1, spine);
+        const int r = self(self, d + 1, false);
+        tree.left[id] = l;
+        tree.right[id] = r;
+        return id;
+      };
+      grow(grow, 0, t % 3 == 0);
+      list.push_back(
+          {{"left_children", tree.left},
+           {"right_children", tree.right},
+           {"split_indices", tree.feature},
+           {"split_conditions", tree.cond},
+           {"default_left", tree.default_left},
+           {"split_type", std::vector<int>(tree.left.size(), 0)},
+           {"tree_param", {{"num_nodes", std::to_string(tree.left.size())}, {"size_leaf_vector", "0"}}}});
+    }
+    json& learner = doc["learner"];
+    learner["learner_model_param"] = {{"base_score", "4E-1"},
+                                      {"num_class", "0"},
+                                      {"num_feature", std::to_string(features)},
+                                      {"num_target", "1"}};
+    learner["objective"]["name"] = "binary:logistic";
+    learner["gradient_booster"]["name"] = "gbtree";
+    json& gbtree = learner["gradient_booster"]["model"];
+    gbtree["gbtree_model_param"]["num_parallel_tree"] = std::to_string(n_trees);
+    gbtree["tree_info"] = std::vector<int>(n_trees, 0);
+    gbtree["trees"] = list;
+  }
+
+  std::vector<float> margins(const Matrix& X) const {
+    std::vector<float> out(X.rows, base_margin);
+    for (const Tree& tree : trees)
+      for (std::size_t r = 0; r < X.rows; ++r) {
+        std::size_t n = 0;
+        while (tree.left[n] >= 0) {
+          const auto x = static_cast<float>(X(r, tree.feature[n]));
+          const bool go_left = std::isnan(x) ? tree.default_left[n] != 0 : x < tree.cond[n];
+          n = static_cast<std::size_t>(go_left ? tree.left[n] : tree.right[n]);
+        }
+        out[r] += tree.cond[n];
+      }
+    return out;
+  }
+};
+
+// Rows of values in {-1, 0, 1}, some missing: a row to every leaf of every tree that a row can reach
+// (so every path is walked, the longest ones too), then random rows, some repeated (rows with the
+// same mask walk once), in random order.
+Matrix random_rows(const RandomForest& model, std::size_t features, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  // The values a row may take per feature on the way to a node: bits -1, 0, 1, missing.
+  constexpr int kValues[] = {-1, 0, 1};
+  std::vector<std::vector<double>> rows;
+  for (const RandomForest::Tree& tree : model.trees) {
+    auto down = [&](auto&& self, std::size_t n, std::vector<unsigned>& allowed) -> void {
+      if (tree.left[n] < 0) {
+        std::vector<double>& row = rows.emplace_back(features);
+        for (std::size_t f = 0; f < features; ++f) {
+          std::vector<double> can;
+          for (unsigned v = 0; v < 4; ++v)
+            if (allowed[f] >> v & 1) can.push_back(v < 3 ? kValues[v] : kMissing);
+          row[f] = can[std::uniform_int_distribution<std::size_t>(0, can.size() - 1)(rng)];
+        }
+        return;
+      }
+      const std::size_t f = tree.feature[n];
+      unsigned left = tree.default_left[n] != 0 ? 8u : 0u;
+      for (unsigned v = 0; v < 3; ++v)
+        if (static_cast<float>(kValues[v]) < tree.cond[n]) left |= 1u << v;
+      const unsigned was = allowed[f];
+      for (unsigned side : {left, 15u & ~left}) {
+        allowed[f] = was & side;
+        if (allowed[f])
+          self(self, static_cast<std::size_t>(side == left ? tree.left[n] : tree.right[n]), allowed);
+      }
+      allowed[f] = was;
+    };
+    std::vector<unsigned> allowed(features, 15u);
+    down(down, 0, allowed);
+  }
+  std::uniform_int_distribution<int> value(-1, 1);
+  std::bernoulli_distribution missing(0.15), repeat(0.2);
+  const std::size_t leaf_rows = rows.size();
+  for (std::size_t r = 0; r < leaf_rows + 2000; ++r) {
+    if (repeat(rng)) {
+      rows.push_back(rows[std::uniform_int_distribution<std::size_t>(0, rows.size() - 1)(rng)]);
+      continue;
+    }
+    std::vector<double>& row = rows.emplace_back(features);
+    for (double& v : row) v = missing(rng) ? kMissing : value(rng);
+  }
+  std::shuffle(rows.begin(), rows.end(), rng);
+  Matrix X(rows.size(), features);
+  for (std::size_t r = 0; r < rows.size(); ++r) std::copy(rows[r].begin(), rows[r].end(), X.row(r).begin());
+  return X;
+}
+
+}  // namespace
+
+TEST(FlatForest, HopsEqualLevelsOnDeepRandomForests) {
+  // Odd and even tree counts, a single tree; batches of one row, fewer rows than a group, groups and a
+  // tail, and all the rows.
+  for (std::size_t trees : {1, 2, 7, 33}) {
+    SCOPED_TRACE(std::to_string(trees) + " trees");
+    const RandomForest model(trees, 15, 18, static_cast<std::uint32_t>(trees));
+    std::string why;
+    auto flat = xgb::FlatForest::from_json(model.doc.dump(), &why);
+    ASSERT_TRUE(flat) << why;
+    EXPECT_STREQ(flat->mode(), "masks");
+    EXPECT_FALSE(flat->has_blocks());
+    EXPECT_TRUE(flat->has_hops());
+    auto by_levels = *flat;
+    by_levels.set_walk(xgb::FlatForest::Walk::Levels);
+    const Matrix all = random_rows(model, 15, static_cast<std::uint32_t>(trees));
+    const auto want_all = model.margins(all);
+    for (std::size_t rows : {std::size_t{1}, std::size_t{5}, std::size_t{8}, std::size_t{9}, std::size_t{23},
+                             std::size_t{300}, all.rows}) {
+      const Matrix X = first_rows(all, rows);
+      const std::vector<float> want(want_all.begin(), want_all.begin() + static_cast<std::ptrdiff_t>(rows));
+      std::vector<float> hops(rows), levels(rows);
+      for (int threads : {1, 2}) {
+        flat->predict_margin(X.data.data(), rows, hops.data(), 0, threads);
+        by_levels.predict_margin(X.data.data(), rows, levels.data(), 0, threads);
+        EXPECT_EQ(hops, want) << rows << " rows, " << threads << " threads";
+        EXPECT_EQ(levels, want) << rows << " rows, " << threads << " threads";
+      }
+      // The first rounds of a staged pass (one round holds every tree of a random forest).
+      EXPECT_EQ(flat->predict_proba_staged(X, {1})[0], by_levels.predict_proba(X));
+    }
+    // Every row alone (a row walks several trees at a time).
+    for (std::size_t r = 0; r<all.rows; r += trees> 7 ? 3 : 1) {
+      float one = 0;
+      flat->predict_margin(all.data.data() + r * all.cols, 1, &one);
+      ASSERT_EQ(one, want_all[r]) << "row " << r;
+    }
+  }
+}
+
+TEST(FlatForest, ConcurrentCallersShareTheHelper) {
+  // Request threads scoring at once: each large batch asks for the one helper thread; whichever call
+  // it helps, every call answers as with one thread (and as by levels).
+  const RandomForest model(64, 15, 18, 5);
+  auto flat = xgb::FlatForest::from_json(model.doc.dump());
+  ASSERT_TRUE(flat);
+  ASSERT_TRUE(flat->has_hops());
+  const Matrix X = random_rows(model, 15, 5);  // rows x levels: over the threshold for the helper
+  const auto want = flat->predict_proba(X, 0, 1);
+  auto by_levels = *flat;
+  by_levels.set_walk(xgb::FlatForest::Walk::Levels);
+  EXPECT_EQ(by_levels.predict_proba(X, 0, 2), want);
+  std::vector<std::vector<double>> got(3);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    threads.emplace_back([&, i] {
+      for (int k = 0; k < 2; ++k) got[i] = flat->predict_proba(X, 0, 2);
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& g : got) EXPECT_EQ(g, want);
+}
+
+TEST(FlatForest, MasksOfUnusualValues) {
+  // Values at the thresholds, infinities, signed zeros, doubles that round to a threshold or overflow
+  // in float, missing values: the tests as XGBoost makes them, however many features (the masks are
+  // made 16 tests at a time for up to 32 features).
+  const double kInf = std::numeric_limits<double>::infinity();
+  const std::vector<double> values = {
+      -0.5,          0.5,           -0.0,          0.0,    kInf,     -kInf, 1e300, -1e300,
+      0.49999999999, 0.50000000001, -0.5000000001, 1e-320, kMissing, -1,    0,     1};
+  for (std::size_t features : {3, 9, 17, 30, 32, 33}) {
+    SCOPED_TRACE(std::to_string(features) + " features");
+    const RandomForest model(5, features, 14, static_cast<std::uint32_t>(features));
+    auto flat = xgb::FlatForest::from_json(model.doc.dump());
+    ASSERT_TRUE(flat);
+    EXPECT_STREQ(flat->mode(), "masks");
+    std::mt19937 rng(static_cast<std::uint32_t>(features));
+    Matrix X(600, features);
+    for (double& v : X.data)
+      v = values[std::uniform_int_distribution<std::size_t>(0, values.size() - 1)(rng)];
+    std::vector<float> got(X.rows);
+    flat->predict_margin(X.data.data(), X.rows, got.data());
+    EXPECT_EQ(got, model.margins(X));
   }
 }

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <system_error>
@@ -196,6 +198,7 @@ class ModelReader {
   // After a successful parse: the forest, or nullopt with the reason.
   std::optional<FlatForest> finish(std::string& why);
   void build_blocks(FlatForest& f);
+  bool build_hops(FlatForest& f);
   const std::string& error() const { return error_; }
 
  private:
@@ -470,6 +473,132 @@ void ModelReader::build_blocks(FlatForest& f) {
   }
 }
 
+// The hops of every tree (masks): breadth first from the root, a hop per leaf and per node that
+// another hop leads to. A hop takes in the splits below its node, the deepest subtrees first, while
+// they use at most kHopTests distinct tests (kRootTests at the root). False (and nothing built) when
+// a step forward does not fit in 16 bits.
+bool ModelReader::build_hops(FlatForest& f) {
+  // Up to 5 tests (tables of 32 entries): the trees of a random forest to depth 20 in 6 hops at most,
+  // about 5.4 on average (3 MB for 256 trees). More tests gain little for much larger tables (8:
+  // 5 hops, 5.7 MB); 2 (pairs of levels) take 10 hops, 1.4 times as long.
+  constexpr std::size_t kHopTests = 5;
+  // Every row passes the root: a larger table there (256 entries) shortens many paths by a hop (5.0
+  // hops on average instead of 5.4) for 100 KB more on 256 trees (6 % faster).
+  constexpr std::size_t kRootTests = 8;
+  constexpr std::size_t kLeafWords = 2;  // tests 0; the entry 0 and the value
+  const auto& nodes = f.nodes_;
+  const std::size_t n_nodes = nodes.size();
+  // The height of every node's subtree (children come after their parent).
+  std::vector<std::uint8_t> height(n_nodes, 0);
+  for (std::size_t i = n_nodes; i-- > 1;)
+    if (out_feature_[i] >= 0)
+      height[i] = static_cast<std::uint8_t>(1 + std::max(height[nodes[i].left], height[nodes[i].left + 1]));
+  std::vector<std::uint64_t> out;
+  std::vector<std::uint32_t> tree_hop;
+  std::vector<std::uint8_t> tree_steps;
+  std::vector<std::int32_t> hop_of(n_nodes, -1);
+  std::vector<std::uint8_t> inside(n_nodes, 0);  // a split of the hop being laid out
+  std::vector<std::uint32_t> queue, at, bits, frontier, taken;
+  std::vector<std::uint64_t> hop_tests;
+  std::vector<std::vector<std::uint32_t>> exits;  // per hop: where each combination of outcomes leads
+  // The splits of the hop at `root` (into `taken`) and its tests, at most `cap` of them.
+  auto take = [&](std::uint32_t root, std::size_t cap) {
+    taken.assign(1, root);
+    frontier.clear();
+    std::uint64_t tests = std::uint64_t{1} << nodes[root].test;
+    for (std::size_t k = 0; k < taken.size(); ++k) {
+      for (std::uint32_t c : {nodes[taken[k]].left, nodes[taken[k]].left + 1})
+        if (out_feature_[c] >= 0) frontier.push_back(c);
+      // The deepest subtree next, if its test fits.
+      while (!frontier.empty()) {
+        auto it = std::max_element(frontier.begin(), frontier.end(),
+                                   [&](std::uint32_t a, std::uint32_t b) { return height[a] < height[b]; });
+        const std::uint32_t c = *it;
+        frontier.erase(it);
+        const std::uint64_t more = tests | std::uint64_t{1} << nodes[c].test;
+        if (static_cast<std::size_t>(__builtin_popcountll(more)) <= cap) {
+          tests = more;
+          taken.push_back(c);
+          break;
+        }
+      }
+    }
+    return tests;
+  };
+  for (std::size_t t = 0; t < tree_root_.size(); ++t) {
+    queue.clear();
+    at.clear();
+    hop_tests.clear();
+    exits.clear();
+    std::size_t words = 0;
+    auto hop = [&](std::uint32_t node) {
+      if (hop_of[node] < 0) {
+        hop_of[node] = static_cast<std::int32_t>(queue.size());
+        queue.push_back(node);
+      }
+      return static_cast<std::uint32_t>(hop_of[node]);
+    };
+    hop(tree_root_[t]);
+    for (std::size_t q = 0; q < queue.size(); ++q) {
+      const std::uint32_t root = queue[q];
+      at.push_back(static_cast<std::uint32_t>(words));
+      hop_tests.push_back(0);
+      exits.emplace_back();
+      if (out_feature_[root] < 0) {
+        words += kLeafWords;
+        continue;
+      }
+      const std::uint64_t tests = take(root, q == 0 ? kRootTests : kHopTests);
+      hop_tests[q] = tests;
+      bits.clear();
+      for (unsigned b = 0; b < 64; ++b)
+        if (tests >> b & 1) bits.push_back(b);
+      for (std::uint32_t n : taken) inside[n] = 1;
+      const std::size_t entries = std::size_t{1} << bits.size();
+      words += 1 + (entries + 3) / 4;
+      for (std::size_t c = 0; c < entries; ++c) {
+        std::uint32_t n = root;
+        while (inside[n]) {
+          const auto j = static_cast<std::size_t>(std::lower_bound(bits.begin(), bits.end(), nodes[n].test) -
+                                                  bits.begin());
+          n = nodes[n].left + static_cast<std::uint32_t>(c >> j & 1);
+        }
+        exits[q].push_back(n);
+      }
+      for (std::uint32_t n : taken) inside[n] = 0;
+      for (std::uint32_t n : exits[q]) hop(n);
+    }
+    const std::size_t base = out.size();
+    if (base + words >= (std::size_t{1} << 32)) return false;
+    tree_hop.push_back(static_cast<std::uint32_t>(base));
+    out.resize(base + words, 0);
+    auto* bytes = reinterpret_cast<unsigned char*>(out.data() + base);
+    std::vector<std::uint8_t> steps(queue.size(), 0);  // hops down to a leaf, at most
+    for (std::size_t q = queue.size(); q-- > 0;) {
+      unsigned char* p = bytes + std::size_t{at[q]} * 8;
+      if (out_feature_[queue[q]] < 0) {  // tests and entry 0
+        std::memcpy(p + 12, &out_value_[queue[q]], sizeof(float));
+        continue;
+      }
+      std::memcpy(p, &hop_tests[q], sizeof(std::uint64_t));
+      for (std::size_t c = 0; c < exits[q].size(); ++c) {
+        const auto to = static_cast<std::size_t>(hop_of[exits[q][c]]);
+        const std::size_t step = at[to] - at[q];
+        if (step > 0xffff) return false;
+        const auto e = static_cast<std::uint16_t>(step);
+        std::memcpy(p + 8 + 2 * c, &e, sizeof e);
+        steps[q] = std::max<std::uint8_t>(steps[q], static_cast<std::uint8_t>(steps[to] + 1));
+      }
+    }
+    tree_steps.push_back(steps[0]);
+    for (std::uint32_t node : queue) hop_of[node] = -1;
+  }
+  f.hops_ = std::move(out);
+  f.tree_hop_ = std::move(tree_hop);
+  f.tree_hop_steps_ = std::move(tree_steps);
+  return true;
+}
+
 std::optional<FlatForest> ModelReader::finish(std::string& why) {
   if (objective_ != "binary:logistic" && objective_ != "reg:logistic") {
     why = "objective '" + objective_ + "' (only binary:logistic and reg:logistic)";
@@ -560,6 +689,17 @@ std::optional<FlatForest> ModelReader::finish(std::string& why) {
       f.test_threshold_.push_back(t.threshold);
       f.test_missing_.push_back(t.default_left == 0);  // a missing value goes right
     }
+    if (f.n_features_ <= 32) {
+      f.bit_feature_.assign(64, 0);
+      f.bit_threshold_.assign(64, 0.0f);
+      for (std::size_t j = 0; j < f.test_feature_.size(); ++j) {
+        const std::size_t b = kMaskTests - 1 - j;
+        f.bit_feature_[b] = f.test_feature_[j];
+        f.bit_threshold_[b] = f.test_threshold_[j];
+        f.bit_valid_ |= std::uint64_t{1} << b;
+        if (f.test_missing_[j]) f.bit_missing_ |= std::uint64_t{1} << b;
+      }
+    }
     for (std::size_t i = 0; i < n; ++i) {
       FlatForest::Node& node = f.nodes_[i];
       node.left = out_left_[i];
@@ -569,9 +709,12 @@ std::optional<FlatForest> ModelReader::finish(std::string& why) {
     f.words_.resize(n);
     for (std::size_t i = 0; i < n; ++i) f.words_[i] = f.nodes_[i].left << 6 | f.nodes_[i].test;
     // Blocks pay off for shallow, bushy trees (gradient boosting: three levels per step, about twice
-    // as fast); for deep, thin trees (a random forest to depth 20) steps of one level are faster.
+    // as fast); for deep, thin trees (a random forest to depth 20) their tables would be too large:
+    // hops, which follow the deep paths (about twice as fast as steps of one level).
     if (!tree_depth_.empty() && *std::max_element(tree_depth_.begin(), tree_depth_.end()) <= 10)
       build_blocks(f);
+    else
+      build_hops(f);
     f.nodes_ = {};
   } else {
     // Each feature's distinct thresholds, and each split's threshold as a bin number.
@@ -664,6 +807,7 @@ constexpr Bin kMissingBin = std::numeric_limits<Bin>::max();
 constexpr std::size_t kRows = 8;      // rows walking one tree in lock step (bins)
 constexpr std::size_t kMaskRows = 4;  // rows walking two trees in lock step (masks)
 constexpr std::size_t kTrees = 8;     // trees one row walks in lock step
+constexpr std::size_t kHopRows = 8;   // rows walking two trees in lock step (masks, by hops)
 
 // Walks G lanes from idx[] for at most `depth` steps; next(g, i) is lane g's next node from node i.
 // Stops early once no lane moves (every lane sits on its leaf).
@@ -743,6 +887,64 @@ std::uint64_t FlatForest::mask_row(const double* x) const {
     m |= std::uint64_t{right} << (62 - j);
   }
   return m;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+bool have_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f");
+  return yes;
+}
+
+// A row's mask, 16 tests at a time: its (at most 32) values as floats in two registers, each test's
+// value picked by its feature; the test "not x < threshold" (true for a missing value), unless x is
+// missing and the test's missing value goes left.
+__attribute__((target("avx512f"))) void masks_avx512(const double* X, std::size_t rows, std::size_t nf,
+                                                     const std::int32_t* feature, const float* threshold,
+                                                     std::uint64_t valid, std::uint64_t missing,
+                                                     std::uint64_t* out) {
+  __m512i idx[4];
+  __m512 thr[4];
+  for (int c = 0; c < 4; ++c) {
+    idx[c] = _mm512_loadu_si512(feature + 16 * c);
+    thr[c] = _mm512_loadu_ps(threshold + 16 * c);
+  }
+  auto part = [nf](std::size_t from) {  // features [from, from + 8) that exist
+    return static_cast<__mmask8>(nf > from ? (nf - from >= 8 ? 0xff : (1u << (nf - from)) - 1) : 0);
+  };
+  const __mmask8 k0 = part(0), k1 = part(8), k2 = part(16), k3 = part(24);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double* x = X + r * nf;
+    const __m256 a = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(k0, x));
+    const __m256 b = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(k1, x + 8));
+    const __m256 c = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(k2, x + 16));
+    const __m256 d = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(k3, x + 24));
+    const __m512 lo = _mm512_castpd_ps(
+        _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(a)), _mm256_castps_pd(b), 1));
+    const __m512 hi = _mm512_castpd_ps(
+        _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(c)), _mm256_castps_pd(d), 1));
+    std::uint64_t m = 0;
+    for (int q = 0; q < 4; ++q) {
+      const __m512 v = _mm512_permutex2var_ps(lo, idx[q], hi);
+      const auto right = static_cast<std::uint64_t>(_mm512_cmp_ps_mask(v, thr[q], _CMP_NLT_UQ));
+      const auto present = static_cast<std::uint64_t>(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q));
+      m |= (right & (present | (missing >> (16 * q) & 0xffff))) << (16 * q);
+    }
+    out[r] = (m & valid) | std::uint64_t{1} << 63;
+  }
+}
+}  // namespace
+#endif
+
+void FlatForest::mask_rows(const double* X, std::size_t rows, std::uint64_t* out) const {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (!bit_feature_.empty() && have_avx512()) {
+    masks_avx512(X, rows, n_features_, bit_feature_.data(), bit_threshold_.data(), bit_valid_, bit_missing_,
+                 out);
+    return;
+  }
+#endif
+  for (std::size_t r = 0; r < rows; ++r) out[r] = mask_row(X + r * n_features_);
 }
 
 template <class Bin>
@@ -900,22 +1102,195 @@ __attribute__((target("bmi2"))) void FlatForest::walk_blocks(const std::uint64_t
     }
   }
 }
+
+// One hop of L lanes: lane g, at p[g], walks with mask m[g % R].
+template <std::size_t L, std::size_t R>
+__attribute__((target("bmi2"), always_inline)) inline void hop_step(const unsigned char** p,
+                                                                    const std::uint64_t* m) {
+#pragma GCC unroll 16
+  for (std::size_t g = 0; g < L; ++g) {
+    std::uint64_t tests;
+    std::memcpy(&tests, p[g], sizeof tests);
+    std::uint16_t e;
+    std::memcpy(&e, p[g] + 8 + 2 * _pext_u64(m[g % R], tests), sizeof e);
+    p[g] += std::size_t{e} * 8;
+  }
+}
+
+// The masks' walk by hops. Groups of kHopRows masks walk two trees at a time (each mask in both
+// trees: 16 lanes, whose dependent loads overlap), tree pair after tree pair. Every group takes as
+// many hops as the trees' longest paths: a lane that reached its leaf stays there, and with no test
+// of whether all have (no branch to mispredict) the processor runs ahead into the next group.
+// (Compiled for BMI2; called only when the processor has it.)
+__attribute__((target("bmi2"))) void FlatForest::walk_hops(const std::uint64_t* masks, std::size_t n,
+                                                           std::size_t tree_begin, std::size_t tree_end,
+                                                           float* acc) const {
+  constexpr std::size_t R = kHopRows, L = 2 * R;
+  const auto* base = reinterpret_cast<const unsigned char*>(hops_.data());
+  auto value = [](const unsigned char* p) {
+    float v;
+    std::memcpy(&v, p + 12, sizeof v);
+    return v;
+  };
+  const std::size_t grouped = n / R * R;
+  auto start = [&](std::size_t t) {
+    return base + (t < tree_hop_.size() ? std::size_t{tree_hop_[t]} : hops_.size()) * 8;
+  };
+  for (std::size_t t = tree_begin; t + 1 < tree_end; t += 2) {
+    const unsigned char* root = base + std::size_t{tree_hop_[t]} * 8;
+    const unsigned char* root2 = base + std::size_t{tree_hop_[t + 1]} * 8;
+    const int steps = std::max(tree_hop_steps_[t], tree_hop_steps_[t + 1]);
+    // The next two trees' hops are fetched (into L2) a little with every group: the first group
+    // walking a tree would otherwise wait for memory at every hop.
+    const unsigned char* fetch = start(t + 2);
+    const unsigned char* fetch_end = start(std::min(t + 4, tree_end));
+    const std::size_t groups = grouped / R;
+    const std::size_t per_group =
+        groups ? (static_cast<std::size_t>(fetch_end - fetch) / 64 + groups) / groups : 0;
+    for (std::size_t b = 0; b < grouped; b += R) {
+      for (std::size_t k = 0; k < per_group && fetch < fetch_end; ++k, fetch += 64)
+        __builtin_prefetch(fetch, 0, 2);
+      const std::uint64_t* m = masks + b;
+      const unsigned char* p[L];
+      for (std::size_t g = 0; g < R; ++g) p[g] = root, p[R + g] = root2;
+      for (int s = 0; s < steps; ++s) hop_step<L, R>(p, m);
+      float* a = acc + b;
+      for (std::size_t g = 0; g < R; ++g) a[g] += value(p[g]);
+      for (std::size_t g = 0; g < R; ++g) a[g] += value(p[R + g]);
+    }
+  }
+  // An odd last tree: two groups at a time (the second a repeat of the first when there is none).
+  if ((tree_end - tree_begin) % 2) {
+    const std::size_t t = tree_end - 1;
+    for (std::size_t b = 0; b < grouped; b += L) {
+      const std::size_t b2 = b + R < grouped ? b + R : b;
+      std::uint64_t m[L];
+      for (std::size_t g = 0; g < R; ++g) m[g] = masks[b + g], m[R + g] = masks[b2 + g];
+      const unsigned char* p[L];
+      for (std::size_t g = 0; g < L; ++g) p[g] = base + std::size_t{tree_hop_[t]} * 8;
+      for (int s = 0; s < tree_hop_steps_[t]; ++s) hop_step<L, L>(p, m);
+      for (std::size_t g = 0; g < R; ++g) acc[b + g] += value(p[g]);
+      if (b2 != b)
+        for (std::size_t g = 0; g < R; ++g) acc[b2 + g] += value(p[R + g]);
+    }
+  }
+  // The other masks one by one, each walking L trees at a time; leaves added in tree order.
+  for (std::size_t u = grouped; u < n; ++u) {
+    for (std::size_t t0 = tree_begin; t0 < tree_end; t0 += L) {
+      const std::size_t trees = std::min(L, tree_end - t0);
+      const unsigned char* p[L];
+      int steps = 0;
+      for (std::size_t g = 0; g < L; ++g) {
+        const std::size_t t = t0 + std::min(g, trees - 1);  // past the end: a repeat, ignored
+        p[g] = base + std::size_t{tree_hop_[t]} * 8;
+        steps = std::max<int>(steps, tree_hop_steps_[t]);
+      }
+      for (int s = 0; s < steps; ++s) hop_step<L, 1>(p, masks + u);
+      for (std::size_t g = 0; g < trees; ++g) acc[u] += value(p[g]);
+    }
+  }
+}
 #else
 void FlatForest::walk_blocks(const std::uint64_t*, std::size_t, std::size_t, std::size_t, float*) const {}
+void FlatForest::walk_hops(const std::uint64_t*, std::size_t, std::size_t, std::size_t, float*) const {}
 #endif
 
-// A batch split into chunks between the calling thread and, optionally, one helper thread. The helper
-// is started first, before the batch is prepared: waking an idle core can take a millisecond (in a
-// virtual machine), as long as the whole batch takes. Chunks go to whichever thread asks next; the
-// caller waits only for chunks in progress, never for the helper to start, and a helper that starts
-// after the last chunk was taken returns without touching anything of the call.
+namespace {
+
+// A batch's chunks, shared by the calling thread and the helper (which may still hold it after the
+// call returned: it then finds no chunk left and touches nothing of the call).
+struct ChunkState {
+  std::atomic<int> phase{0};                  // 0: being prepared, 1: running, 2: cancelled
+  std::atomic<std::size_t> next{0}, done{0};  // items handed out, items finished
+  std::size_t n = 0, chunk = 1;
+  const void* fn = nullptr;
+  void (*call)(const void*, std::size_t, std::size_t) = nullptr;
+
+  // The caller's chunks are half of what is left (in whole multiples of `chunk`): few passes over
+  // the trees while it is alone, and the helper, should it come, still finds a share. The helper's
+  // are `chunk`: the caller never waits long for a helper that another process keeps off its core.
+  void work(bool helper) {
+    for (std::size_t b = next.load();;) {
+      std::size_t e;
+      do {
+        if (b >= n) return;
+        e = std::min(n,
+                     b + (helper ? 1 : std::max<std::size_t>(1, ((n - b) / 2 + chunk - 1) / chunk)) * chunk);
+      } while (!next.compare_exchange_weak(b, e));
+      call(fn, b, e);
+      done.fetch_add(e - b);
+      if (helper) done.notify_all();
+      b = next.load();
+    }
+  }
+  void help() {
+    phase.wait(0);
+    if (phase.load() == 1) work(true);
+  }
+};
+
+// The helper: one thread for the process, started by the first batch that asks for it and parked
+// between batches (waking a parked thread costs the caller a system call; starting one, tens of
+// microseconds). It helps one batch at a time: a batch posted while it is busy waits in the slot,
+// and a later one takes its place (that caller works alone; a batch found after its caller has
+// finished has no chunk left). Never destroyed: the thread may be parked when the process exits.
+class Helper {
+ public:
+  // nullptr when no thread can be started.
+  static Helper* get() {
+    static Helper* const helper = start();
+    return helper;
+  }
+  void post(std::shared_ptr<ChunkState> s) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      slot_ = std::move(s);
+    }
+    posted_.fetch_add(1);
+    posted_.notify_one();
+  }
+
+ private:
+  static Helper* start() {
+    auto* h = new Helper;
+    try {
+      std::thread([h] { h->serve(); }).detach();
+    } catch (const std::system_error&) {
+      delete h;
+      return nullptr;
+    }
+    return h;
+  }
+  [[noreturn]] void serve() {
+    for (std::uint32_t seen = 0;;) {
+      posted_.wait(seen);
+      seen = posted_.load();
+      std::shared_ptr<ChunkState> s;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        s = std::move(slot_);
+      }
+      if (s) s->help();
+    }
+  }
+  std::mutex mutex_;
+  std::shared_ptr<ChunkState> slot_;
+  std::atomic<std::uint32_t> posted_{0};
+};
+
+}  // namespace
+
+// A batch split into chunks between the calling thread and, optionally, the helper thread. The
+// helper is called first, before the batch is prepared: waking an idle core can take a millisecond
+// (in a virtual machine), as long as the whole batch takes. Chunks go to whichever thread asks next;
+// the caller waits only for chunks in progress, never for the helper to come.
 class Chunks {
  public:
-  explicit Chunks(bool helper) : state_(std::make_shared<State>()) {
+  explicit Chunks(bool helper) : state_(std::make_shared<ChunkState>()) {
     if (!helper) return;
-    try {
-      std::thread([s = state_] { s->help(); }).detach();
-    } catch (const std::system_error&) {  // no thread: all on this one
+    if (Helper* h = Helper::get()) {
+      h->post(state_);
+      helped_ = true;
     }
   }
   ~Chunks() {
@@ -927,44 +1302,23 @@ class Chunks {
   Chunks(const Chunks&) = delete;
   Chunks& operator=(const Chunks&) = delete;
 
-  // fn(begin, end) over [0, n) in chunks of `chunk`.
+  // fn(begin, end) over [0, n), in chunks of multiples of `chunk` (but the last).
   template <class Fn>
   void run(std::size_t n, std::size_t chunk, const Fn& fn) {
-    State& s = *state_;
+    ChunkState& s = *state_;
     s.n = n;
-    s.chunk = chunk;
-    s.chunks = (n + chunk - 1) / chunk;
+    s.chunk = helped_ ? chunk : std::max<std::size_t>(n, 1);  // alone: one pass over the trees
     s.fn = &fn;
     s.call = [](const void* f, std::size_t b, std::size_t e) { (*static_cast<const Fn*>(f))(b, e); };
     s.phase.store(1);
     s.phase.notify_all();
     s.work(false);
-    for (std::size_t d = s.done.load(); d < s.chunks; d = s.done.load()) s.done.wait(d);
+    for (std::size_t d = s.done.load(); d < n; d = s.done.load()) s.done.wait(d);
   }
 
  private:
-  struct State {
-    std::atomic<int> phase{0};  // 0: being prepared, 1: running, 2: cancelled
-    std::atomic<std::size_t> next{0}, done{0};
-    std::size_t n = 0, chunk = 1, chunks = 0;
-    const void* fn = nullptr;
-    void (*call)(const void*, std::size_t, std::size_t) = nullptr;
-
-    void work(bool notify) {
-      for (;;) {
-        const std::size_t c = next.fetch_add(1);
-        if (c >= chunks) return;
-        call(fn, c * chunk, std::min(n, (c + 1) * chunk));
-        done.fetch_add(1);
-        if (notify) done.notify_all();
-      }
-    }
-    void help() {
-      phase.wait(0);
-      if (phase.load() == 1) work(true);
-    }
-  };
-  std::shared_ptr<State> state_;
+  std::shared_ptr<ChunkState> state_;
+  bool helped_ = false;
 };
 
 std::size_t FlatForest::tree_end_of(int rounds) const {
@@ -982,18 +1336,25 @@ void FlatForest::margins_at(const double* X, std::size_t rows, const std::vector
                             const std::vector<float*>& outs, int max_threads) const {
   if (cuts.empty()) return;
   const std::size_t tree_end = cuts.back();
-  const std::size_t nf = n_features_;
-  // A second thread for batches of about a millisecond of work and more (rows x levels ~ 1 ns):
-  // starting it costs tens of microseconds, and waking an idle core can take a millisecond.
+#if defined(__x86_64__) && defined(__GNUC__)
+  const bool by_blocks = masks_ && have_bmi2() && !blocks_.empty() && walk_ == Walk::Auto;
+  const bool by_hops = masks_ && have_bmi2() && !hops_.empty() && walk_ == Walk::Auto;
+#else
+  const bool by_blocks = false, by_hops = false;
+#endif
+  // A second thread for batches of a few milliseconds of work and more: waking an idle core can take
+  // a millisecond (in a virtual machine), and a batch that may be helped is walked in several passes
+  // over the trees instead of one. Rows x levels take about 0.1 ns by blocks or hops, 1 ns and more
+  // one level per step or with bins.
   std::size_t levels = 0;
   for (std::size_t t = 0; t < tree_end; ++t) levels += tree_depth_[t];
-  const bool helper = max_threads > 1 && rows * levels >= 2000000;
+  const bool helper = max_threads > 1 && rows * levels >= (by_blocks || by_hops ? 16000000 : 2000000);
   Chunks chunks(helper);
   constexpr std::size_t kChunk = 128;  // rows (a multiple of kRows and kMaskRows)
 
   if (masks_) {
     std::vector<std::uint64_t> mask(rows);
-    for (std::size_t r = 0; r < rows; ++r) mask[r] = mask_row(X + r * nf);
+    mask_rows(X, rows, mask.data());
     // Rows sorted by mask (the most met tests are the high bits: rows walking together take similar
     // paths); rows with the same mask end in the same leaves, so each mask walks once.
     const std::vector<std::uint32_t> order = order_by(mask);
@@ -1009,16 +1370,13 @@ void FlatForest::margins_at(const double* X, std::size_t rows, const std::vector
     // Each cut but the last gets a copy of the sums when its trees are done (the trees are added
     // in the same order either way, so every cut's margins are those of a walk that stops there).
     std::vector<float> snap(u * (cuts.size() - 1));
-#if defined(__x86_64__) && defined(__GNUC__)
-    const bool by_blocks = have_bmi2() && !blocks_.empty() && walk_ == Walk::Auto;
-#else
-    const bool by_blocks = false;
-#endif
     chunks.run(u, kChunk, [&](std::size_t b, std::size_t e) {
       std::size_t begin = 0;
       for (std::size_t c = 0; c < cuts.size(); ++c) {
         if (by_blocks)
           walk_blocks(uniq.data() + b, e - b, begin, cuts[c], acc.data() + b);
+        else if (by_hops)
+          walk_hops(uniq.data() + b, e - b, begin, cuts[c], acc.data() + b);
         else
           walk_masks(uniq.data() + b, e - b, begin, cuts[c], acc.data() + b);
         if (c + 1 < cuts.size()) std::copy(acc.begin() + b, acc.begin() + e, snap.begin() + c * u + b);

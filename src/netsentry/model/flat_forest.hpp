@@ -64,12 +64,13 @@ class FlatForest {
   void predict_margin(const double* X, std::size_t rows, float* out, int rounds = 0,
                       int max_threads = 2) const;
 
-  // With masks, shallow forests are walked by blocks of three levels where the processor has BMI2,
-  // other forests one level per step. set_walk(Walk::Levels) walks every forest one level per step
-  // (tests and benchmarks: both walks give the same margins).
+  // With masks, where the processor has BMI2, shallow forests are walked by blocks of three levels,
+  // deep ones by hops of several levels; elsewhere one level per step. set_walk(Walk::Levels) walks
+  // every forest one level per step (tests and benchmarks: the walks give the same margins).
   enum class Walk { Auto, Levels };
   void set_walk(Walk w) { walk_ = w; }
   bool has_blocks() const { return !blocks_.empty(); }
+  bool has_hops() const { return !hops_.empty(); }
 
   // How rows are evaluated: "masks", "bins8" or "bins16" (see above).
   const char* mode() const { return masks_ ? "masks" : wide_bins_ ? "bins16" : "bins8"; }
@@ -106,12 +107,16 @@ class FlatForest {
                   float* acc) const;
   void walk_blocks(const std::uint64_t* masks, std::size_t n, std::size_t tree_begin, std::size_t tree_end,
                    float* acc) const;
+  void walk_hops(const std::uint64_t* masks, std::size_t n, std::size_t tree_begin, std::size_t tree_end,
+                 float* acc) const;
   template <class Bin>
   void walk_bins(const Bin* xs, const std::uint8_t* group_missing, std::size_t groups, std::size_t tree_end,
                  float* acc) const;
   template <class Bin>
   bool bin_row(const double* x, Bin* dst) const;
   std::uint64_t mask_row(const double* x) const;
+  // The masks of `rows` rows (with AVX-512, 16 tests at once, when there are at most 32 features).
+  void mask_rows(const double* X, std::size_t rows, std::uint64_t* out) const;
 
   std::vector<Node> nodes_;                 // bins
   std::vector<std::uint32_t> words_;        // masks: per node, left << 6 | test
@@ -135,10 +140,25 @@ class FlatForest {
   std::vector<Block> blocks_;
   std::vector<std::uint32_t> block_table_;
   std::vector<std::uint32_t> tree_block_;  // per tree: its root's block
+  // Masks, with BMI2, forests too deep for blocks: hops. A hop is a leaf or a node and as many of
+  // the splits below it (the deepest subtrees first) as use at most a few distinct tests; hops are
+  // laid out in hops_ tree by tree, breadth first: the word of the hop's tests, then its table of
+  // 16-bit steps forward (in words, from the hop) to the hop where each combination of the outcomes
+  // leads. From a hop at p a row moves to p + table[pext(mask, tests)], several levels at once, and
+  // no base address is needed: where a row is, is all its state in a tree. A leaf: tests 0, one
+  // entry, 0 (itself), then its value as a float.
+  std::vector<std::uint64_t> hops_;
+  std::vector<std::uint32_t> tree_hop_;       // per tree: its root's hop (a word in hops_)
+  std::vector<std::uint8_t> tree_hop_steps_;  // per tree: the most hops from the root to a leaf
   Walk walk_ = Walk::Auto;
   std::vector<std::uint16_t> test_feature_;
   std::vector<float> test_threshold_;
   std::vector<std::uint8_t> test_missing_;
+  // The same by mask bit (bit b: test 62 - b; unused bits: feature 0, threshold 0), for AVX-512:
+  // bit_valid_ has the bits of the tests, bit_missing_ those that a missing value sets.
+  std::vector<std::int32_t> bit_feature_;
+  std::vector<float> bit_threshold_;
+  std::uint64_t bit_valid_ = 0, bit_missing_ = 0;
   // Bins: per feature, its distinct thresholds, ascending, at cuts_[cut_begin_[f], cut_begin_[f + 1]).
   std::vector<float> cuts_;
   std::vector<std::uint32_t> cut_begin_;
