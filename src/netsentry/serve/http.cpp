@@ -111,13 +111,11 @@ struct PathHash {
 struct RouteEntry {
   std::string method;
   Handler handler;
-  Offload offload;
 };
 struct PatternRoute {
   std::string method;
   std::regex re;
   Handler handler;
-  Offload offload;
 };
 
 class Session;
@@ -162,7 +160,6 @@ struct HttpServer::Impl {
   // The handler for a request, or the status of why there is none (404, 405).
   struct Found {
     const Handler* handler = nullptr;
-    const Offload* offload = nullptr;
     int status = 404;
     std::string allow;
   };
@@ -172,7 +169,6 @@ struct HttpServer::Impl {
       for (const auto& r : it->second) {
         if (r.method == req.method) {
           f.handler = &r.handler;
-          f.offload = &r.offload;
           return f;
         }
         f.allow += (f.allow.empty() ? "" : ", ") + r.method;
@@ -191,7 +187,6 @@ struct HttpServer::Impl {
       }
       req.matches.assign(m.begin(), m.end());
       f.handler = &r.handler;
-      f.offload = &r.offload;
       return f;
     }
     return f;
@@ -343,19 +338,29 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!found.allow.empty()) out_.set_header("Allow", found.allow);
       return write();
     }
-    const bool offload =
-        req_.body.size() > srv_.lim.inline_body_bytes || (*found.offload && (*found.offload)(req_));
-    if (!offload) {
+    if (req_.body.size() <= srv_.lim.inline_body_bytes) {
       run(*found.handler);
-      return write();
+      if (!out_.defer) return write();
+      return to_pool(nullptr);
     }
-    asio::post(*srv_.pool, [self = shared_from_this(), h = found.handler,
-                            guard = asio::make_work_guard(loop_.ioc)]() mutable {
-      self->run(*h);
-      auto& ioc = self->loop_.ioc;
-      asio::post(ioc, [self = std::move(self)] { self->write(); });
-      guard.reset();
-    });
+    to_pool(found.handler);
+  }
+
+  // The handler `h` (when not null), then the work it deferred, on the worker pool; the answer is
+  // written by the loop. (The work guard keeps the loop running meanwhile.)
+  void to_pool(const Handler* h) {
+    asio::post(
+        *srv_.pool, [self = shared_from_this(), h, guard = asio::make_work_guard(loop_.ioc)]() mutable {
+          if (h) self->run(*h);
+          if (self->out_.defer) {
+            const Handler rest = [d = std::move(self->out_.defer)](Request&, Response& res) { d(res); };
+            self->out_.defer = nullptr;
+            self->run(rest);
+          }
+          auto& ioc = self->loop_.ioc;
+          asio::post(ioc, [self = std::move(self)] { self->write(); });
+          guard.reset();
+        });
   }
 
   void run(const Handler& h) {
@@ -516,13 +521,12 @@ HttpServer::~HttpServer() {
   }
 }
 
-void HttpServer::route(std::string_view method, std::string path, Handler h, Offload offload) {
-  impl_->exact[std::move(path)].push_back({std::string(method), std::move(h), std::move(offload)});
+void HttpServer::route(std::string_view method, std::string path, Handler h) {
+  impl_->exact[std::move(path)].push_back({std::string(method), std::move(h)});
 }
 
-void HttpServer::route_pattern(std::string_view method, const std::string& regex, Handler h,
-                               Offload offload) {
-  impl_->patterns.push_back({std::string(method), std::regex(regex), std::move(h), std::move(offload)});
+void HttpServer::route_pattern(std::string_view method, const std::string& regex, Handler h) {
+  impl_->patterns.push_back({std::string(method), std::regex(regex), std::move(h)});
 }
 
 int HttpServer::bind(const std::string& host, int port) {

@@ -11,9 +11,10 @@
 // connections from accept to close (a new connection goes to the loop with the fewest). A request is
 // read, routed and answered on its connection's loop, with no hand-over between threads: a
 // one-row prediction costs a few microseconds of handler work, less than waking another thread.
-// Requests that may take longer (a body over `limits.inline_body_bytes`, or a route's `offload`
-// predicate saying so) run on a pool of `limits.workers` threads and their answer is written by the
-// loop again, so that no request holds up the other connections of its loop for long.
+// Work that may take longer runs on a pool of `limits.workers` threads, and its answer is written by
+// the loop again, so that no request holds up the other connections of its loop for long: a whole
+// request when its body is over `limits.inline_body_bytes`, and the rest of a request when its
+// handler leaves it in Response::defer (e.g. explanations that take milliseconds).
 //
 // Limits, answered with a JSON error from `error_body` before any handler runs: a body over
 // max_body_bytes 413 (announced or chunked; the rest of the body is read and dropped for a while so
@@ -59,6 +60,8 @@ struct Response {
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> headers;
   int tag = 0;  // what the route sets for the after-hook (netsentry: its route id)
+  // Set by a handler: the rest of the work, run on the worker pool before the answer is written.
+  std::function<void(Response&)> defer;
 
   void set_header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
@@ -80,8 +83,6 @@ struct Limits {
 };
 
 using Handler = std::function<void(Request&, Response&)>;
-// Whether a request to a route should run on the worker pool (called on the event loop).
-using Offload = std::function<bool(const Request&)>;
 
 class HttpServer {
  public:
@@ -90,8 +91,8 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  void route(std::string_view method, std::string path, Handler h, Offload offload = nullptr);
-  void route_pattern(std::string_view method, const std::string& regex, Handler h, Offload offload = nullptr);
+  void route(std::string_view method, std::string path, Handler h);
+  void route_pattern(std::string_view method, const std::string& regex, Handler h);
 
   // The body of the errors the server answers itself (status, message).
   std::function<std::string(int, const std::string&)> error_body;

@@ -93,11 +93,6 @@ void send_error(http::Response& res, int status, const std::string& message,
   res.set_body(error_json(message, column, row), "application/json");
 }
 
-// A rough count of the rows in a CSV body (its line breaks), for deciding where to run it.
-std::size_t line_count(std::string_view text) {
-  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
-}
-
 }  // namespace
 
 struct Server::Impl {
@@ -166,10 +161,25 @@ struct Server::Impl {
   // A route's handler: the route id for the metrics, and the errors it throws as JSON answers.
   template <class F>
   http::Handler handler(Route route, F f) {
-    return [this, route, f](http::Request& req, http::Response& res) {
+    return [route, f](http::Request& req, http::Response& res) {
       res.tag = static_cast<int>(route);
+      answer_errors(route, res, [&] { f(req, res); });
+    };
+  }
+
+  // Runs f(res) on the worker pool (explanations that take milliseconds), with the same errors.
+  template <class F>
+  static void defer(Route route, http::Response& res, F f) {
+    res.defer = [route, f = std::move(f)](http::Response& r) mutable {
+      answer_errors(route, r, [&] { f(r); });
+    };
+  }
+
+  template <class F>
+  static void answer_errors(Route route, http::Response& res, F&& f) {
+    {
       try {
-        f(req, res);
+        f();
       } catch (const RequestError& e) {
         res.headers.erase(std::remove_if(res.headers.begin(), res.headers.end(),
                                          [](const auto& h) { return h.first != "WWW-Authenticate"; }),
@@ -180,11 +190,11 @@ struct Server::Impl {
         send_error(res, 400, e.what());
       } catch (const std::exception& e) {
         // Exception texts come from the model or the library, never from request bodies or headers.
-        spdlog::error("{} {}: {}", req.method, route_name(route), e.what());
+        spdlog::error("{}: {}", route_name(route), e.what());
         res.headers.clear();
         send_error(res, 500, "internal error");
       }
-    };
+    }
   }
 
   // Whether to explain `rows` rows: asked for, possible, and within the cost budget. When asked for
@@ -200,15 +210,11 @@ struct Server::Impl {
     return false;
   }
 
-  // Where a prediction request runs: on its connection's event loop unless its explanations may
-  // take more than a couple of milliseconds (then on the worker pool). Large bodies always go to
-  // the pool (http::Limits::inline_body_bytes).
-  bool explain_may_be_slow(const http::Request& req, std::size_t rows) const {
-    if (param_false(req, "explain") || opt.explain_top_k <= 0) return false;
-    auto m = store.current();
-    if (!m || !m->can_explain) return false;
-    const double ms = static_cast<double>(rows) * m->explain_seconds_per_row * 1e3;
-    return ms > 2.0 && ms <= opt.explain_budget_ms;
+  // A prediction is answered on its connection's event loop (large bodies: on the worker pool,
+  // http::Limits::inline_body_bytes), except explanations that take more than a couple of
+  // milliseconds: those are deferred to the pool.
+  static bool slow_explanations(const LoadedModel& m, std::size_t rows) {
+    return static_cast<double>(rows) * m.explain_seconds_per_row * 1e3 > 2.0;
   }
 
   void count(const Scores& s) {
@@ -337,52 +343,59 @@ struct Server::Impl {
             }));
 
     s.route("POST", "/api/v1/predict",
-            handler(Route::ApiPredict,
-                    [this](http::Request& req, http::Response& res) {
-                      auto m = model_or_503();
-                      if (media_type(req) != "application/json")
-                        throw RequestError(415, "expected Content-Type: application/json");
-                      auto pr = parse_predict_json(req.body, *m, rules);
-                      openmp_threads_for(pr.X.rows);
-                      std::string note;
-                      const bool explain = explain_within_budget(
-                          *m, pr.X.rows, pr.explain && !param_false(req, "explain"), note);
-                      auto sc = run_model(*m, pr.X, explain);
-                      count(sc);
-                      std::string out;
-                      append_predictions_json(out, *m, pr.X, sc, opt.explain_top_k, note);
-                      res.set_body(std::move(out), "application/json");
-                      res.set_header("X-Model-Version", m->version);
-                    }),
-            // ~1 row per 100 bytes of JSON at most.
-            [this](const http::Request& req) { return explain_may_be_slow(req, 1 + req.body.size() / 100); });
+            handler(Route::ApiPredict, [this](http::Request& req, http::Response& res) {
+              auto m = model_or_503();
+              if (media_type(req) != "application/json")
+                throw RequestError(415, "expected Content-Type: application/json");
+              auto pr = parse_predict_json(req.body, *m, rules);
+              std::string note;
+              const bool explain =
+                  explain_within_budget(*m, pr.X.rows, pr.explain && !param_false(req, "explain"), note);
+              auto answer = [this, m, X = std::move(pr.X), explain, note](http::Response& r) {
+                openmp_threads_for(X.rows);
+                auto sc = run_model(*m, X, explain);
+                count(sc);
+                std::string out;
+                append_predictions_json(out, *m, X, sc, opt.explain_top_k, note);
+                r.set_body(std::move(out), "application/json");
+                r.set_header("X-Model-Version", m->version);
+              };
+              if (explain && slow_explanations(*m, pr.X.rows))
+                defer(Route::ApiPredict, res, std::move(answer));
+              else
+                answer(res);
+            }));
 
     s.route("POST", "/api/v1/predict/csv",
-            handler(Route::ApiPredictCsv,
-                    [this](http::Request& req, http::Response& res) {
-                      auto m = model_or_503();
-                      const auto text = csv_body(req, media_type(req));
-                      auto cr = parse_predict_csv(text, *m, rules);
-                      openmp_threads_for(cr.X.rows);
-                      std::string note;
-                      const bool explain =
-                          explain_within_budget(*m, cr.X.rows, !param_false(req, "explain"), note);
-                      auto sc = run_model(*m, cr.X, explain);
-                      count(sc);
-                      res.set_header("X-Model-Version", m->version);
-                      if (!note.empty())
-                        res.set_header("X-Explanations", "omitted: over serve.explain_budget_ms");
-                      if (accepts_json(req)) {
-                        std::string out;
-                        append_predictions_json(out, *m, cr.X, sc, opt.explain_top_k, note);
-                        res.set_body(std::move(out), "application/json");
-                      } else {
-                        res.set_body(predictions_csv(cr.table, *m, cr.X, sc, opt.explain_top_k),
-                                     "text/csv; charset=utf-8");
-                        res.set_header("Content-Disposition", "attachment; filename=\"predictions.csv\"");
-                      }
-                    }),
-            [this](const http::Request& req) { return explain_may_be_slow(req, line_count(req.body)); });
+            handler(Route::ApiPredictCsv, [this](http::Request& req, http::Response& res) {
+              auto m = model_or_503();
+              const auto text = csv_body(req, media_type(req));
+              auto cr = parse_predict_csv(text, *m, rules);
+              std::string note;
+              const bool explain = explain_within_budget(*m, cr.X.rows, !param_false(req, "explain"), note);
+              const bool json = accepts_json(req);
+              const std::size_t rows = cr.X.rows;
+              auto answer = [this, m, cr = std::move(cr), explain, note, json](http::Response& r) {
+                openmp_threads_for(cr.X.rows);
+                auto sc = run_model(*m, cr.X, explain);
+                count(sc);
+                r.set_header("X-Model-Version", m->version);
+                if (!note.empty()) r.set_header("X-Explanations", "omitted: over serve.explain_budget_ms");
+                if (json) {
+                  std::string out;
+                  append_predictions_json(out, *m, cr.X, sc, opt.explain_top_k, note);
+                  r.set_body(std::move(out), "application/json");
+                } else {
+                  r.set_body(predictions_csv(cr.table, *m, cr.X, sc, opt.explain_top_k),
+                             "text/csv; charset=utf-8");
+                  r.set_header("Content-Disposition", "attachment; filename=\"predictions.csv\"");
+                }
+              };
+              if (explain && slow_explanations(*m, rows))
+                defer(Route::ApiPredictCsv, res, std::move(answer));
+              else
+                answer(res);
+            }));
 
     s.route("POST", "/api/v1/train",
             handler(Route::ApiTrain,
