@@ -167,12 +167,8 @@ TEST(ServeConcurrency, SlowAndIdleClientsDoNotBlockOthers) {
   // Eight connections that send half a request and stall.
   std::vector<int> stalled;
   for (int i = 0; i < 8; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(h.port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const int fd = connect_loopback(h.port());
+    ASSERT_GE(fd, 0);
     const std::string half = "POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"rec";
     (void)!::write(fd, half.data(), half.size());
     stalled.push_back(fd);

@@ -21,16 +21,14 @@ using namespace std::chrono_literals;
 
 class Conn {
  public:
-  explicit Conn(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  explicit Conn(int port) : fd_(connect_loopback(port)) {
+    ok_ = fd_ >= 0;
     timeval tv{0, 200 * 1000};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
-  ~Conn() { ::close(fd_); }
+  ~Conn() {
+    if (fd_ >= 0) ::close(fd_);
+  }
   bool ok() const { return ok_; }
   void send(const std::string& s) { (void)!::write(fd_, s.data(), s.size()); }
   // Reads until `until` appears in what was read (or the peer closes, or `limit` passes).

@@ -200,12 +200,8 @@ TEST_F(ServeLimits, MalformedBodiesAre400) {
 // Sends raw bytes on a new connection and returns everything the server answers until it closes
 // (or 2 s pass).
 std::string raw_exchange(int port, const std::string& bytes) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+  const int fd = connect_loopback(port);
+  if (fd < 0) return "";
   timeval tv{2, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   (void)!::write(fd, bytes.data(), bytes.size());
@@ -327,12 +323,8 @@ TEST_F(ServeLimits, GarbageNeverCrashesTheServer) {
   for (const std::string& raw : {std::string("\x16\x03\x01\x02\x00", 5), std::string("GET\r\n\r\n"),
                                  std::string("POST /api/v1/predict HTTP/1.1\r\nContent-Length: -5\r\n\r\n"),
                                  std::string(9000, 'A') + "\r\n\r\n"}) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(h_->port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const int fd = connect_loopback(h_->port());
+    ASSERT_GE(fd, 0);
     (void)!::write(fd, raw.data(), raw.size());
     ::shutdown(fd, SHUT_WR);
     char buf[512];

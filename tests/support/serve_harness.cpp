@@ -1,7 +1,10 @@
 #include "support/serve_harness.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -115,6 +118,20 @@ void replace_bundle(const fs::path& from, const fs::path& dest) {
   if (fs::exists(dest)) fs::rename(dest, old);
   fs::rename(tmp, dest);
   fs::remove_all(old);
+}
+
+int connect_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 serve::ServeOptions test_serve_options(const fs::path& model_dir) {

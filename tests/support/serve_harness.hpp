@@ -26,6 +26,9 @@ void copy_bundle(const std::filesystem::path& from, const std::filesystem::path&
 // Replaces `dest` by a copy of `from` the way a publisher does: write beside, then renames.
 void replace_bundle(const std::filesystem::path& from, const std::filesystem::path& dest);
 
+// A TCP connection to 127.0.0.1:port (raw-socket tests), or -1 when it cannot be made.
+int connect_loopback(int port);
+
 // Options for a test server: loopback, any free port, small limits, token "test-token".
 serve::ServeOptions test_serve_options(const std::filesystem::path& model_dir);
 

@@ -35,14 +35,6 @@ namespace {
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 beast::string_view bsv(std::string_view s) { return {s.data(), s.size()}; }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
 int hex(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -241,8 +233,10 @@ class Session : public std::enable_shared_from_this<Session> {
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
 
-  static bool is_parse_error(const beast::error_code& ec) {
-    return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
+  // A message the parser refused (not a connection that ended before or within one).
+  static bool is_malformed(const beast::error_code& ec) {
+    return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
   }
 
   void on_header(beast::error_code ec) {
@@ -254,8 +248,7 @@ class Session : public std::enable_shared_from_this<Session> {
             false);
       // (An announced Content-Length over the limit fails the header already.)
       if (ec == bhttp::error::body_limit) return refuse_too_large();
-      if (is_parse_error(ec) && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message)
-        return refuse(400, "malformed HTTP request", false);
+      if (is_malformed(ec)) return refuse(400, "malformed HTTP request", false);
       return close();
     }
     started_ = Clock::now();
@@ -271,7 +264,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return refuse(411, "a request body needs a Content-Length (or chunked transfer encoding)", false);
     if (length && *length > srv_.lim.max_body_bytes) return refuse_too_large();
     auto expect = m.find(bhttp::field::expect);
-    if (expect != m.end() && iequals(sv(expect->value()), "100-continue") && !parser_->is_done()) {
+    if (expect != m.end() && beast::iequals(expect->value(), "100-continue") && !parser_->is_done()) {
       state_ = State::Writing;
       deadline_ = Clock::now() + srv_.lim.read_timeout;
       asio::async_write(sock_, asio::buffer(kContinue.data(), kContinue.size()),
@@ -288,14 +281,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_body() {
     if (parser_->is_done()) return dispatch();
     deadline_ = Clock::now() + srv_.lim.read_timeout;  // renewed on every piece that arrives
-    bhttp::async_read_some(
-        sock_, buf_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-          if (!ec) return self->read_body();
-          if (ec == bhttp::error::body_limit) return self->refuse_too_large();
-          if (is_parse_error(ec) && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message)
-            return self->refuse(400, "malformed HTTP request body", false);
-          self->close();
-        });
+    bhttp::async_read_some(sock_, buf_, *parser_,
+                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                             if (!ec) return self->read_body();
+                             if (ec == bhttp::error::body_limit) return self->refuse_too_large();
+                             if (is_malformed(ec))
+                               return self->refuse(400, "malformed HTTP request body", false);
+                             self->close();
+                           });
   }
 
   void refuse_too_large() {
@@ -339,7 +332,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return write();
     }
     if (req_.body.size() <= srv_.lim.inline_body_bytes) {
-      run(*found.handler);
+      run([&] { (*found.handler)(req_, out_); });
       if (!out_.defer) return write();
       return to_pool(nullptr);
     }
@@ -349,36 +342,38 @@ class Session : public std::enable_shared_from_this<Session> {
   // The handler `h` (when not null), then the work it deferred, on the worker pool; the answer is
   // written by the loop. (The work guard keeps the loop running meanwhile.)
   void to_pool(const Handler* h) {
-    asio::post(
-        *srv_.pool, [self = shared_from_this(), h, guard = asio::make_work_guard(loop_.ioc)]() mutable {
-          if (h) self->run(*h);
-          if (self->out_.defer) {
-            const Handler rest = [d = std::move(self->out_.defer)](Request&, Response& res) { d(res); };
-            self->out_.defer = nullptr;
-            self->run(rest);
-          }
-          auto& ioc = self->loop_.ioc;
-          asio::post(ioc, [self = std::move(self)] { self->write(); });
-          guard.reset();
-        });
+    asio::post(*srv_.pool,
+               [self = shared_from_this(), h, guard = asio::make_work_guard(loop_.ioc)]() mutable {
+                 Session& s = *self;
+                 if (h) s.run([&] { (*h)(s.req_, s.out_); });
+                 if (s.out_.defer) {
+                   const auto rest = std::exchange(s.out_.defer, nullptr);
+                   s.run([&] { rest(s.out_); });
+                 }
+                 auto& ioc = self->loop_.ioc;
+                 asio::post(ioc, [self = std::move(self)] { self->write(); });
+                 guard.reset();
+               });
   }
 
-  void run(const Handler& h) {
+  // Runs f() (a handler, or the work it deferred); what escapes it is answered 500.
+  template <class F>
+  void run(F&& f) {
     try {
-      h(req_, out_);
+      f();
     } catch (const std::exception& e) {
-      if (srv_.self.on_exception) srv_.self.on_exception(method_, out_.tag, e.what());
-      const int tag = out_.tag;
-      out_ = Response{};
-      out_.tag = tag;
-      out_.status = 500;
-      out_.set_body(srv_.error_body(500, "internal error"), "application/json");
+      internal_error(e.what());
     } catch (...) {
-      if (srv_.self.on_exception) srv_.self.on_exception(method_, out_.tag, "unknown exception");
-      out_ = Response{};
-      out_.status = 500;
-      out_.set_body(srv_.error_body(500, "internal error"), "application/json");
+      internal_error("unknown exception");
     }
+  }
+  void internal_error(const char* what) {
+    if (srv_.self.on_exception) srv_.self.on_exception(method_, out_.tag, what);
+    const int tag = out_.tag;
+    out_ = Response{};
+    out_.tag = tag;
+    out_.status = 500;
+    out_.set_body(srv_.error_body(500, "internal error"), "application/json");
   }
 
   void write() {

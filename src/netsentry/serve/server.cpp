@@ -167,9 +167,11 @@ struct Server::Impl {
     };
   }
 
-  // Runs f(res) on the worker pool (explanations that take milliseconds), with the same errors.
+  // Runs f(res) now, or, when `later`, on the worker pool once the handler has returned
+  // (explanations that take milliseconds), with the same errors.
   template <class F>
-  static void defer(Route route, http::Response& res, F f) {
+  static void answer_now_or_later(Route route, http::Response& res, bool later, F f) {
+    if (!later) return f(res);
     res.defer = [route, f = std::move(f)](http::Response& r) mutable {
       answer_errors(route, r, [&] { f(r); });
     };
@@ -177,23 +179,21 @@ struct Server::Impl {
 
   template <class F>
   static void answer_errors(Route route, http::Response& res, F&& f) {
-    {
-      try {
-        f();
-      } catch (const RequestError& e) {
-        res.headers.erase(std::remove_if(res.headers.begin(), res.headers.end(),
-                                         [](const auto& h) { return h.first != "WWW-Authenticate"; }),
-                          res.headers.end());
-        send_error(res, e.status, e.what(), e.column, e.row);
-      } catch (const DataError& e) {
-        res.headers.clear();
-        send_error(res, 400, e.what());
-      } catch (const std::exception& e) {
-        // Exception texts come from the model or the library, never from request bodies or headers.
-        spdlog::error("{}: {}", route_name(route), e.what());
-        res.headers.clear();
-        send_error(res, 500, "internal error");
-      }
+    try {
+      f();
+    } catch (const RequestError& e) {
+      res.headers.erase(std::remove_if(res.headers.begin(), res.headers.end(),
+                                       [](const auto& h) { return h.first != "WWW-Authenticate"; }),
+                        res.headers.end());
+      send_error(res, e.status, e.what(), e.column, e.row);
+    } catch (const DataError& e) {
+      res.headers.clear();
+      send_error(res, 400, e.what());
+    } catch (const std::exception& e) {
+      // Exception texts come from the model or the library, never from request bodies or headers.
+      spdlog::error("{}: {}", route_name(route), e.what());
+      res.headers.clear();
+      send_error(res, 500, "internal error");
     }
   }
 
@@ -351,6 +351,7 @@ struct Server::Impl {
               std::string note;
               const bool explain =
                   explain_within_budget(*m, pr.X.rows, pr.explain && !param_false(req, "explain"), note);
+              const bool later = explain && slow_explanations(*m, pr.X.rows);
               auto answer = [this, m, X = std::move(pr.X), explain, note](http::Response& r) {
                 openmp_threads_for(X.rows);
                 auto sc = run_model(*m, X, explain);
@@ -360,10 +361,7 @@ struct Server::Impl {
                 r.set_body(std::move(out), "application/json");
                 r.set_header("X-Model-Version", m->version);
               };
-              if (explain && slow_explanations(*m, pr.X.rows))
-                defer(Route::ApiPredict, res, std::move(answer));
-              else
-                answer(res);
+              answer_now_or_later(Route::ApiPredict, res, later, std::move(answer));
             }));
 
     s.route("POST", "/api/v1/predict/csv",
@@ -374,7 +372,7 @@ struct Server::Impl {
               std::string note;
               const bool explain = explain_within_budget(*m, cr.X.rows, !param_false(req, "explain"), note);
               const bool json = accepts_json(req);
-              const std::size_t rows = cr.X.rows;
+              const bool later = explain && slow_explanations(*m, cr.X.rows);
               auto answer = [this, m, cr = std::move(cr), explain, note, json](http::Response& r) {
                 openmp_threads_for(cr.X.rows);
                 auto sc = run_model(*m, cr.X, explain);
@@ -391,10 +389,7 @@ struct Server::Impl {
                   r.set_header("Content-Disposition", "attachment; filename=\"predictions.csv\"");
                 }
               };
-              if (explain && slow_explanations(*m, rows))
-                defer(Route::ApiPredictCsv, res, std::move(answer));
-              else
-                answer(res);
+              answer_now_or_later(Route::ApiPredictCsv, res, later, std::move(answer));
             }));
 
     s.route("POST", "/api/v1/train",
