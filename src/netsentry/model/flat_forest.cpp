@@ -1294,7 +1294,7 @@ class Chunks {
     }
   }
   ~Chunks() {
-    if (state_->phase.load() == 0) {  // never ran (an exception): let the helper go
+    if (helped_ && state_->phase.load() == 0) {  // never ran (an exception): let the helper go
       state_->phase.store(2);
       state_->phase.notify_all();
     }
@@ -1311,7 +1311,7 @@ class Chunks {
     s.fn = &fn;
     s.call = [](const void* f, std::size_t b, std::size_t e) { (*static_cast<const Fn*>(f))(b, e); };
     s.phase.store(1);
-    s.phase.notify_all();
+    if (helped_) s.phase.notify_all();  // (only the helper waits on it: no wake-up call otherwise)
     s.work(false);
     for (std::size_t d = s.done.load(); d < n; d = s.done.load()) s.done.wait(d);
   }
