@@ -103,6 +103,7 @@ Matrix KnnImputer::transform(const Matrix& X) const {
   }
 
   auto impute_rows = [&](std::size_t begin, std::size_t end) {
+    if (begin >= end) return;  // no row to impute: no scratch (dist has one entry per training row)
     std::vector<double> dist(N), x_zero(F), x_present(F);
     std::vector<Donor> best;
     for (std::size_t t = begin; t < end; ++t) {
