@@ -123,14 +123,35 @@ log "reference answers $seed_answer"
 log "netsentry answers $(cut -c1-160 <<<"$ns_answer")"
 
 # --- one-row JSON under wrk --------------------------------------------------------------------
-run_wrk() {  # NAME URL BODY_FILE
+steal_ticks() { awk '/^cpu / { print $9 }' /proc/stat; }  # time the host took from this VM's cores
+run_wrk() {  # NAME URL BODY_FILE: one RESULT line, plus wrk's own CPU seconds and the host's steal
   log "wrk -t2 -c16 -d$duration: $1"
-  BODY_FILE=$3 wrk -t2 -c16 -d"$duration" -s "$root/bench/post_json.lua" "$2" >"$work/wrk_$1.txt"
-  grep '^RESULT' "$work/wrk_$1.txt" | sed "s/^RESULT/$1/"
+  local TIMEFORMAT='%U %S' s0 s1 cpu
+  s0=$(steal_ticks)
+  { time BODY_FILE=$3 wrk -t2 -c16 -d"$duration" -s "$root/bench/post_json.lua" "$2" >"$work/wrk_$1.txt"; } \
+    2>"$work/wrk_cpu_$1.txt"
+  s1=$(steal_ticks)
+  cpu=$(awk '{ print $1 + $2 }' "$work/wrk_cpu_$1.txt")
+  grep '^RESULT' "$work/wrk_$1.txt" | sed "s/^RESULT/$1/; s/\$/ wrk_cpu_s=$cpu steal_s=$(echo "($s1 - $s0) / $(getconf CLK_TCK)" | bc -l)/"
 }
 run_wrk seed "http://127.0.0.1:$seed_port/predict_json" "$work/one_seed.json" >"$work/wrk.txt"
 run_wrk netsentry "http://127.0.0.1:$ns_port/api/v1/predict" "$work/one_netsentry.json" >>"$work/wrk.txt"
 run_wrk netsentry_explain "http://127.0.0.1:$ns_port/api/v1/predict" "$work/one_netsentry_explain.json" >>"$work/wrk.txt"
+
+# The machine's ceiling: the same wrk against a responder that does nothing but read each request
+# and send a fixed answer of the same size (bench/http_floor.cpp, one event loop per core). No server
+# can answer more requests/s than it here, with wrk on the same cores.
+floor_bin=$(dirname "$netsentry")/bench/netsentry_http_floor
+if [[ -x "$floor_bin" ]]; then
+  floor_port=$(free_port)
+  while [[ "$floor_port" == "$seed_port" || "$floor_port" == "$ns_port" ]]; do floor_port=$(free_port); done
+  "$floor_bin" "$floor_port" "$(nproc)" "$(printf '%s' "$ns_answer" | wc -c)" >"$work/floor.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$floor_port/"
+  run_wrk floor "http://127.0.0.1:$floor_port/api/v1/predict" "$work/one_netsentry.json" >>"$work/wrk.txt"
+else
+  log "no $floor_bin (built with the release build): the machine's ceiling is not measured"
+fi
 
 # --- 1,000-row CSV uploads ---------------------------------------------------------------------
 upload() {  # NAME URL FIELD_OR_BODY: prints the median seconds of $repeat uploads
@@ -182,6 +203,22 @@ rps_ratio_x=$(echo "$(field netsentry_explain rps) / $(field seed rps)" | bc -l)
 p99_ratio_x=$(echo "$(field seed p99_ms) / $(field netsentry_explain p99_ms)" | bc -l)
 printf '  ratio (netsentry / reference): throughput %.0fx, p99 %.0fx lower' "$rps_ratio" "$p99_ratio"
 printf '   (explain asked: %.0fx, p99 %.0fx lower)\n' "$rps_ratio_x" "$p99_ratio_x"
+if grep -q '^floor ' "$work/wrk.txt"; then
+  printf '  %-28s %12.1f %10.3f %10.3f %8s\n' "ceiling: do-nothing responder" "$(field floor rps)" \
+    "$(field floor p50_ms)" "$(field floor p99_ms)" "$(($(field floor errors) + $(field floor non2xx)))"
+  printf '  the ceiling is %.0fx the reference: 300x its throughput would be %.0f req/s; netsentry reached %.0f%% of the ceiling\n' \
+    "$(echo "$(field floor rps) / $(field seed rps)" | bc -l)" "$(echo "300 * $(field seed rps)" | bc -l)" \
+    "$(echo "100 * $(field netsentry rps) / $(field floor rps)" | bc -l)"
+fi
+printf '  wrk CPU seconds (of %s cores x %s):' "$(nproc)" "$duration"
+for n in seed netsentry netsentry_explain floor; do
+  grep -q "^$n " "$work/wrk.txt" && printf ' %s %.1f' "$n" "$(field "$n" wrk_cpu_s)"
+done
+printf '; host steal during each run (s):'
+for n in seed netsentry netsentry_explain floor; do
+  grep -q "^$n " "$work/wrk.txt" && printf ' %s %.2f' "$n" "$(field "$n" steal_s)"
+done
+echo
 if [[ "$explain_label" == *omitted* ]]; then
   echo "  * this model's reasons cost more than serve.explain_budget_ms per request:"
   grep -o '"explanations":"[^"]*"' <<<"$explain_answer" | sed 's/^/    /'
