@@ -388,7 +388,9 @@
     kv(info, 'created', model.created_at);
     kv(info, 'target', model.target);
     kv(info, 'features', model.features.length);
-    kv(info, 'explanations', model.can_explain ? 'yes' : 'no');
+    kv(info, 'explanations', !model.can_explain ? 'no'
+      : model.explain_method === 'path' ? 'tree-path attributions (exact SHAP would be slow for this model)'
+      : 'exact SHAP');
     const met = $('#model-metrics');
     clear(met);
     const all = model.metrics || {};

@@ -10,6 +10,8 @@
 #include "netsentry/registry/bundle.hpp"
 #include "netsentry/serve/jobs.hpp"
 #include "netsentry/serve/model_store.hpp"
+#include "netsentry/serve/options.hpp"
+#include "netsentry/serve/predict_io.hpp"
 #include "netsentry/table/csv.hpp"
 #include "support/paths.hpp"
 #include "support/serve_harness.hpp"
@@ -180,6 +182,52 @@ TEST_F(ServeApi, ExplanationsCanBeTurnedOffPerRequest) {
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200);
   EXPECT_FALSE(json::parse(res->body)["predictions"][0].contains("reasons"));
+}
+
+TEST(ServeExplainMethod, ShapOrPathAttributionsAsConfigured) {
+  using namespace netsentry::serve;
+  // The served model's reasons by exact SHAP or by path attributions (serve.explain_method), and
+  // what GET /api/v1/model says of them.
+  const auto dir = serve_bundle('a');
+  const std::map<std::string, std::string> names = {{"-1", "phishing"}, {"1", "legitimate"}};
+  auto shap = load_model(dir, names, ExplainMethod::Shap);
+  auto path = load_model(dir, names, ExplainMethod::Path);
+  auto automatic = load_model(dir, names, ExplainMethod::Auto);
+  ASSERT_TRUE(shap->can_explain);
+  ASSERT_TRUE(path->can_explain);
+  EXPECT_TRUE(automatic->can_explain);
+  EXPECT_EQ(shap->attribution, ModelBundle::Attribution::Shap);
+  const bool has_path =
+      path->bundle.explain(Matrix(1, path->features.size(), 0.0), ModelBundle::Attribution::Path).has_value();
+  EXPECT_EQ(path->attribution, has_path ? ModelBundle::Attribution::Path : ModelBundle::Attribution::Shap);
+  EXPECT_EQ(json::parse(shap->info_json)["explain_method"], "shap");
+  EXPECT_EQ(json::parse(path->info_json)["explain_method"], has_path ? "path" : "shap");
+  // Both decompose the same margin: per row the two sets of shares have the same sum.
+  auto X = shap->bundle.features_from(parse_csv(sample_csv_rows(40, false), "sample"));
+  auto a = run_model(*shap, X, true), b = run_model(*path, X, true);
+  ASSERT_TRUE(a.contributions && b.contributions);
+  EXPECT_EQ(a.scored.probability, b.scored.probability);
+  bool differ = false;
+  for (std::size_t r = 0; r < X.rows; ++r) {
+    double sa = 0, sb = 0;
+    for (double v : a.contributions->row(r)) sa += v;
+    for (double v : b.contributions->row(r)) sb += v;
+    EXPECT_NEAR(sa, sb, 1e-3 * std::max(1.0, std::fabs(sa))) << "row " << r;
+    for (std::size_t c = 0; c < X.cols; ++c)
+      differ = differ || (*a.contributions)(r, c) != (*b.contributions)(r, c);
+  }
+  EXPECT_EQ(differ, has_path);
+  // The option, and a bad value named.
+  PipelineConfig cfg;
+  cfg.raw = json{{"serve", {{"explain_method", "path"}}}};
+  EXPECT_EQ(options_from_config(cfg).explain_method, ExplainMethod::Path);
+  cfg.raw = json{{"serve", {{"explain_method", "lime"}}}};
+  try {
+    options_from_config(cfg);
+    ADD_FAILURE() << "no error for explain_method: lime";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("serve.explain_method"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(ServeApi, PredictCsvAnswersCsvOrJsonByAccept) {

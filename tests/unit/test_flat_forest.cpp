@@ -3,6 +3,7 @@
 // batches and small ones, all rounds and the first n, one thread and two.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -240,6 +241,74 @@ TEST(FlatForest, RefusesWhatItDoesNotCover) {
   EXPECT_FALSE(xgb::FlatForest::from_json("{\"learner\": [1, 2", &why));
   EXPECT_FALSE(why.empty());
   EXPECT_FALSE(xgb::FlatForest::from_json("{}", &why));
+}
+
+TEST(FlatForest, AttributionsAreXgboostsApproximateContributions) {
+  // Path attributions (Saabas) against XGBoost's own approximate contributions (pred_contribs with
+  // approx_contribs) on every row, with and without missing values: the same numbers, and per row
+  // they add up to the margin. The families' path_contributions() give the same.
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  for (const auto& [family, params] : cases()) {
+    SCOPED_TRACE(family);
+    auto clf = create_classifier(family, params);
+    clf->fit(d.Xtr, d.ytr);
+    test::TempDir dir;
+    clf->save(dir.path());
+    xgb::Booster booster;
+    load_saved(booster, dir.path());
+    std::string why;
+    auto flat = xgb::FlatForest::from_ubjson(booster.serialize("ubj"), &why);
+    ASSERT_TRUE(flat) << why;
+    ASSERT_TRUE(flat->has_attributions());
+    for (const Matrix* X : {&d.X, &d.X_missing}) {
+      SCOPED_TRACE(X == &d.X ? "complete rows" : "rows with missing values");
+      const Matrix want = booster.contributions(*X, /*approximate=*/true);
+      const Matrix got = flat->attributions(*X);
+      ASSERT_EQ(got.rows, want.rows);
+      ASSERT_EQ(got.cols, X->cols + 1);
+      double worst = 0;
+      for (std::size_t i = 0; i < got.data.size(); ++i)
+        worst = std::max(worst, std::fabs(got.data[i] - want.data[i]));
+      EXPECT_LE(worst, 1e-4);
+      // Not the exact SHAP values (a different decomposition of the same margin).
+      const Matrix shap = booster.contributions(first_rows(*X, 50));
+      double apart = 0;
+      for (std::size_t i = 0; i < shap.data.size(); ++i)
+        apart = std::max(apart, std::fabs(shap.data[i] - got.data[i]));
+      if (std::string(family) != "decision_tree") {
+        EXPECT_GT(apart, 1e-3);
+      }
+      // Shares + bias = the margin (log-odds of class 1).
+      std::vector<float> margin(X->rows);
+      flat->predict_margin(X->data.data(), X->rows, margin.data());
+      for (std::size_t r = 0; r < got.rows; ++r) {
+        double sum = 0;
+        for (double v : got.row(r)) sum += v;
+        ASSERT_NEAR(sum, margin[r], 1e-3 * std::max(1.0, std::fabs(double{margin[r]}))) << "row " << r;
+      }
+      const auto via_family = clf->path_contributions(*X);
+      ASSERT_TRUE(via_family);
+      EXPECT_EQ(via_family->data, got.data);
+    }
+  }
+  // A document without the nodes' covers still predicts, but does not attribute.
+  auto clf = create_classifier("gradient_boosting", {{"n_estimators", 4}, {"max_depth", 3}});
+  clf->fit(d.Xtr, d.ytr);
+  test::TempDir dir;
+  clf->save(dir.path());
+  json model = json::parse(model_json(dir.path()));
+  for (auto& tree : model["learner"]["gradient_booster"]["model"]["trees"]) tree.erase("sum_hessian");
+  auto flat = xgb::FlatForest::from_json(model.dump());
+  ASSERT_TRUE(flat);
+  EXPECT_FALSE(flat->has_attributions());
+  EXPECT_THROW(flat->attributions(d.X), std::logic_error);
+  EXPECT_EQ(flat->predict_proba(d.X), xgb::FlatForest::from_json(model_json(dir.path()))->predict_proba(d.X));
+  // Logistic regression (gblinear) has no path attributions: its SHAP values are exact and cheap.
+  auto linear = create_classifier("logistic_regression", json::object());
+  linear->fit(d.Xtr, d.ytr);
+  EXPECT_FALSE(linear->path_contributions(d.X));
+  EXPECT_TRUE(linear->contributions(d.X));
 }
 
 TEST(FlatForest, MatchesXgboostOnContinuousValues) {

@@ -57,6 +57,12 @@ class Classifier {
     (void)X;
     return std::nullopt;
   }
+  // The same, cheaper and approximate where the family has such a method (tree ensembles: path
+  // attributions, which also add up to the log-odds); empty otherwise.
+  virtual std::optional<Matrix> path_contributions(const Matrix& X) const {
+    (void)X;
+    return std::nullopt;
+  }
   // Global feature importance (one value per feature), when the family has one.
   virtual std::vector<double> feature_importance(std::size_t n_features) const {
     return std::vector<double>(n_features, 0.0);

@@ -35,6 +35,7 @@ class ModelReader {
     out_value_.push_back(0.0f);
     out_default_left_.push_back(0);
     out_depth_.push_back(0);
+    out_hess_.push_back(1.0f);
   }
 
   bool null() { return true; }
@@ -85,6 +86,7 @@ class ModelReader {
       feature_.clear();
       cond_.clear();
       dleft_.clear();
+      hess_.clear();
     }
     stack_.push_back({c, Field::None});
     return true;
@@ -148,6 +150,8 @@ class ModelReader {
           f.field = Field::DefaultLeft;
         else if (k == "split_type")
           f.field = Field::SplitType;
+        else if (k == "sum_hessian")
+          f.field = Field::Hess;
         else if (k == "tree_param")
           f.field = Field::TreeParam;
         break;
@@ -199,6 +203,7 @@ class ModelReader {
   std::optional<FlatForest> finish(std::string& why);
   void build_blocks(FlatForest& f);
   bool build_hops(FlatForest& f);
+  void build_paths(FlatForest& f);
   const std::string& error() const { return error_; }
 
  private:
@@ -240,7 +245,8 @@ class ModelReader {
     Feature,
     Cond,
     DefaultLeft,
-    SplitType
+    SplitType,
+    Hess
   };
   struct Frame {
     Ctx ctx;
@@ -265,6 +271,9 @@ class ModelReader {
         break;
       case Field::DefaultLeft:
         dleft_.reserve(n);
+        break;
+      case Field::Hess:
+        hess_.reserve(n);
         break;
       default:
         break;
@@ -304,6 +313,9 @@ class ModelReader {
             break;
           case Field::SplitType:
             categorical_ |= v != 0;
+            break;
+          case Field::Hess:
+            hess_.push_back(static_cast<float>(v));
             break;
           default:
             break;
@@ -347,6 +359,9 @@ class ModelReader {
       return false;
     }
     const auto root = static_cast<std::uint32_t>(out_feature_.size());
+    // Each node's cover (sum of hessians) weighs its subtree's mean value in path attributions;
+    // without it (not in every document) the forest still predicts but does not attribute.
+    with_hess_ = with_hess_ && hess_.size() == n;
     queue_.assign(1, 0);
     depth_.assign(1, 0);
     int max_depth = 0;
@@ -361,6 +376,7 @@ class ModelReader {
         out_value_.push_back(cond_[old]);
         out_default_left_.push_back(0);
         out_depth_.push_back(static_cast<std::uint8_t>(depth_[q]));
+        out_hess_.push_back(with_hess_ ? hess_[old] : 0.0f);
         continue;
       }
       const std::int32_t l = left_[old], r = right_[old];
@@ -379,6 +395,7 @@ class ModelReader {
       out_value_.push_back(0.0f);
       out_default_left_.push_back(dleft_[old]);
       out_depth_.push_back(static_cast<std::uint8_t>(depth_[q]));
+      out_hess_.push_back(with_hess_ ? hess_[old] : 0.0f);
       queue_.push_back(l);
       queue_.push_back(r);
       depth_.push_back(depth_[q] + 1);
@@ -396,6 +413,7 @@ class ModelReader {
   std::vector<std::int64_t> feature_;
   std::vector<float> cond_;
   std::vector<std::uint8_t> dleft_;
+  std::vector<float> hess_;
   std::vector<std::int32_t> queue_;
   std::vector<int> depth_;
   // Every tree read so far, in the evaluator's node order.
@@ -403,6 +421,8 @@ class ModelReader {
   std::vector<std::uint32_t> out_left_;
   std::vector<float> out_threshold_, out_value_;
   std::vector<std::uint8_t> out_default_left_, out_depth_;
+  std::vector<float> out_hess_;
+  bool with_hess_ = true;  // every tree so far had its sum_hessian
   std::vector<std::uint32_t> tree_root_;
   std::vector<std::uint8_t> tree_depth_;
   // Model parameters.
@@ -414,6 +434,32 @@ class ModelReader {
 
 // The blocks of every tree (masks): breadth first from the root, a block per node at a depth that is
 // a multiple of 3 below it and per leaf, each with the table of where its tests' outcomes lead.
+// Path attributions: per node its feature, threshold and left child, and its subtree's mean value
+// (XGBoost's FillNodeMeanValues: a leaf's value; a split's, the mean of its children weighted by
+// their covers, in float). Children come after their parent, so one backward pass computes them.
+void ModelReader::build_paths(FlatForest& f) {
+  const std::size_t n = out_feature_.size();
+  if (!with_hess_ || out_hess_.size() != n) return;
+  std::vector<FlatForest::PathNode> path(n);
+  for (std::size_t i = n; i-- > 1;) {
+    FlatForest::PathNode& p = path[i];
+    p.feature = out_feature_[i];
+    p.threshold = out_threshold_[i];
+    p.left = out_left_[i];
+    p.default_left = out_default_left_[i];
+    if (p.feature < 0) {
+      p.mean = out_value_[i];
+      continue;
+    }
+    const std::uint32_t l = p.left, r = p.left + 1;
+    if (!(out_hess_[i] > 0.0f)) return;  // a split without cover: no mean to attribute with
+    float mean = path[l].mean * out_hess_[l];
+    mean += path[r].mean * out_hess_[r];
+    p.mean = mean / out_hess_[i];
+  }
+  f.path_ = std::move(path);
+}
+
 void ModelReader::build_blocks(FlatForest& f) {
   constexpr int kLevels = 3;
   const auto& nodes = f.nodes_;
@@ -757,6 +803,7 @@ std::optional<FlatForest> ModelReader::finish(std::string& why) {
           static_cast<std::uint16_t>(std::lower_bound(c.begin(), c.end(), out_threshold_[i]) - c.begin() + 1);
     }
   }
+  build_paths(f);
   f.value_ = std::move(out_value_);
   f.default_left_ = std::move(out_default_left_);
   f.tree_root_ = std::move(tree_root_);
@@ -1495,6 +1542,46 @@ std::vector<double> FlatForest::predict_proba(const Matrix& X, int rounds, int m
   check_columns(X);
   std::vector<double> out(X.rows);
   predict_proba(X.data.data(), X.rows, out.data(), rounds, max_threads);
+  return out;
+}
+
+Matrix FlatForest::attributions(const Matrix& X) const {
+  if (!has_attributions())
+    throw std::logic_error("FlatForest: this model has no node covers to attribute with");
+  check_columns(X);
+  const std::size_t F = n_features_;
+  Matrix out(X.rows, F + 1, 0.0);
+  std::vector<float> total(F + 1), tree(F + 1, 0.0f), x(F);
+  std::vector<std::uint32_t> touched;
+  for (std::size_t r = 0; r < X.rows; ++r) {
+    for (std::size_t c = 0; c < F; ++c) x[c] = static_cast<float>(X(r, c));
+    std::fill(total.begin(), total.end(), 0.0f);
+    for (const std::uint32_t root : tree_root_) {
+      // As XGBoost: a tree's shares are summed apart, then added to the row's.
+      touched.clear();
+      std::uint32_t node = root;
+      float value = path_[node].mean;
+      tree[F] = value;
+      while (path_[node].feature >= 0) {
+        const PathNode& p = path_[node];
+        const auto f = static_cast<std::uint32_t>(p.feature);
+        const float v = x[f];
+        const bool left = std::isnan(v) ? p.default_left != 0 : v < p.threshold;
+        node = left ? p.left : p.left + 1;
+        const float next = path_[node].mean;
+        if (tree[f] == 0.0f) touched.push_back(f);
+        tree[f] += next - value;
+        value = next;
+      }
+      total[F] += tree[F];
+      for (const std::uint32_t f : touched) {
+        total[f] += tree[f];
+        tree[f] = 0.0f;
+      }
+    }
+    total[F] += base_margin_;
+    for (std::size_t c = 0; c <= F; ++c) out(r, c) = total[c];
+  }
   return out;
 }
 

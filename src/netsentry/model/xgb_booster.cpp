@@ -183,18 +183,33 @@ const FlatForest* Booster::compiled() const {
   return compiled_->forest.get();
 }
 
-Matrix Booster::contributions(const Matrix& X) const {
-  ready();
+namespace {
+
+// XGBoost's contributions of each row: prediction type 2 (SHAP) or 3 (approximate: Saabas).
+Matrix xgboost_contributions(BoosterHandle h, const Matrix& X, int type) {
   DMatrix d(X);
-  const char* cfg =
-      "{\"type\":2,\"training\":false,\"iteration_begin\":0,\"iteration_end\":0,\"strict_shape\":false}";
+  const std::string cfg =
+      "{\"type\":" + std::to_string(type) +
+      ",\"training\":false,\"iteration_begin\":0,\"iteration_end\":0,\"strict_shape\":false}";
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* res = nullptr;
-  check(XGBoosterPredictFromDMatrix(h_, d.handle(), cfg, &shape, &dim, &res), "contributions");
+  check(XGBoosterPredictFromDMatrix(h, d.handle(), cfg.c_str(), &shape, &dim, &res), "contributions");
   Matrix c(X.rows, X.cols + 1);
   for (std::size_t i = 0; i < c.data.size(); ++i) c.data[i] = res[i];
   return c;
+}
+
+}  // namespace
+
+Matrix Booster::contributions(const Matrix& X, bool approximate) const {
+  return xgboost_contributions(ready().h_, X, approximate ? 3 : 2);
+}
+
+Matrix Booster::path_contributions(const Matrix& X) const {
+  const FlatForest* f = ready().compiled();
+  if (f && f->has_attributions() && f->features() == X.cols) return f->attributions(X);
+  return xgboost_contributions(h_, X, 3);
 }
 
 std::vector<double> Booster::importance(std::size_t n_features, const char* type) const {

@@ -59,8 +59,13 @@ class Booster {
   // The trees compiled for fast prediction (FlatForest: the same probabilities), built on first use
   // and kept until the model changes; null when FlatForest does not cover the model (gblinear).
   const FlatForest* compiled() const;
-  // rows x (features + 1) SHAP contributions (margin units); last column is the bias.
-  Matrix contributions(const Matrix& X) const;
+  // rows x (features + 1) SHAP contributions (margin units), by XGBoost; last column is the bias.
+  // approximate: XGBoost's approximate contributions (path attributions: Saabas) instead.
+  Matrix contributions(const Matrix& X, bool approximate = false) const;
+  // The same shape, path attributions (XGBoost's approximate contributions: Saabas), which add up
+  // to the margin as SHAP values do, at a fraction of the cost on deep trees; by FlatForest when it
+  // covers the model, else by XGBoost.
+  Matrix path_contributions(const Matrix& X) const;
   // Gain importance per feature index ("f0", "f1", ...); 0 for features never used.
   std::vector<double> importance(std::size_t n_features, const char* type = "total_gain") const;
   void save(const std::filesystem::path& file) const;  // .json -> XGBoost's JSON model format

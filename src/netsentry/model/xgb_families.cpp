@@ -115,6 +115,10 @@ class XgbClassifier final : public Classifier {
   }
 
   std::optional<Matrix> contributions(const Matrix& X) const override { return ready().contributions(X); }
+  std::optional<Matrix> path_contributions(const Matrix& X) const override {
+    if (spec_.family == "logistic_regression") return std::nullopt;  // gblinear: SHAP is exact and cheap
+    return ready().path_contributions(X);
+  }
 
   std::vector<double> feature_importance(std::size_t n_features) const override {
     if (spec_.family == "logistic_regression") {

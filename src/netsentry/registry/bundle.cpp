@@ -139,8 +139,9 @@ Scored ModelBundle::score(const Matrix& X) const {
   return s;
 }
 
-std::optional<Matrix> ModelBundle::explain(const Matrix& X) const {
-  auto c = model_->contributions(pre_->transform(X));
+std::optional<Matrix> ModelBundle::explain(const Matrix& X, Attribution how) const {
+  const Matrix Xt = pre_->transform(X);
+  auto c = how == Attribution::Path ? model_->path_contributions(Xt) : model_->contributions(Xt);
   if (!c) return std::nullopt;
   Matrix out(c->rows, features_.size());  // drop the bias column
   for (std::size_t i = 0; i < out.rows; ++i)

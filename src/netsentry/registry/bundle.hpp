@@ -64,7 +64,10 @@ class ModelBundle {
   // Preprocess + predict. X in feature order, NaN = missing.
   Scored score(const Matrix& X) const;
   // Per-row feature contributions (rows x features, log-odds units); empty if the family has none.
-  std::optional<Matrix> explain(const Matrix& X) const;
+  // Shap: the family's exact method (SHAP for XGBoost's families); Path: path attributions
+  // (Classifier::path_contributions), empty for families without them.
+  enum class Attribution { Shap, Path };
+  std::optional<Matrix> explain(const Matrix& X, Attribution how = Attribution::Shap) const;
   std::vector<double> feature_importance() const;
 
   // Builder used by the trainer.

@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "netsentry/core/error.hpp"
@@ -35,6 +36,7 @@ std::string build_info(const LoadedModel& m) {
   j["target"] = m.target;
   j["threshold"] = m.bundle.threshold();
   j["can_explain"] = m.can_explain;
+  j["explain_method"] = m.can_explain ? nlohmann::json(attribution_name(m.attribution)) : nlohmann::json();
   j["explain_ms_per_row"] = m.explain_seconds_per_row * 1e3;
   j["model_dir"] = m.dir.filename().string();
   nlohmann::json classes = nlohmann::json::array();
@@ -83,8 +85,31 @@ std::string build_info(const LoadedModel& m) {
 
 }  // namespace
 
+const char* attribution_name(ModelBundle::Attribution a) {
+  return a == ModelBundle::Attribution::Path ? "path" : "shap";
+}
+
+namespace {
+
+// The cost of explaining one row `how` (the best of a few), or nullopt when the model cannot.
+std::optional<double> explain_seconds(const ModelBundle& bundle, const Matrix& one,
+                                      ModelBundle::Attribution how, std::size_t features) {
+  auto ex = bundle.explain(one, how);
+  if (!ex || ex->rows != 1 || ex->cols < features) return std::nullopt;
+  double best = 1e9;
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    (void)bundle.explain(one, how);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+}  // namespace
+
 std::shared_ptr<const LoadedModel> load_model(const std::filesystem::path& dir,
-                                              const std::map<std::string, std::string>& class_names) {
+                                              const std::map<std::string, std::string>& class_names,
+                                              ExplainMethod method) {
   auto m = std::make_shared<LoadedModel>();
   m->bundle = ModelBundle::load(dir);
   m->dir = dir;
@@ -103,19 +128,23 @@ std::shared_ptr<const LoadedModel> load_model(const std::filesystem::path& dir,
   if (s.label.size() != 1 || s.probability.size() != 1)
     throw DataError(dir.string() + ": the model answered " + std::to_string(s.label.size()) +
                     " predictions for one row");
+  // The method, and the cost of explaining one row with it, which bounds explanations per request.
   try {
-    auto ex = m->bundle.explain(one);
-    m->can_explain = ex.has_value() && ex->rows == 1 && ex->cols >= m->features.size();
-    if (m->can_explain) {
-      // The cost of explaining one row (the best of a few), which bounds explanations per request.
-      double best = 1e9;
-      for (int i = 0; i < 3; ++i) {
-        const auto t0 = std::chrono::steady_clock::now();
-        (void)m->bundle.explain(one);
-        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    using A = ModelBundle::Attribution;
+    std::optional<double> cost;
+    if (method != ExplainMethod::Path) cost = explain_seconds(m->bundle, one, A::Shap, m->features.size());
+    const bool try_path = method == ExplainMethod::Path ||
+                          (method == ExplainMethod::Auto && cost && *cost > kAutoShapMaxSecondsPerRow);
+    if (try_path) {
+      if (auto path = explain_seconds(m->bundle, one, A::Path, m->features.size())) {
+        cost = path;
+        m->attribution = A::Path;
+      } else if (!cost) {  // "path" asked for, and the family has none: exact
+        cost = explain_seconds(m->bundle, one, A::Shap, m->features.size());
       }
-      m->explain_seconds_per_row = best;
     }
+    m->can_explain = cost.has_value();
+    m->explain_seconds_per_row = cost.value_or(0.0);
   } catch (const std::exception& e) {
     spdlog::warn("{}: explanations unavailable: {}", dir.string(), e.what());
     m->can_explain = false;
@@ -139,8 +168,9 @@ DirStamp stamp_of(const std::filesystem::path& dir) {
   return s;
 }
 
-ModelStore::ModelStore(std::filesystem::path dir, std::map<std::string, std::string> class_names)
-    : dir_(std::move(dir)), class_names_(std::move(class_names)) {}
+ModelStore::ModelStore(std::filesystem::path dir, std::map<std::string, std::string> class_names,
+                       ExplainMethod method)
+    : dir_(std::move(dir)), class_names_(std::move(class_names)), method_(method) {}
 
 ModelStore::~ModelStore() { stop_watching(); }
 
@@ -158,7 +188,7 @@ bool ModelStore::reload(std::string* error) {
       continue;
     }
     try {
-      auto m = load_model(dir_, class_names_);
+      auto m = load_model(dir_, class_names_, method_);
       if (!(stamp_of(dir_) == before)) {
         why = dir_.string() + ": the directory changed while it was read";
         continue;
@@ -167,9 +197,10 @@ bool ModelStore::reload(std::string* error) {
       current_.store(std::move(m), std::memory_order_release);
       reloads_.fetch_add(1);
       const auto cur = current_.load();
-      const std::string expl =
-          cur->can_explain ? fmt::format(", explanations {:.3f} ms/row", cur->explain_seconds_per_row * 1e3)
-                           : "";
+      const std::string expl = cur->can_explain ? fmt::format(", explanations ({}) {:.3f} ms/row",
+                                                              attribution_name(cur->attribution),
+                                                              cur->explain_seconds_per_row * 1e3)
+                                                : "";
       if (old)
         spdlog::info("model reloaded: version {} -> {} ({} features{})", old->version, cur->version,
                      cur->features.size(), expl);

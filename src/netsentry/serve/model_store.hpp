@@ -31,14 +31,24 @@ struct LoadedModel {
   std::array<std::string, 2> class_value;  // per class index, the target's original value ("-1", "1")
   std::array<std::string, 2> verdict;      // per class index, a name for people ("phishing")
   bool can_explain = false;
-  double explain_seconds_per_row = 0.0;  // measured at load time
-  std::string info_json;                 // the body of GET /api/v1/model, built once
+  double explain_seconds_per_row = 0.0;                                   // measured at load time
+  ModelBundle::Attribution attribution = ModelBundle::Attribution::Shap;  // how reasons are computed
+  std::string info_json;  // the body of GET /api/v1/model, built once
 };
+
+// How a served model's reasons are computed: "shap" (exact), "path" (path attributions, for
+// families that have them; others stay exact), or "auto": exact unless one row costs more than
+// kAutoShapMaxSecondsPerRow and the family has path attributions (deep forests: SHAP takes
+// milliseconds to tens of milliseconds per row, path attributions microseconds).
+enum class ExplainMethod { Auto, Shap, Path };
+inline constexpr double kAutoShapMaxSecondsPerRow = 1e-3;
+const char* attribution_name(ModelBundle::Attribution a);
 
 // Loads, checks and warms up (one prediction) the bundle in `dir`. Throws what ModelBundle::load
 // throws (DataError naming the file).
 std::shared_ptr<const LoadedModel> load_model(const std::filesystem::path& dir,
-                                              const std::map<std::string, std::string>& class_names);
+                                              const std::map<std::string, std::string>& class_names,
+                                              ExplainMethod method = ExplainMethod::Auto);
 
 // What identifies one published version of the directory without reading it: the directory's and
 // metadata.json's inode, metadata.json's size and mtime. A bundle is published by a rename, so any
@@ -53,7 +63,8 @@ DirStamp stamp_of(const std::filesystem::path& dir);
 
 class ModelStore {
  public:
-  ModelStore(std::filesystem::path dir, std::map<std::string, std::string> class_names);
+  ModelStore(std::filesystem::path dir, std::map<std::string, std::string> class_names,
+             ExplainMethod method = ExplainMethod::Auto);
   ~ModelStore();
   ModelStore(const ModelStore&) = delete;
   ModelStore& operator=(const ModelStore&) = delete;
@@ -78,6 +89,7 @@ class ModelStore {
 
   std::filesystem::path dir_;
   std::map<std::string, std::string> class_names_;
+  ExplainMethod method_;
   std::atomic<std::shared_ptr<const LoadedModel>> current_;
   std::mutex reload_mu_;
   DirStamp last_attempt_;  // guarded by reload_mu_: the stamp of the last load tried

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "netsentry/config/config.hpp"
+#include "netsentry/serve/model_store.hpp"
 
 namespace netsentry::serve {
 
@@ -28,6 +29,9 @@ struct ServeOptions {
   // Explanations may cost (rows x the model's measured cost per row) at most this per request;
   // past it a request is answered without reasons, and says so. Exact SHAP on deep forests is slow.
   double explain_budget_ms = 50.0;
+  // How reasons are computed: auto (exact SHAP unless it costs over 1 ms per row and the model has
+  // path attributions), shap, or path (see model_store.hpp).
+  ExplainMethod explain_method = ExplainMethod::Auto;
   std::chrono::milliseconds reload_poll{1000};  // how often the model directory is checked (0 = never)
   int read_timeout_seconds = 10;
   int keep_alive_timeout_seconds = 5;

@@ -634,7 +634,7 @@ Scores run_model(const LoadedModel& m, const Matrix& X, bool explain) {
   if (s.scored.label.size() != X.rows || s.scored.probability.size() != X.rows)
     throw std::runtime_error("the model answered a wrong number of predictions");
   if (explain && m.can_explain) {
-    s.contributions = m.bundle.explain(X);
+    s.contributions = m.bundle.explain(X, m.attribution);
     if (s.contributions && (s.contributions->rows != X.rows || s.contributions->cols < m.features.size()))
       s.contributions.reset();
   }

@@ -121,7 +121,7 @@ struct Server::Impl {
 
   explicit Impl(ServeOptions o)
       : opt(std::move(o)),
-        store(opt.model_dir, opt.class_names),
+        store(opt.model_dir, opt.class_names, opt.explain_method),
         jobs(opt.pipeline, opt.model_dir),
         http(limits_of(opt)) {
     rules.max_rows = opt.max_rows;
