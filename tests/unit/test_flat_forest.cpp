@@ -90,20 +90,33 @@ const std::vector<Case>& cases() {
   return c;
 }
 
+// A case's family fitted on the UCI training rows and saved, and XGBoost's booster loaded from it.
+struct Fitted {
+  std::unique_ptr<Classifier> clf;
+  test::TempDir dir;
+  xgb::Booster booster;
+};
+
+std::unique_ptr<Fitted> fit_and_load(const Case& c) {
+  auto f = std::make_unique<Fitted>();
+  f->clf = create_classifier(c.family, c.params);
+  f->clf->fit(uci().Xtr, uci().ytr);
+  f->clf->save(f->dir.path());
+  load_saved(f->booster, f->dir.path());
+  return f;
+}
+
 }  // namespace
 
 TEST(FlatForest, MatchesXgboostOnEveryRow) {
   if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
   const auto& d = uci();
-  for (const auto& [family, params] : cases()) {
+  for (const auto& c : cases()) {
+    const char* family = c.family;
     SCOPED_TRACE(family);
-    auto clf = create_classifier(family, params);
-    clf->fit(d.Xtr, d.ytr);
-    test::TempDir dir;
-    clf->save(dir.path());
     // XGBoost's own predictor on the saved model, and FlatForest from the same file.
-    xgb::Booster booster;
-    load_saved(booster, dir.path());
+    const auto fitted = fit_and_load(c);
+    const auto& [clf, dir, booster] = *fitted;
     std::string why;
     auto flat = xgb::FlatForest::from_json(model_json(dir.path()), &why);
     ASSERT_TRUE(flat) << why;
@@ -249,14 +262,11 @@ TEST(FlatForest, AttributionsAreXgboostsApproximateContributions) {
   // they add up to the margin. The families' path_contributions() give the same.
   if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
   const auto& d = uci();
-  for (const auto& [family, params] : cases()) {
+  for (const auto& c : cases()) {
+    const char* family = c.family;
     SCOPED_TRACE(family);
-    auto clf = create_classifier(family, params);
-    clf->fit(d.Xtr, d.ytr);
-    test::TempDir dir;
-    clf->save(dir.path());
-    xgb::Booster booster;
-    load_saved(booster, dir.path());
+    const auto fitted = fit_and_load(c);
+    const auto& [clf, dir, booster] = *fitted;
     std::string why;
     auto flat = xgb::FlatForest::from_ubjson(booster.serialize("ubj"), &why);
     ASSERT_TRUE(flat) << why;
