@@ -328,3 +328,53 @@ TEST(Explanations, PredictExplainWorksWithABundleOfEachFamily) {
     }
   }
 }
+
+TEST(Explanations, PredictExplainMethodChoosesShapOrPathAttributions) {
+  // `predict --explain-method`: a random forest's reasons by exact SHAP or by path attributions, the
+  // CLI's top contribution being the bundle's largest by that method; a bad method is refused.
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  const auto& d = uci();
+  test::TempDir dir;
+  {
+    std::ifstream in(test::phishing_csv());
+    std::ofstream out(dir / "input.csv");
+    std::string line;
+    for (int i = 0; i < 31 && std::getline(in, line); ++i) out << line << '\n';
+  }
+  auto clf = create_classifier("random_forest", {{"n_estimators", 32}});
+  auto pre = std::make_unique<Preprocessor>();
+  pre->fit(d.Xtr);
+  clf->fit(pre->transform(d.Xtr), d.ytr);
+  Schema schema;
+  for (auto& f : d.features) schema.columns.push_back({f, "int64"});
+  schema.columns.push_back({"Result", "int64"});
+  ModelBundle::assemble(std::move(clf), std::move(pre), schema, d.features, "Result",
+                        {{"version", "test"}, {"threshold", 0.5}, {"label_mapping", {{"-1", 0}, {"1", 1}}}})
+      .save(dir / "bundle");
+  auto loaded = ModelBundle::load(dir / "bundle");
+  const std::string base = "-q predict --model-dir " + test::shell_quote((dir / "bundle").string()) +
+                           " --input " + test::shell_quote((dir / "input.csv").string()) + " --explain 1";
+  std::vector<double> top[2];
+  for (auto how : {ModelBundle::Attribution::Shap, ModelBundle::Attribution::Path}) {
+    const std::string name = ModelBundle::attribution_name(how);
+    SCOPED_TRACE(name);
+    const auto out = dir / (name + ".csv");
+    auto r =
+        test::run_cli(base + " --explain-method " + name + " --output " + test::shell_quote(out.string()));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    Table t = read_csv(out);
+    ASSERT_EQ(t.rows(), 30u);
+    auto e = loaded.explain(loaded.features_from(t), how);
+    ASSERT_TRUE(e.has_value());
+    top[how == ModelBundle::Attribution::Path] = t.at("contribution_1").num;
+    for (std::size_t i = 0; i < t.rows(); ++i) {
+      double biggest = 0;
+      for (std::size_t j = 0; j < e->cols; ++j) biggest = std::max(biggest, std::abs((*e)(i, j)));
+      EXPECT_NEAR(std::abs(t.at("contribution_1").num[i]), biggest, 1e-9 * (1 + biggest)) << "row " << i;
+    }
+  }
+  EXPECT_NE(top[0], top[1]);  // two different decompositions
+  auto bad = test::run_cli(base + " --explain-method lime");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--explain-method"), std::string::npos) << bad.err;
+}

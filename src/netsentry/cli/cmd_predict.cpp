@@ -22,6 +22,7 @@ using json = nlohmann::json;
 struct PredictArgs {
   std::string model_dir = "final_model", input, output;
   int explain = 0;
+  std::string explain_method = "auto";
   bool metrics = false;
 };
 
@@ -41,6 +42,12 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
   cmd->add_option("-o,--output", args->output, "output CSV (default: stdout)");
   cmd->add_option("--explain", args->explain, "add each row's top K feature contributions")
       ->check(CLI::Range(0, 100));
+  cmd->add_option(
+         "--explain-method", args->explain_method,
+         "shap (exact), path (path attributions of tree ensembles), or auto: shap unless it costs over "
+         "1 ms per row and the model has path attributions")
+      ->check(CLI::IsMember({"auto", "shap", "path"}))
+      ->capture_default_str();
   cmd->add_flag(
       "--metrics", args->metrics,
       "when the input has the target column, print its metrics as JSON (on stdout with -o, else stderr)");
@@ -55,8 +62,11 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
     t.drop("prediction");
     t.drop("probability");
     if (args->explain > 0) {
-      auto c = bundle.explain(X);
+      const auto choice = bundle.choose_explanation(*ModelBundle::parse_explain_method(args->explain_method));
+      auto c = choice.can_explain ? bundle.explain(X, choice.how) : std::nullopt;
       if (!c) throw UsageError("model family '" + bundle.metadata().value("family", "") + "' cannot explain");
+      spdlog::info("explanations: {} ({:.3f} ms per row)", ModelBundle::attribution_name(choice.how),
+                   choice.seconds_per_row * 1e3);
       const auto& f = bundle.features();
       const std::size_t k = std::min<std::size_t>(static_cast<std::size_t>(args->explain), f.size());
       std::vector<Column> reasons(k), contrib(k);

@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "netsentry/core/error.hpp"
@@ -147,6 +149,44 @@ std::optional<Matrix> ModelBundle::explain(const Matrix& X, Attribution how) con
   for (std::size_t i = 0; i < out.rows; ++i)
     for (std::size_t j = 0; j < out.cols; ++j) out(i, j) = (*c)(i, j);
   return out;
+}
+
+std::optional<ModelBundle::ExplainMethod> ModelBundle::parse_explain_method(std::string_view name) {
+  if (name == "auto") return ExplainMethod::Auto;
+  if (name == "shap") return ExplainMethod::Shap;
+  if (name == "path") return ExplainMethod::Path;
+  return std::nullopt;
+}
+
+ModelBundle::ExplainChoice ModelBundle::choose_explanation(ExplainMethod method) const {
+  const Matrix one(1, features_.size(), 0.0);
+  // The cost of explaining one row `how` (the best of a few), or nullopt when the model cannot.
+  auto cost_of = [&](Attribution how) -> std::optional<double> {
+    auto ex = explain(one, how);
+    if (!ex || ex->rows != 1 || ex->cols != features_.size()) return std::nullopt;
+    double best = 1e9;
+    for (int i = 0; i < 3; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      (void)explain(one, how);
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return best;
+  };
+  ExplainChoice c;
+  std::optional<double> cost;
+  if (method != ExplainMethod::Path) cost = cost_of(Attribution::Shap);
+  if (method == ExplainMethod::Path ||
+      (method == ExplainMethod::Auto && cost && *cost > kAutoShapMaxSecondsPerRow)) {
+    if (auto path = cost_of(Attribution::Path)) {
+      cost = path;
+      c.how = Attribution::Path;
+    } else if (!cost) {  // "path" asked for, and the family has none: exact
+      cost = cost_of(Attribution::Shap);
+    }
+  }
+  c.can_explain = cost.has_value();
+  c.seconds_per_row = cost.value_or(0.0);
+  return c;
 }
 
 std::vector<double> ModelBundle::feature_importance() const {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -68,6 +69,23 @@ class ModelBundle {
   // (Classifier::path_contributions), empty for families without them.
   enum class Attribution { Shap, Path };
   std::optional<Matrix> explain(const Matrix& X, Attribution how = Attribution::Shap) const;
+  static const char* attribution_name(Attribution a) { return a == Attribution::Path ? "path" : "shap"; }
+
+  // How to explain (serve.explain_method, `predict --explain-method`): Shap (exact), Path (path
+  // attributions where the family has them, else exact), or Auto: exact unless one row costs more
+  // than kAutoShapMaxSecondsPerRow and the family has path attributions (deep forests: exact SHAP
+  // takes milliseconds to tens of milliseconds per row, path attributions microseconds).
+  enum class ExplainMethod { Auto, Shap, Path };
+  static constexpr double kAutoShapMaxSecondsPerRow = 1e-3;
+  // "auto", "shap" or "path"; nullopt for anything else.
+  static std::optional<ExplainMethod> parse_explain_method(std::string_view name);
+  struct ExplainChoice {
+    bool can_explain = false;
+    Attribution how = Attribution::Shap;
+    double seconds_per_row = 0.0;  // one row explained `how` (the best of a few runs)
+  };
+  // Decides by explaining one row of zeros (a warm-up too). Throws what explain() throws.
+  ExplainChoice choose_explanation(ExplainMethod method) const;
   std::vector<double> feature_importance() const;
 
   // Builder used by the trainer.

@@ -36,7 +36,8 @@ std::string build_info(const LoadedModel& m) {
   j["target"] = m.target;
   j["threshold"] = m.bundle.threshold();
   j["can_explain"] = m.can_explain;
-  j["explain_method"] = m.can_explain ? nlohmann::json(attribution_name(m.attribution)) : nlohmann::json();
+  j["explain_method"] =
+      m.can_explain ? nlohmann::json(ModelBundle::attribution_name(m.attribution)) : nlohmann::json();
   j["explain_ms_per_row"] = m.explain_seconds_per_row * 1e3;
   j["model_dir"] = m.dir.filename().string();
   nlohmann::json classes = nlohmann::json::array();
@@ -85,28 +86,6 @@ std::string build_info(const LoadedModel& m) {
 
 }  // namespace
 
-const char* attribution_name(ModelBundle::Attribution a) {
-  return a == ModelBundle::Attribution::Path ? "path" : "shap";
-}
-
-namespace {
-
-// The cost of explaining one row `how` (the best of a few), or nullopt when the model cannot.
-std::optional<double> explain_seconds(const ModelBundle& bundle, const Matrix& one,
-                                      ModelBundle::Attribution how, std::size_t features) {
-  auto ex = bundle.explain(one, how);
-  if (!ex || ex->rows != 1 || ex->cols < features) return std::nullopt;
-  double best = 1e9;
-  for (int i = 0; i < 3; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    (void)bundle.explain(one, how);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return best;
-}
-
-}  // namespace
-
 std::shared_ptr<const LoadedModel> load_model(const std::filesystem::path& dir,
                                               const std::map<std::string, std::string>& class_names,
                                               ExplainMethod method) {
@@ -130,21 +109,10 @@ std::shared_ptr<const LoadedModel> load_model(const std::filesystem::path& dir,
                     " predictions for one row");
   // The method, and the cost of explaining one row with it, which bounds explanations per request.
   try {
-    using A = ModelBundle::Attribution;
-    std::optional<double> cost;
-    if (method != ExplainMethod::Path) cost = explain_seconds(m->bundle, one, A::Shap, m->features.size());
-    const bool try_path = method == ExplainMethod::Path ||
-                          (method == ExplainMethod::Auto && cost && *cost > kAutoShapMaxSecondsPerRow);
-    if (try_path) {
-      if (auto path = explain_seconds(m->bundle, one, A::Path, m->features.size())) {
-        cost = path;
-        m->attribution = A::Path;
-      } else if (!cost) {  // "path" asked for, and the family has none: exact
-        cost = explain_seconds(m->bundle, one, A::Shap, m->features.size());
-      }
-    }
-    m->can_explain = cost.has_value();
-    m->explain_seconds_per_row = cost.value_or(0.0);
+    const auto choice = m->bundle.choose_explanation(method);
+    m->can_explain = choice.can_explain;
+    m->attribution = choice.how;
+    m->explain_seconds_per_row = choice.seconds_per_row;
   } catch (const std::exception& e) {
     spdlog::warn("{}: explanations unavailable: {}", dir.string(), e.what());
     m->can_explain = false;
@@ -198,7 +166,7 @@ bool ModelStore::reload(std::string* error) {
       reloads_.fetch_add(1);
       const auto cur = current_.load();
       const std::string expl = cur->can_explain ? fmt::format(", explanations ({}) {:.3f} ms/row",
-                                                              attribution_name(cur->attribution),
+                                                              ModelBundle::attribution_name(cur->attribution),
                                                               cur->explain_seconds_per_row * 1e3)
                                                 : "";
       if (old)

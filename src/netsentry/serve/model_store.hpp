@@ -36,13 +36,8 @@ struct LoadedModel {
   std::string info_json;  // the body of GET /api/v1/model, built once
 };
 
-// How a served model's reasons are computed: "shap" (exact), "path" (path attributions, for
-// families that have them; others stay exact), or "auto": exact unless one row costs more than
-// kAutoShapMaxSecondsPerRow and the family has path attributions (deep forests: SHAP takes
-// milliseconds to tens of milliseconds per row, path attributions microseconds).
-enum class ExplainMethod { Auto, Shap, Path };
-inline constexpr double kAutoShapMaxSecondsPerRow = 1e-3;
-const char* attribution_name(ModelBundle::Attribution a);
+// How a served model's reasons are computed (ModelBundle::choose_explanation).
+using ExplainMethod = ModelBundle::ExplainMethod;
 
 // Loads, checks and warms up (one prediction) the bundle in `dir`. Throws what ModelBundle::load
 // throws (DataError naming the file).

@@ -44,15 +44,9 @@ ServeOptions options_from_config(const PipelineConfig& cfg) {
   read_int(s, "keep_alive_timeout_seconds", o.keep_alive_timeout_seconds, 1, 3600, src);
   if (s.contains("explain_method")) {
     const auto& v = s["explain_method"];
-    const std::string m = v.is_string() ? v.get<std::string>() : std::string();
-    if (m == "auto")
-      o.explain_method = ExplainMethod::Auto;
-    else if (m == "shap")
-      o.explain_method = ExplainMethod::Shap;
-    else if (m == "path")
-      o.explain_method = ExplainMethod::Path;
-    else
-      throw UsageError(src + ": serve.explain_method must be auto, shap or path");
+    const auto m = ModelBundle::parse_explain_method(v.is_string() ? v.get<std::string>() : std::string());
+    if (!m) throw UsageError(src + ": serve.explain_method must be auto, shap or path");
+    o.explain_method = *m;
   }
   long long budget = static_cast<long long>(o.explain_budget_ms);
   read_int(s, "explain_budget_ms", budget, 0, 3600000, src);
