@@ -441,6 +441,7 @@ void ModelReader::build_paths(FlatForest& f) {
   const std::size_t n = out_feature_.size();
   if (!with_hess_ || out_hess_.size() != n) return;
   std::vector<FlatForest::PathNode> path(n);
+  path[0].feature = -1;  // the unused leaf
   for (std::size_t i = n; i-- > 1;) {
     FlatForest::PathNode& p = path[i];
     p.feature = out_feature_[i];
@@ -1557,12 +1558,12 @@ Matrix FlatForest::attributions(const Matrix& X) const {
     std::vector<float> total(n * (F + 1), 0.0f), x(n * F);
     for (std::size_t r = 0; r < n; ++r)
       for (std::size_t c = 0; c < F; ++c) x[r * F + c] = static_cast<float>(X(begin + r, c));
-    // Branch-free steps (a row's direction is a coin toss to the branch predictor). With few
-    // features a tree's shares are added to the row's as a whole (zeros included, which adds
-    // nothing), with many only those the path touched.
+    // With few features a tree's shares are added to the row's as a whole (zeros included, which
+    // adds nothing), with many only those the path touched.
     const bool dense = F <= 64;
-    // Rows walk a tree kG at a time in lock step, so that their dependent loads overlap; each keeps
-    // its own shares of the tree (tree[g * F + f]).
+    // Rows walk a tree kG at a time in lock step, so that their dependent loads overlap, with
+    // branch-free steps (a row's direction is a coin toss to the branch predictor); each keeps its
+    // own shares of the tree (tree[g * F + f]).
     constexpr std::size_t kG = 8;
     std::vector<float> tree(kG * F, 0.0f);
     std::vector<std::uint32_t> touched;
