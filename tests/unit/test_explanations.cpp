@@ -280,31 +280,40 @@ TEST(Explanations, BundlesWithoutExplanationDataStillLoadAndPredict) {
   }
 }
 
+namespace {
+
+// The first `rows` rows of the UCI file, as a CSV input for `netsentry predict`.
+void write_input(const std::filesystem::path& file, int rows) {
+  std::ifstream in(test::phishing_csv());
+  std::ofstream out(file);
+  std::string line;
+  for (int i = 0; i <= rows && std::getline(in, line); ++i) out << line << '\n';
+}
+
+// A bundle of `clf` (fitted here, after a preprocessor) on the UCI training rows, saved to `dir`.
+void save_bundle(std::unique_ptr<Classifier> clf, const std::filesystem::path& dir) {
+  const auto& d = uci();
+  auto pre = std::make_unique<Preprocessor>();
+  pre->fit(d.Xtr);
+  clf->fit(pre->transform(d.Xtr), d.ytr);
+  Schema schema;
+  for (auto& f : d.features) schema.columns.push_back({f, "int64"});
+  schema.columns.push_back({"Result", "int64"});
+  ModelBundle::assemble(std::move(clf), std::move(pre), schema, d.features, "Result",
+                        {{"version", "test"}, {"threshold", 0.5}, {"label_mapping", {{"-1", 0}, {"1", 1}}}})
+      .save(dir);
+}
+
+}  // namespace
+
 TEST(Explanations, PredictExplainWorksWithABundleOfEachFamily) {
   if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
-  const auto& d = uci();
   test::TempDir dir;
-  // A small input CSV: the first rows of the UCI file.
-  {
-    std::ifstream in(test::phishing_csv());
-    std::ofstream out(dir / "input.csv");
-    std::string line;
-    for (int i = 0; i < 41 && std::getline(in, line); ++i) out << line << '\n';
-  }
+  write_input(dir / "input.csv", 40);
   for (const char* fam : {"decision_tree_gini", "adaboost", "knn"}) {
     SCOPED_TRACE(fam);
-    auto clf = create_classifier(fam, json::object());
-    auto pre = std::make_unique<Preprocessor>();
-    pre->fit(d.Xtr);
-    clf->fit(pre->transform(d.Xtr), d.ytr);
-    Schema schema;
-    for (auto& f : d.features) schema.columns.push_back({f, "int64"});
-    schema.columns.push_back({"Result", "int64"});
-    auto b = ModelBundle::assemble(
-        std::move(clf), std::move(pre), schema, d.features, "Result",
-        {{"version", "test"}, {"threshold", 0.5}, {"label_mapping", {{"-1", 0}, {"1", 1}}}});
     const auto bundle_dir = dir / (std::string(fam) + "_bundle");
-    b.save(bundle_dir);
+    save_bundle(create_classifier(fam, json::object()), bundle_dir);
     const auto out = dir / (std::string(fam) + "_scored.csv");
     auto r = test::run_cli("-q predict --model-dir " + test::shell_quote(bundle_dir.string()) + " --input " +
                            test::shell_quote((dir / "input.csv").string()) + " --output " +
@@ -333,24 +342,9 @@ TEST(Explanations, PredictExplainMethodChoosesShapOrPathAttributions) {
   // `predict --explain-method`: a random forest's reasons by exact SHAP or by path attributions, the
   // CLI's top contribution being the bundle's largest by that method; a bad method is refused.
   if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
-  const auto& d = uci();
   test::TempDir dir;
-  {
-    std::ifstream in(test::phishing_csv());
-    std::ofstream out(dir / "input.csv");
-    std::string line;
-    for (int i = 0; i < 31 && std::getline(in, line); ++i) out << line << '\n';
-  }
-  auto clf = create_classifier("random_forest", {{"n_estimators", 32}});
-  auto pre = std::make_unique<Preprocessor>();
-  pre->fit(d.Xtr);
-  clf->fit(pre->transform(d.Xtr), d.ytr);
-  Schema schema;
-  for (auto& f : d.features) schema.columns.push_back({f, "int64"});
-  schema.columns.push_back({"Result", "int64"});
-  ModelBundle::assemble(std::move(clf), std::move(pre), schema, d.features, "Result",
-                        {{"version", "test"}, {"threshold", 0.5}, {"label_mapping", {{"-1", 0}, {"1", 1}}}})
-      .save(dir / "bundle");
+  write_input(dir / "input.csv", 30);
+  save_bundle(create_classifier("random_forest", {{"n_estimators", 32}}), dir / "bundle");
   auto loaded = ModelBundle::load(dir / "bundle");
   const std::string base = "-q predict --model-dir " + test::shell_quote((dir / "bundle").string()) +
                            " --input " + test::shell_quote((dir / "input.csv").string()) + " --explain 1";
