@@ -8,7 +8,6 @@
 #include <array>
 #include <chrono>
 #include <fstream>
-#include <optional>
 #include <sstream>
 
 #include "netsentry/core/error.hpp"
