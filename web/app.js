@@ -390,7 +390,7 @@
     kv(info, 'features', model.features.length);
     kv(info, 'explanations', !model.can_explain ? 'no'
       : model.explain_method === 'path' ? 'tree-path attributions (exact SHAP would be slow for this model)'
-      : 'exact SHAP');
+      : 'yes');
     const met = $('#model-metrics');
     clear(met);
     const all = model.metrics || {};

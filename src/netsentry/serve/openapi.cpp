@@ -84,7 +84,7 @@ constexpr const char* kOpenApi = R"json({
     "/readyz": {"get": {"summary": "readiness: a model is loaded", "responses": {"200": {"description": "ready, with the model version"}, "503": {"description": "no model, or stopping"}}}},
     "/metrics": {"get": {"summary": "Prometheus metrics: requests and latency histogram by route, predictions by class, model version", "responses": {"200": {"description": "text exposition format", "content": {"text/plain": {}}}}}},
     "/openapi.json": {"get": {"summary": "this document", "responses": {"200": {"description": "OpenAPI 3", "content": {"application/json": {}}}}}},
-    "/api/v1/model": {"get": {"summary": "the served model: version, features (schema order), classes, metrics, confusion matrix, feature importance, and how reasons are computed (explain_method: shap, exact SHAP values; path, path attributions for deep forests)", "responses": {"200": {"description": "model information", "content": {"application/json": {}}}, "503": {"$ref": "#/components/responses/NotReady"}}}},
+    "/api/v1/model": {"get": {"summary": "the served model: version, features (schema order), classes, metrics, confusion matrix, feature importance, and how reasons are computed (explain_method: shap, the model family's own method, exact SHAP for the XGBoost families; path, path attributions for deep forests)", "responses": {"200": {"description": "model information", "content": {"application/json": {}}}, "503": {"$ref": "#/components/responses/NotReady"}}}},
     "/api/v1/predict": {"post": {
       "summary": "score records given as JSON",
       "parameters": [{"name": "explain", "in": "query", "schema": {"type": "boolean", "default": true}}],
