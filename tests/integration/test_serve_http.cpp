@@ -146,7 +146,7 @@ TEST_F(ServeHttp, IdleKeepAliveConnectionsAreClosedAfterTheTimeout) {
 }
 
 // Three places a prediction can run: on the event loop (no explanations), on the loop with its
-// explanations deferred to the worker pool (12 rows x ~0.3 ms: over the 2 ms kept on a loop), and
+// explanations deferred to the worker pool (12 rows x ~0.3 ms estimated: over the 2 ms kept on a loop), and
 // wholly on the pool (a body over inline_body_bytes). The answers are the same.
 TEST_F(ServeHttp, RequestsOnTheWorkerPoolAnswerAsOnTheEventLoops) {
   const std::string csv = sample_csv_rows(12, false);

@@ -8,10 +8,13 @@
 #include <opencv2/core.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <numeric>
 #include <set>
+#include <thread>
 
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
@@ -371,4 +374,49 @@ TEST(Explanations, PredictExplainMethodChoosesShapOrPathAttributions) {
   auto bad = test::run_cli(base + " --explain-method lime");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("--explain-method"), std::string::npos) << bad.err;
+}
+
+TEST(Explanations, TheMethodAndItsCostFollowTheModelsStructureOnEveryLoad) {
+  // serve.explain_method auto and the explanation budget decide by the family's cost model (the
+  // model's trees, leaves and depth), never by a clock: the same bundle gets the same method and the
+  // same estimate on every load, however busy the machine is; a deep forest is explained by path
+  // attributions, a small boosted model by exact SHAP.
+  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  test::TempDir dir;
+  save_bundle(create_classifier("gradient_boosting", {{"n_estimators", 16}, {"max_depth", 3}}),
+              dir / "small");
+  save_bundle(create_classifier("random_forest", {{"n_estimators", 8}, {"max_depth", 20}}), dir / "forest8");
+  save_bundle(create_classifier("random_forest", {{"n_estimators", 32}, {"max_depth", 20}}),
+              dir / "forest32");
+  std::atomic<bool> stop{false};
+  std::thread busy([&] {  // a loaded machine: another core spinning
+    volatile double x = 1;
+    while (!stop.load(std::memory_order_relaxed)) x = x * 1.0000001 + 1e-9;
+  });
+  std::map<std::string, std::vector<ModelBundle::ExplainChoice>> seen;
+  for (int load = 0; load < 3; ++load)
+    for (const char* name : {"small", "forest8", "forest32"})
+      seen[name].push_back(
+          ModelBundle::load(dir / name).choose_explanation(ModelBundle::ExplainMethod::Auto));
+  stop = true;
+  busy.join();
+  for (const auto& [name, choices] : seen) {
+    SCOPED_TRACE(name);
+    for (const auto& c : choices) {
+      EXPECT_TRUE(c.can_explain);
+      EXPECT_EQ(c.how, choices[0].how);
+      EXPECT_EQ(c.seconds_per_row, choices[0].seconds_per_row);  // exactly: an estimate, not a timing
+      EXPECT_GT(c.seconds_per_row, 0.0);
+    }
+  }
+  EXPECT_EQ(seen["small"][0].how, ModelBundle::Attribution::Shap);
+  EXPECT_EQ(seen["forest32"][0].how, ModelBundle::Attribution::Path);
+  // Exact SHAP of the same forests: four times the trees, about four times the cost.
+  const auto exact8 = ModelBundle::load(dir / "forest8").choose_explanation(ModelBundle::ExplainMethod::Shap);
+  const auto exact32 =
+      ModelBundle::load(dir / "forest32").choose_explanation(ModelBundle::ExplainMethod::Shap);
+  EXPECT_EQ(exact32.how, ModelBundle::Attribution::Shap);
+  EXPECT_GT(exact32.seconds_per_row, 2.5 * exact8.seconds_per_row);
+  EXPECT_LT(exact32.seconds_per_row, 6.0 * exact8.seconds_per_row);
+  EXPECT_GT(exact32.seconds_per_row, 100 * seen["forest32"][0].seconds_per_row);  // path: far cheaper
 }

@@ -65,8 +65,8 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
       const auto choice = bundle.choose_explanation(*ModelBundle::parse_explain_method(args->explain_method));
       auto c = choice.can_explain ? bundle.explain(X, choice.how) : std::nullopt;
       if (!c) throw UsageError("model family '" + bundle.metadata().value("family", "") + "' cannot explain");
-      spdlog::info("explanations: {} ({:.3f} ms per row)", ModelBundle::attribution_name(choice.how),
-                   choice.seconds_per_row * 1e3);
+      spdlog::info("explanations: {} (about {:.3f} ms per row, estimated)",
+                   ModelBundle::attribution_name(choice.how), choice.seconds_per_row * 1e3);
       const auto& f = bundle.features();
       const std::size_t k = std::min<std::size_t>(static_cast<std::size_t>(args->explain), f.size());
       std::vector<Column> reasons(k), contrib(k);

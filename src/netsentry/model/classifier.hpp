@@ -63,6 +63,13 @@ class Classifier {
     (void)X;
     return std::nullopt;
   }
+  // What explaining one row costs, in seconds, by contributions() and by path_contributions():
+  // estimated from the fitted model's structure (trees, leaves, depth, training rows) by a fixed cost
+  // model, never measured, so that the same model gets the same estimate on every machine and under
+  // any load (the server decides by it how to explain, whether within its budget, and where).
+  // nullopt when the family cannot explain that way.
+  virtual std::optional<double> contributions_cost() const { return std::nullopt; }
+  virtual std::optional<double> path_contributions_cost() const { return std::nullopt; }
   // Global feature importance (one value per feature), when the family has one.
   virtual std::vector<double> feature_importance(std::size_t n_features) const {
     return std::vector<double>(n_features, 0.0);

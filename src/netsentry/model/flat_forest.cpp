@@ -369,7 +369,10 @@ class ModelReader {
       const std::int32_t old = queue_[q];
       const std::uint32_t self = root + static_cast<std::uint32_t>(q);
       max_depth = std::max(max_depth, depth_[q]);
-      if (left_[old] < 0) {  // a leaf
+      const double level = depth_[q] + 1.0;
+      shap_steps_ += level;            // TreeSHAP extends its path at every node...
+      if (left_[old] < 0) {            // a leaf
+        shap_steps_ += level * level;  // ...and unwinds it for every feature on it at every leaf
         out_feature_.push_back(-1);
         out_threshold_.push_back(0.0f);
         out_left_.push_back(self - 1);  // self >= 1: node 0 is the unused leaf
@@ -425,6 +428,7 @@ class ModelReader {
   bool with_hess_ = true;  // every tree so far had its sum_hessian
   std::vector<std::uint32_t> tree_root_;
   std::vector<std::uint8_t> tree_depth_;
+  double shap_steps_ = 0.0;  // FlatForest::shap_steps
   // Model parameters.
   std::string objective_, booster_;
   double base_score_ = std::numeric_limits<double>::quiet_NaN();
@@ -809,6 +813,7 @@ std::optional<FlatForest> ModelReader::finish(std::string& why) {
   f.default_left_ = std::move(out_default_left_);
   f.tree_root_ = std::move(tree_root_);
   f.tree_depth_ = std::move(tree_depth_);
+  f.shap_steps_ = shap_steps_;
   return f;
 }
 
@@ -1544,6 +1549,12 @@ std::vector<double> FlatForest::predict_proba(const Matrix& X, int rounds, int m
   std::vector<double> out(X.rows);
   predict_proba(X.data.data(), X.rows, out.data(), rounds, max_threads);
   return out;
+}
+
+double FlatForest::path_steps() const {
+  double steps = 0.0;
+  for (const auto d : tree_depth_) steps += d + 1.0;
+  return steps;
 }
 
 Matrix FlatForest::attributions(const Matrix& X) const {

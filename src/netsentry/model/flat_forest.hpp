@@ -85,6 +85,14 @@ class FlatForest {
   // without attributions, std::invalid_argument when X has not features() columns.
   Matrix attributions(const Matrix& X) const;
 
+  // The structure that the cost of explaining one row follows (a cost model, never a timer: the
+  // same forest always gives the same numbers). shap_steps: XGBoost's TreeSHAP visits every node of
+  // every tree, extending its path at each (depth + 1 steps) and unwinding it for each feature on it
+  // at each leaf ((depth + 1)^2 steps). path_steps: path attributions walk each tree once from the
+  // root to a leaf (at most the tree's depth + 1 nodes).
+  double shap_steps() const { return shap_steps_; }
+  double path_steps() const;
+
   // How rows are evaluated: "masks", "bins8" or "bins16" (see above).
   const char* mode() const { return masks_ ? "masks" : wide_bins_ ? "bins16" : "bins8"; }
 
@@ -188,6 +196,7 @@ class FlatForest {
   std::vector<std::uint16_t> sort_features_;
   bool wide_bins_ = false;  // some feature has over 254 thresholds: 16-bit bins
   std::size_t n_features_ = 0;
+  double shap_steps_ = 0.0;
   std::size_t trees_per_round_ = 1;
   float base_margin_ = 0.0f;
 };

@@ -111,7 +111,25 @@ struct FlatTree {
     return n;
   }
   int max_var() const { return var.empty() ? -1 : *std::max_element(var.begin(), var.end()); }
+  // The most splits from the root to a leaf (children come after their parent, pre-order).
+  int depth() const {
+    std::vector<int> d(size(), 0);
+    int most = 0;
+    for (std::size_t n = 0; n < size(); ++n) {
+      most = std::max(most, d[n]);
+      for (int c : {left[n], right[n]})
+        if (c > 0 && static_cast<std::size_t>(c) < size()) d[static_cast<std::size_t>(c)] = d[n] + 1;
+    }
+    return most;
+  }
 };
+
+// The cost model of these families' explanations (Classifier::contributions_cost): a fixed time per
+// row and per node on its decision path (in-process walks over FlatTree), and for k-NN one brute-force
+// neighbour search over every training row per feature asked about.
+constexpr double kRowSeconds = 0.05e-6;
+constexpr double kNodeSeconds = 3e-9;
+constexpr double kKnnSecondsPerDistance = 0.04e-9;  // one feature of one training row (vectorised)
 
 FlatTree flatten(const cv::ml::DTrees& t) {
   const auto& nodes = t.getNodes();
@@ -284,6 +302,10 @@ class OpenCvTree final : public Classifier {
       }
     }
     return c;
+  }
+  std::optional<double> contributions_cost() const override {
+    if (!explainable_) return std::nullopt;
+    return kRowSeconds + kNodeSeconds * (shape_.depth() + 1);
   }
   std::vector<double> feature_importance(std::size_t n_features) const override {
     return importance_or_zeros(importance_, n_features);
@@ -468,6 +490,12 @@ class AdaBoost final : public Classifier {
     }
     return c;
   }
+  std::optional<double> contributions_cost() const override {
+    if (!explainable_) return std::nullopt;
+    double nodes = 0;
+    for (const auto& f : shapes_) nodes += f.depth() + 1;
+    return kRowSeconds + kNodeSeconds * nodes;
+  }
   std::vector<double> feature_importance(std::size_t n_features) const override {
     return importance_or_zeros(importance_, n_features);
   }
@@ -626,6 +654,7 @@ class Knn final : public Classifier {
     knn_->setIsClassifier(true);
     knn_->setDefaultK(params_["n_neighbors"].get<int>());
     knn_->train(to_mat(X), cv::ml::ROW_SAMPLE, resp);
+    training_rows_ = X.rows;
     // The explanation baseline: each feature's training median (NaN ignored).
     baseline_.assign(X.cols, 0.0);
     std::vector<double> col;
@@ -757,6 +786,13 @@ class Knn final : public Classifier {
     }
     return c;
   }
+  // Up to two neighbour searches per feature (the removed and, for some rows, the added effects),
+  // each over every training row and feature.
+  std::optional<double> contributions_cost() const override {
+    if (baseline_.empty()) return std::nullopt;
+    const double nf = static_cast<double>(baseline_.size());
+    return kRowSeconds + kKnnSecondsPerDistance * (2 * nf + 1) * nf * static_cast<double>(training_rows());
+  }
   void save(const std::filesystem::path& dir) const override {
     std::filesystem::create_directories(dir);
     knn_->save((dir / "opencv_knn.yaml").string());
@@ -768,6 +804,7 @@ class Knn final : public Classifier {
     if (!std::filesystem::exists(f)) throw DataError(f.string() + ": model file missing");
     knn_ = cv::Algorithm::load<cv::ml::KNearest>(f.string());
     if (knn_.empty() || !knn_->isTrained()) throw DataError(f.string() + ": not a valid OpenCV kNN model");
+    training_rows_ = stored_rows(f);
     baseline_.clear();
     const auto sf = dir / kStatsFile;
     const json j = read_explain_json(sf, kStatsFormat);
@@ -782,8 +819,18 @@ class Knn final : public Classifier {
   static constexpr const char* kStatsFile = "opencv_knn_explain.json";
   static constexpr const char* kStatsFormat = "netsentry-knn-baseline";
 
+  // The training rows kept in the model file (its "samples" matrix); 0 if the file has none.
+  static std::size_t stored_rows(const std::filesystem::path& f) {
+    cv::FileStorage fs(f.string(), cv::FileStorage::READ);
+    cv::Mat samples;
+    if (fs.isOpened()) fs.getFirstTopLevelNode()["samples"] >> samples;
+    return static_cast<std::size_t>(samples.rows);
+  }
+  std::size_t training_rows() const { return training_rows_; }
+
   json params_;
   cv::Ptr<cv::ml::KNearest> knn_;
+  std::size_t training_rows_ = 0;
   std::vector<double> baseline_;  // per-feature training medians; empty in bundles saved before them
 };
 

@@ -120,6 +120,29 @@ class XgbClassifier final : public Classifier {
     return ready().path_contributions(X);
   }
 
+  // The cost model (seconds per row). Every call through XGBoost's C API pays for a DMatrix and the
+  // predictor's set-up; TreeSHAP then takes a fixed time per step of FlatForest::shap_steps, and the
+  // linear model one multiply-add per feature. FlatForest's path attributions cost a few nanoseconds
+  // per node on a row's path. The constants were fitted on this project's benchmark machine
+  // (bench/explain_cost.cpp prints the estimates beside measured times); they only rank the methods
+  // and bound the work per request, so a slower or faster machine changes no choice.
+  static constexpr double kXgbCallSeconds = 10e-6;
+  static constexpr double kShapSecondsPerStep = 2.8e-9;
+  static constexpr double kPathSecondsPerStep = 8e-9;
+  static constexpr double kPathCallSeconds = 1e-6;
+
+  std::optional<double> contributions_cost() const override {
+    if (spec_.family == "logistic_regression")
+      return kXgbCallSeconds + 1e-9 * static_cast<double>(std::max<std::size_t>(n_features_, 1));
+    return kXgbCallSeconds + kShapSecondsPerStep * shape().shap;
+  }
+  std::optional<double> path_contributions_cost() const override {
+    if (spec_.family == "logistic_regression") return std::nullopt;
+    const auto* f = ready().compiled();
+    if (f && f->has_attributions()) return kPathCallSeconds + kPathSecondsPerStep * f->path_steps();
+    return kXgbCallSeconds + kPathSecondsPerStep * shape().path;  // XGBoost's approximate contributions
+  }
+
   std::vector<double> feature_importance(std::size_t n_features) const override {
     if (spec_.family == "logistic_regression") {
       // |coefficient|: mean absolute contribution is data-dependent; the weights are the model's own.
@@ -151,6 +174,20 @@ class XgbClassifier final : public Classifier {
             {"verbosity", "0"},
             {"seed", num(params_.value("seed", json(0)))},
             {"nthread", num(params_.value("nthread", json(1)))}};
+  }
+
+  // The steps of the cost model: FlatForest's counts when it covers the model, otherwise the
+  // largest forest the parameters allow (every tree full to max_depth).
+  struct Shape {
+    double shap = 0, path = 0;
+  };
+  Shape shape() const {
+    if (const auto* f = ready().compiled()) return {f->shap_steps(), f->path_steps()};
+    const double depth = std::min(params_.value("max_depth", 6), 24);
+    const double trees = static_cast<double>(std::max(1, ready().rounds())) *
+                         std::max(1, spec_.first_n ? 1 : params_.value("n_estimators", 1));
+    const double leaves = std::pow(2.0, depth), level = depth + 1;
+    return {trees * (2 * leaves * level + leaves * level * level), trees * level};
   }
 
   const xgb::Booster& ready() const {

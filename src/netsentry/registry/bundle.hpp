@@ -72,9 +72,11 @@ class ModelBundle {
   static const char* attribution_name(Attribution a) { return a == Attribution::Path ? "path" : "shap"; }
 
   // How to explain (serve.explain_method, `predict --explain-method`): Shap (exact), Path (path
-  // attributions where the family has them, else exact), or Auto: exact unless one row costs more
-  // than kAutoShapMaxSecondsPerRow and the family has path attributions (deep forests: exact SHAP
-  // takes milliseconds to tens of milliseconds per row, path attributions microseconds).
+  // attributions where the family has them, else exact), or Auto: exact unless one row is estimated
+  // to cost more than kAutoShapMaxSecondsPerRow and the family has path attributions (deep forests:
+  // exact SHAP takes milliseconds to tens of milliseconds per row, path attributions microseconds).
+  // The estimate is the family's cost model (Classifier::contributions_cost: the model's trees,
+  // leaves and depth), never a measurement: the same bundle always gets the same method.
   enum class ExplainMethod { Auto, Shap, Path };
   static constexpr double kAutoShapMaxSecondsPerRow = 1e-3;
   // "auto", "shap" or "path"; nullopt for anything else.
@@ -82,9 +84,10 @@ class ModelBundle {
   struct ExplainChoice {
     bool can_explain = false;
     Attribution how = Attribution::Shap;
-    double seconds_per_row = 0.0;  // one row explained `how` (the best of a few runs)
+    double seconds_per_row = 0.0;  // one row explained `how`, as the cost model estimates it
   };
-  // Decides by explaining one row of zeros (a warm-up too). Throws what explain() throws.
+  // Decides by the cost model, and explains one row of zeros (a check, and a warm-up). Throws what
+  // explain() throws.
   ExplainChoice choose_explanation(ExplainMethod method) const;
   std::vector<double> feature_importance() const;
 

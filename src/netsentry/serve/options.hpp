@@ -26,8 +26,8 @@ struct ServeOptions {
   std::size_t max_body_bytes = 32u << 20;  // 413 above
   std::size_t max_rows = 100000;           // rows per prediction request; 413 above
   int explain_top_k = 3;                   // reasons per prediction (0 = none)
-  // Explanations may cost (rows x the model's measured cost per row) at most this per request;
-  // past it a request is answered without reasons, and says so. Exact SHAP on deep forests is slow.
+  // Explanations may cost (rows x the cost per row the model's cost model estimates) at most this per
+  // request; past it a request is answered without reasons, and says so. Exact SHAP on deep forests is slow.
   double explain_budget_ms = 50.0;
   // How reasons are computed: auto (exact SHAP unless it costs over 1 ms per row and the model has
   // path attributions), shap, or path (see model_store.hpp).

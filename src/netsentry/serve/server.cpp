@@ -211,8 +211,9 @@ struct Server::Impl {
   }
 
   // A prediction is answered on its connection's event loop (large bodies: on the worker pool,
-  // http::Limits::inline_body_bytes), except explanations that take more than a couple of
-  // milliseconds: those are deferred to the pool.
+  // http::Limits::inline_body_bytes), except explanations that the model's cost model estimates at
+  // more than a couple of milliseconds: those are deferred to the pool (the estimate depends on the
+  // model and the row count only, so the same request always goes the same way).
   static bool slow_explanations(const LoadedModel& m, std::size_t rows) {
     return static_cast<double>(rows) * m.explain_seconds_per_row * 1e3 > 2.0;
   }
