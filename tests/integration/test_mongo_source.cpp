@@ -116,7 +116,7 @@ TEST(MongoSource, LoadCommandRoundTripsGeneratedCsvOverTheWire) {
 }
 
 TEST(MongoSource, UciDataThroughLoadAndBackInBatches) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   test::MongoWireServer server;
   const std::string uri = server.uri("netsentry", "NetworkData");
   auto r = test::run_cli(load_args(test::phishing_csv(), uri) + " --json");

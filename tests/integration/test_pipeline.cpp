@@ -51,7 +51,7 @@ std::string join(const std::vector<std::string>& lines) {
 }  // namespace
 
 TEST(Pipeline, TrainsOnUciDataWritesEveryArtifactAndPredictReproducesMetrics) {
-  if (!std::filesystem::exists(phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   TempDir dir;
   auto t = train(dir, phishing_csv());
   ASSERT_EQ(t.r.exit_code, 0) << t.r.err;
@@ -171,7 +171,7 @@ TEST(Pipeline, DemoDataTrainsAndMatchesTheUciFrequencies) {
 }
 
 TEST(Pipeline, BadInputsFailCleanlyWithoutAModel) {
-  if (!std::filesystem::exists(phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   TempDir dir;
   auto lines = uci_lines(400);
   struct Case {
@@ -218,7 +218,7 @@ TEST(Pipeline, BadInputsFailCleanlyWithoutAModel) {
 }
 
 TEST(Pipeline, GateFailureLeavesNoModel) {
-  if (!std::filesystem::exists(phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   TempDir dir;
   // An impossible expected score: the run must fail the gate (exit 4) and publish nothing.
   auto cfg_text = read_file(source_dir() / "config/pipeline.yaml");

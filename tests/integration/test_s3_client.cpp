@@ -69,7 +69,7 @@ s3::Credentials s3rver_credentials() {
 
 TEST(S3Client, PutGetListDeleteAgainstS3rver) {
   S3rver server;
-  if (!server.running()) GTEST_SKIP() << "s3rver not installed (scripts/install-npm-tools.sh)";
+  NETSENTRY_NEEDS(server.running(), "s3rver not installed (scripts/install-npm-tools.sh)");
   s3::Client c(server.endpoint(), s3rver_credentials());
   c.create_bucket("models");
 
@@ -115,7 +115,7 @@ TEST(S3Client, PutGetListDeleteAgainstS3rver) {
 // unit/test_s3_sigv4.cpp.
 TEST(S3Client, UnknownAccessKeyIsRefused) {
   S3rver server;
-  if (!server.running()) GTEST_SKIP() << "s3rver not installed (scripts/install-npm-tools.sh)";
+  NETSENTRY_NEEDS(server.running(), "s3rver not installed (scripts/install-npm-tools.sh)");
   s3::Client good(server.endpoint(), s3rver_credentials());
   good.create_bucket("bucket");
   auto creds = s3rver_credentials();

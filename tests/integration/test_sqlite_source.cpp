@@ -214,7 +214,7 @@ TEST(SqliteSource, WritesManyRowsAcrossBatches) {
 }
 
 TEST(SqliteSource, UciPhishingDataRoundTrips) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   test::TempDir dir;
   auto uri = sqlite_uri(dir / "uci.db", "phishing");
   auto r = test::run_cli("load --json --input " + test::shell_quote(test::phishing_csv()) + " --to " +

@@ -30,6 +30,17 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+std::filesystem::path shared_data() {
+  if (const char* v = std::getenv("NETSENTRY_SHARED_DATA"); v && *v) return v;
+  return NETSENTRY_SHARED_DATA;
+}
+
+bool required_inputs() {
+  if (const char* v = std::getenv("NETSENTRY_REQUIRE_DATA"); v && *v) return std::string(v) != "0";
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {

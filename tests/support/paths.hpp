@@ -1,5 +1,7 @@
 #pragma once
 // Paths the tests need: the source tree, the built CLI, the shared reference data, temp dirs.
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <string>
 
@@ -7,8 +9,28 @@ namespace netsentry::test {
 
 inline std::filesystem::path source_dir() { return NETSENTRY_SOURCE_DIR; }
 inline std::filesystem::path cli_binary() { return NETSENTRY_BINARY; }
-inline std::filesystem::path shared_data() { return NETSENTRY_SHARED_DATA; }
+// ../shared/data, or the folder NETSENTRY_SHARED_DATA names.
+std::filesystem::path shared_data();
 inline std::filesystem::path phishing_csv() { return shared_data() / "phishing" / "phisingData.csv"; }
+
+// Whether what a test needs (the shared data, a test tool) must be there: NETSENTRY_REQUIRE_DATA=1
+// (or 0) says so; unset, it is required under CI=true. Then a missing file fails the test instead
+// of skipping it, so a run without the data can never pass as green.
+bool required_inputs();
+
+// Skips the test when `present` is false, or fails it when inputs are required (required_inputs).
+#define NETSENTRY_NEEDS(present, what)                                              \
+  do {                                                                              \
+    if (!(present)) {                                                               \
+      if (::netsentry::test::required_inputs())                                     \
+        GTEST_FAIL() << what << " (required: CI=true or NETSENTRY_REQUIRE_DATA=1)"; \
+      GTEST_SKIP() << what;                                                         \
+    }                                                                               \
+  } while (false)
+// The shared UCI phishing file (../shared/data/phishing/phisingData.csv).
+#define NETSENTRY_NEEDS_UCI()                                                 \
+  NETSENTRY_NEEDS(std::filesystem::exists(::netsentry::test::phishing_csv()), \
+                  "shared data absent: " << ::netsentry::test::phishing_csv().string())
 
 // A fresh empty directory under the system temp dir, removed when the object dies.
 class TempDir {

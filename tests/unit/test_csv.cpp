@@ -48,7 +48,7 @@ TEST(Csv, EmptyInputAndDuplicateHeaderAreErrors) {
 }
 
 TEST(Csv, ReadsTheUciFile) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   auto t = read_csv(test::phishing_csv());
   EXPECT_EQ(t.rows(), 11055u);
   EXPECT_EQ(t.cols(), 31u);

@@ -131,7 +131,7 @@ std::string label(const Case& c) { return std::string(c.family) + " " + c.params
 }  // namespace
 
 TEST(Explanations, OpenCvFamiliesAddUpToTheirLogOddsAndSurviveSaveLoad) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   const auto by_corr = features_by_correlation(d.Xtr, d.ytr);
   const std::set<std::size_t> top5(by_corr.begin(), by_corr.begin() + 5);
@@ -189,7 +189,7 @@ TEST(Explanations, OpenCvFamiliesAddUpToTheirLogOddsAndSurviveSaveLoad) {
 }
 
 TEST(Explanations, AFeatureTheModelCannotUseGetsExactlyZero) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   const Matrix Xtr = with_constant_column(d.Xtr, 1.0);
   const Matrix Xte = with_constant_column(head(d.Xte, 200), 1.0);
@@ -206,7 +206,7 @@ TEST(Explanations, AFeatureTheModelCannotUseGetsExactlyZero) {
 }
 
 TEST(Explanations, SampleWeightsKeepTheDecompositionExact) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   const auto w = balanced_weights(d.ytr);
   for (const char* fam : {"decision_tree_gini", "adaboost"}) {
@@ -219,7 +219,7 @@ TEST(Explanations, SampleWeightsKeepTheDecompositionExact) {
 }
 
 TEST(Explanations, SmoothedTreeProbabilitiesKeepOpenCvLabels) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   auto clf = create_classifier("decision_tree_gini", json::object());
   clf->fit(d.Xtr, d.ytr);
@@ -240,7 +240,7 @@ TEST(Explanations, SmoothedTreeProbabilitiesKeepOpenCvLabels) {
 }
 
 TEST(Explanations, BundlesWithoutExplanationDataStillLoadAndPredict) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   const Matrix X = head(d.Xte, 50);
   for (auto [fam, file] :
@@ -310,7 +310,7 @@ void save_bundle(std::unique_ptr<Classifier> clf, const std::filesystem::path& d
 }  // namespace
 
 TEST(Explanations, PredictExplainWorksWithABundleOfEachFamily) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   test::TempDir dir;
   write_input(dir / "input.csv", 40);
   for (const char* fam : {"decision_tree_gini", "adaboost", "knn"}) {
@@ -344,7 +344,7 @@ TEST(Explanations, PredictExplainWorksWithABundleOfEachFamily) {
 TEST(Explanations, PredictExplainMethodChoosesShapOrPathAttributions) {
   // `predict --explain-method`: a random forest's reasons by exact SHAP or by path attributions, the
   // CLI's top contribution being the bundle's largest by that method; a bad method is refused.
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   test::TempDir dir;
   write_input(dir / "input.csv", 30);
   save_bundle(create_classifier("random_forest", {{"n_estimators", 32}}), dir / "bundle");
@@ -381,7 +381,7 @@ TEST(Explanations, TheMethodAndItsCostFollowTheModelsStructureOnEveryLoad) {
   // model's trees, leaves and depth), never by a clock: the same bundle gets the same method and the
   // same estimate on every load, however busy the machine is; a deep forest is explained by path
   // attributions, a small boosted model by exact SHAP.
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   test::TempDir dir;
   save_bundle(create_classifier("gradient_boosting", {{"n_estimators", 16}, {"max_depth", 3}}),
               dir / "small");

@@ -109,7 +109,7 @@ std::unique_ptr<Fitted> fit_and_load(const Case& c) {
 }  // namespace
 
 TEST(FlatForest, MatchesXgboostOnEveryRow) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   for (const auto& c : cases()) {
     const char* family = c.family;
@@ -160,7 +160,7 @@ TEST(FlatForest, MatchesXgboostOnEveryRow) {
 }
 
 TEST(FlatForest, FirstRoundsMatchXgboostIterationRanges) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   auto clf = create_classifier("gradient_boosting", {{"n_estimators", 64}, {"max_depth", 6}});
   clf->fit(d.Xtr, d.ytr);
@@ -186,7 +186,7 @@ TEST(FlatForest, FirstRoundsMatchXgboostIterationRanges) {
 }
 
 TEST(FlatForest, StagedPassEqualsSeparateRoundCounts) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   for (int depth : {3, 7}) {  // shallow trees walk by blocks (with BMI2), deeper ones by levels
     auto clf = create_classifier("gradient_boosting", {{"n_estimators", 40}, {"max_depth", depth}});
@@ -221,7 +221,7 @@ TEST(FlatForest, StagedPassEqualsSeparateRoundCounts) {
 }
 
 TEST(FlatForest, RandomForestRoundHoldsEveryParallelTree) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   auto clf = create_classifier("random_forest", {{"n_estimators", 16}});
   clf->fit(d.Xtr, d.ytr);
@@ -236,7 +236,7 @@ TEST(FlatForest, RandomForestRoundHoldsEveryParallelTree) {
 }
 
 TEST(FlatForest, RefusesWhatItDoesNotCover) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   auto clf = create_classifier("logistic_regression", json::object());
   clf->fit(d.Xtr, d.ytr);
@@ -260,7 +260,7 @@ TEST(FlatForest, AttributionsAreXgboostsApproximateContributions) {
   // Path attributions (Saabas) against XGBoost's own approximate contributions (pred_contribs with
   // approx_contribs) on every row, with and without missing values: the same numbers, and per row
   // they add up to the margin. The families' path_contributions() give the same.
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   for (const auto& c : cases()) {
     const char* family = c.family;
@@ -324,7 +324,7 @@ TEST(FlatForest, AttributionsAreXgboostsApproximateContributions) {
 TEST(FlatForest, MatchesXgboostOnContinuousValues) {
   // The UCI features take three values, so a forest has few distinct tests and rows become bit
   // masks. With noise added every split has its own threshold: rows become bins (8 or 16 bits).
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   std::mt19937 rng(11);
   std::uniform_real_distribution<double> noise(-0.45, 0.45);
@@ -358,7 +358,7 @@ TEST(FlatForest, MatchesXgboostOnContinuousValues) {
 }
 
 TEST(FlatForest, TreesThatAreOneLeaf) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   auto clf = create_classifier("gradient_boosting", {{"n_estimators", 8}, {"max_depth", 4}});
   clf->fit(d.Xtr, d.ytr);

@@ -137,7 +137,7 @@ TEST(KnnImputer, TransformNeverLearnsAndJsonRoundTrips) {
 // The requirement: UCI features plus small noise, ~5% missing, fit on train, transform test,
 // max |difference| with sklearn KNNImputer(n_neighbors=3) below 1e-9; uniform and distance weights.
 TEST(KnnImputer, UciMatchesSklearn) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared UCI data absent";
+  NETSENTRY_NEEDS_UCI();
   auto uci = test::load_uci();
   std::mt19937_64 rng(2024);
   std::vector<std::size_t> idx(uci.X.rows);

@@ -59,7 +59,7 @@ TEST(Ks, IdenticalSamplesAndDisjointSamples) {
 
 // The requirement: on the UCI file split 80/20, every column's p-value agrees with scipy.
 TEST(Ks, UciSplitMatchesScipy) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared UCI data absent";
+  NETSENTRY_NEEDS_UCI();
   auto t = read_csv(test::phishing_csv());
   auto names = t.names();
   Matrix all = t.to_matrix(names);

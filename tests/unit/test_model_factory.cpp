@@ -92,7 +92,7 @@ TEST(ModelFactory, GridExpansionAndUnknownNames) {
 }
 
 TEST(ModelFactory, EveryFamilyLearnsTheUciData) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   for (const char* fam : {"logistic_regression", "decision_tree", "decision_tree_gini", "random_forest",
                           "gradient_boosting", "adaboost", "knn"}) {
@@ -112,7 +112,7 @@ TEST(ModelFactory, EveryFamilyLearnsTheUciData) {
 // XGBoost models are saved in XGBoost's binary JSON form; bundles saved in its text JSON form load
 // and predict the same.
 TEST(ModelFactory, XgboostModelsSavedAsJsonStillLoad) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   auto clf = create_classifier("gradient_boosting", {{"n_estimators", 16}});
   clf->fit(d.Xtr, d.ytr);
@@ -128,7 +128,7 @@ TEST(ModelFactory, XgboostModelsSavedAsJsonStillLoad) {
 }
 
 TEST(ModelFactory, StagedEstimatorsMatchSeparateFits) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   for (const char* fam : {"gradient_boosting", "adaboost"}) {
     auto big = create_classifier(fam, {{"n_estimators", 32}});
@@ -181,7 +181,7 @@ TEST(ModelFactory, SmoteNeverTouchesValidationFolds) {
 }
 
 TEST(ModelFactory, HalvingSelectsAsWellAsTheGrid) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   auto families =
       json::parse(R"({"gradient_boosting": {"learning_rate": [0.3, 0.1, 0.01], "n_estimators": [16, 128]},
@@ -201,7 +201,7 @@ TEST(ModelFactory, HalvingSelectsAsWellAsTheGrid) {
 }
 
 TEST(ModelFactory, HalvingFactorSetsStagesAndSurvivors) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   // 26 fits: 25 gradient boosting settings (n_estimators staged in each) and a logistic regression.
   auto families = json::parse(R"({"gradient_boosting": {"learning_rate": [0.3, 0.1, 0.05, 0.01, 0.001],
@@ -232,7 +232,7 @@ TEST(ModelFactory, HalvingFactorSetsStagesAndSurvivors) {
 }
 
 TEST(ModelFactory, CollapsedDuplicatesKeepEveryRowsWeight) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   std::set<std::pair<std::vector<double>, int>> distinct;
   for (std::size_t i = 0; i < d.Xtr.rows; ++i)
@@ -271,7 +271,7 @@ TEST(ModelFactory, CollapsedDuplicatesKeepEveryRowsWeight) {
 }
 
 TEST(ModelFactory, ThresholdAndExplanationsSurviveABundleRoundTrip) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = uci();
   // max_fpr threshold on out-of-fold-like probabilities: the FPR bound holds on those probabilities.
   auto gb = create_classifier("gradient_boosting", {{"n_estimators", 64}});

@@ -78,7 +78,7 @@ TEST(OmpSerial, OtherRegionsKeepLibgompTeams) {
 }
 
 TEST(OmpSerial, XgboostTrainsTheSameModelWithAndWithoutTeams) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   const auto& d = test::uci_split();
   const json params = {
       {"n_estimators", 32}, {"max_depth", 6}, {"subsample", 0.7}, {"nthread", 1}, {"seed", 3}};

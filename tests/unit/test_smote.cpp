@@ -159,7 +159,7 @@ TEST(Smote, Errors) {
 }
 
 TEST(Smote, UciBalancesTheClasses) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared UCI data absent";
+  NETSENTRY_NEEDS_UCI();
   auto uci = test::load_uci();
   const auto n1 = static_cast<std::size_t>(std::count(uci.y.begin(), uci.y.end(), 1));
   const std::size_t majority = std::max(n1, uci.y.size() - n1);

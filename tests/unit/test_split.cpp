@@ -30,7 +30,7 @@ TEST(Split, StratifiedKeepsClassSharesAndIsSeeded) {
 }
 
 TEST(Split, DuplicateAwareKeepsCopiesOnOneSideOfTheUciSplit) {
-  if (!std::filesystem::exists(test::phishing_csv())) GTEST_SKIP() << "shared data absent";
+  NETSENTRY_NEEDS_UCI();
   Table t = read_csv(test::phishing_csv());
   Labels y = map_labels(t, "Result", {{"-1", 0}, {"1", 1}});
   std::vector<std::string> f;
