@@ -272,3 +272,68 @@ TEST(Pipeline, BadSearchSettingsAreUsageErrorsNamingTheKey) {
     EXPECT_FALSE(std::filesystem::exists(dir / "final_model"));
   }
 }
+
+namespace {
+
+// A config with one fast family and a registry in `dir`, its gate asking `min_improvement`, and
+// `registry_metric` as the gate's metric.
+std::filesystem::path small_config(const TempDir& dir, const std::string& min_improvement,
+                                   const std::string& registry_metric = "f1") {
+  const auto path = dir / ("small_" + registry_metric + "_" + min_improvement + ".yaml");
+  write(path,
+        "pipeline: {artifact_dir: artifacts, random_seed: 42}\n"
+        "data: {target_column: Result, schema_file: " +
+            (source_dir() / "config/schema/phishing.yaml").string() +
+            "}\n"
+            "model_trainer:\n  expected_score: 0.6\n  overfitting_threshold: 0.2\n  cv_folds: 2\n"
+            "  metric: f1\n  search: grid\n  families:\n    logistic_regression: {}\n"
+            "registry: {metric: " +
+            registry_metric + ", min_improvement: " + min_improvement + ", auto_promote: true}\n");
+  return path;
+}
+
+}  // namespace
+
+TEST(Pipeline, FinalModelChangesOnlyWhenTheRegistryPromotesTheModel) {
+  TempDir dir;
+  const auto data_a = dir / "a.csv", data_b = dir / "b.csv";
+  ASSERT_EQ(run_cli("-q sample-data --rows 1500 --seed 1 --output " + q(data_a)).exit_code, 0);
+  ASSERT_EQ(run_cli("-q sample-data --rows 1500 --seed 2 --output " + q(data_b)).exit_code, 0);
+
+  // A registry setting that is wrong stops the run before any stage: exit 2, nothing written.
+  auto bad = train(dir, data_a, "--config " + q(small_config(dir, "0.0", "bogus")));
+  EXPECT_EQ(bad.r.exit_code, 2) << bad.r.err;
+  EXPECT_NE(bad.r.err.find("registry.metric"), std::string::npos) << bad.r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "final_model"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "artifacts"));
+
+  // The first model is promoted (no production yet) and published.
+  const auto strict = small_config(dir, "0.5");  // a later candidate must beat production by 0.5
+  auto first = train(dir, data_a, "--config " + q(strict));
+  ASSERT_EQ(first.r.exit_code, 0) << first.r.err;
+  EXPECT_TRUE(first.summary["published"].get<bool>());
+  EXPECT_TRUE(first.summary["registry"]["promoted"].get<bool>()) << first.summary.dump();
+  const std::string published = read_file(dir / "final_model" / "metadata.json");
+
+  // The second passes the quality gate but not the registry's: it stays a candidate, and
+  // final_model (what a server hot-reloads) is left exactly as it was.
+  auto second = train(dir, data_b, "--config " + q(strict));
+  ASSERT_EQ(second.r.exit_code, 0) << second.r.err;
+  EXPECT_FALSE(second.summary["published"].get<bool>());
+  EXPECT_FALSE(second.summary["registry"]["promoted"].get<bool>());
+  EXPECT_EQ(second.summary["registry"]["status"], "candidate");
+  EXPECT_EQ(second.summary["registry"]["production"], "v1");
+  EXPECT_EQ(read_file(dir / "final_model" / "metadata.json"), published);
+  auto reg = run_cli("-q registry list --json --registry " + q(dir / "registry"));
+  ASSERT_EQ(reg.exit_code, 0) << reg.err;
+  EXPECT_NE(reg.out.find("\"version\":\"v2\""), std::string::npos) << reg.out;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().filename().string().find("final_model.incoming"), std::string::npos);
+
+  // Without a registry, passing the quality gate publishes.
+  auto none = run_cli("-q --config " + q(strict) + " train --json --data " + q(data_b) + " --artifact-dir " +
+                      q(dir / "artifacts") + " --model-dir " + q(dir / "final_model") + " --registry none");
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_TRUE(json::parse(none.out)["published"].get<bool>());
+  EXPECT_NE(read_file(dir / "final_model" / "metadata.json"), published);
+}

@@ -45,8 +45,8 @@ registry: {dir: registry, metric: f1, min_improvement: 0.0, auto_promote: true}
     };
     sh("sample-data --rows 500 --seed 11 --output a.csv");
     sh("sample-data --rows 400 --seed 12 --output b.csv");
-    auto ja = nlohmann::json::parse(sh("train --data a.csv --model-dir model_a --json"));
-    auto jb = nlohmann::json::parse(sh("train --data b.csv --model-dir model_b --json"));
+    auto ja = nlohmann::json::parse(sh("train --data a.csv --model-dir model_a --registry none --json"));
+    auto jb = nlohmann::json::parse(sh("train --data b.csv --model-dir model_b --registry none --json"));
     bundle_a = dir / "model_a";
     bundle_b = dir / "model_b";
     run_a = dir / ja["run_dir"].get<std::string>();

@@ -13,7 +13,6 @@
 #include "netsentry/core/fs.hpp"
 #include "netsentry/ingest/ingestion.hpp"
 #include "netsentry/pipeline/training_pipeline.hpp"
-#include "netsentry/registry/registry.hpp"
 #include "netsentry/transform/transformation.hpp"
 #include "netsentry/validate/validation.hpp"
 
@@ -64,20 +63,16 @@ NETSENTRY_COMMAND(train, 10, [](CLI::App& app, cli::Context& ctx) {
     if (!args->data.empty()) opt.data = args->data;
     if (!args->model_dir.empty()) opt.model_dir = args->model_dir;
     if (!args->artifact_dir.empty()) opt.artifact_dir = args->artifact_dir;
+    if (!args->registry.empty()) opt.registry = args->registry;
     cli::ProgressBar bar(!ctx.quiet && ::isatty(STDERR_FILENO));
     opt.progress_counts = [&bar](const std::string& stage, double f, std::size_t done, std::size_t total) {
       bar.update(stage, f, done, total);
     };
     auto r = run_training(cfg, opt);
     bar.finish();
-    if (args->registry != "none") {
-      // Training ends by registering its bundle as a candidate; the gate decides on promotion.
-      PipelineConfig rcfg = cfg;
-      if (!args->registry.empty()) rcfg.raw["registry"]["dir"] = args->registry;
-      r.summary["registry"] = register_after_training(rcfg, r.model_dir, r.run_dir);
-      spdlog::info("registry: {} registered as {} ({})", r.model_dir.string(),
+    if (r.summary.contains("registry"))
+      spdlog::info("registry: the model is registered as {} ({})",
                    r.summary["registry"].value("version", "?"), r.summary["registry"].value("status", "?"));
-    }
     if (args->json_out) {
       std::cout << r.summary.dump() << std::endl;
     } else {
@@ -87,8 +82,10 @@ NETSENTRY_COMMAND(train, 10, [](CLI::App& app, cli::Context& ctx) {
       std::printf("test: accuracy %.4f  f1 %.4f  precision %.4f  recall %.4f  roc_auc %.4f\n",
                   m["accuracy"].get<double>(), m["f1"].get<double>(), m["precision"].get<double>(),
                   m["recall"].get<double>(), m["roc_auc"].get<double>());
+      const std::string published =
+          r.published ? r.model_dir.string() : "not published (the registry's gate kept it a candidate)";
       std::printf("run artifacts: %s\nmodel bundle:  %s\ntime: %.2f s\n", r.run_dir.c_str(),
-                  r.model_dir.c_str(), r.summary["seconds"]["total"].get<double>());
+                  published.c_str(), r.summary["seconds"]["total"].get<double>());
     }
   });
 });

@@ -13,6 +13,7 @@
 #include "netsentry/evaluate/evaluation.hpp"
 #include "netsentry/ingest/ingestion.hpp"
 #include "netsentry/model/trainer.hpp"
+#include "netsentry/registry/registry.hpp"
 #include "netsentry/table/csv.hpp"
 #include "netsentry/transform/transformation.hpp"
 #include "netsentry/validate/validation.hpp"
@@ -42,10 +43,32 @@ std::string resolve_source(const PipelineConfig& cfg, const std::optional<std::s
   return src;
 }
 
+namespace {
+
+// Copies the bundle in `bundle` whole into a temp folder beside `model_dir`, then renames it into
+// place (core/fs publish_dir): a server watching `model_dir` sees the old bundle or the new one.
+void publish_bundle(const fs::path& bundle, const fs::path& model_dir) {
+  fs::path tmp = model_dir;
+  tmp += ".incoming." + std::to_string(::getpid());
+  fs::remove_all(tmp);
+  fs::create_directories(tmp.parent_path().empty() ? fs::path(".") : tmp.parent_path());
+  fs::copy(bundle, tmp, fs::copy_options::recursive);
+  publish_dir(tmp, model_dir);
+}
+
+}  // namespace
+
 TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
   using clock = std::chrono::steady_clock;
   const auto t_start = clock::now();
   auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
+  // The registry and its gate are configured before any stage runs: a bad registry setting stops the
+  // run here, not after training.
+  const bool with_registry = !(opt.registry && *opt.registry == "none");
+  std::optional<Registry> registry;
+  if (with_registry)
+    registry.emplace(opt.registry ? fs::path(*opt.registry) : registry_dir_from_config(cfg),
+                     RegistryOptions::from_config(cfg));
   TrainResult r;
   r.run_dir = new_run_dir(opt.artifact_dir ? *opt.artifact_dir : fs::path(cfg.artifact_dir));
   r.model_dir = opt.model_dir ? *opt.model_dir : fs::path(cfg.model_dir);
@@ -110,15 +133,23 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
 
     t = clock::now();
     report("evaluate", 0);
-    const auto ev = run_evaluation(cfg, tr, model, r.run_dir / "model_evaluation");
-    // Publish the evaluated bundle as final_model: copied whole into a temp dir, then renamed.
-    fs::path tmp = r.model_dir;
-    tmp += ".incoming." + std::to_string(::getpid());
-    fs::remove_all(tmp);
-    fs::create_directories(tmp.parent_path().empty() ? fs::path(".") : tmp.parent_path());
-    fs::copy(ev.model_dir, tmp, fs::copy_options::recursive);
-    publish_dir(tmp, r.model_dir);
+    const auto ev = run_evaluation(cfg, tr, model, r.run_dir / "model_evaluation");  // GateError: refused
     seconds["evaluate"] = since(t);
+    // Register the evaluated bundle; final_model changes only now, after every check, in one rename:
+    // when the registry promoted it, or (without a registry) because it passed the quality gate.
+    json registered = nullptr;
+    r.published = true;
+    if (registry) {
+      report("register", 0);
+      registered =
+          register_and_gate(*registry, ev.model_dir, ing.test, {{"run_dir", fs::absolute(r.run_dir)}});
+      r.published = registered.value("promoted", false);
+    }
+    if (r.published)
+      publish_bundle(ev.model_dir, r.model_dir);
+    else
+      spdlog::warn("{} left as it was: the model stays candidate {} in the registry", r.model_dir.string(),
+                   registered.value("version", "?"));
     seconds["total"] = since(t_start);
     report("done", 1);
 
@@ -137,7 +168,9 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
                  {"duplicate_rows", val.duplicate_rows},
                  {"drift_detected", val.drift_detected},
                  {"seconds", seconds},
-                 {"candidates", model.candidate_table}};
+                 {"candidates", model.candidate_table},
+                 {"published", r.published}};
+    if (registry) r.summary["registry"] = registered;
     run["summary"] = r.summary;
     finish("succeeded", "");
   } catch (const std::exception& e) {

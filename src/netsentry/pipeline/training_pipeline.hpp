@@ -17,6 +17,10 @@ struct TrainOptions {
   std::optional<std::string> data;                 // a CSV path or a source URI; overrides the config
   std::optional<std::filesystem::path> model_dir;  // where final_model/ goes (default: <run_dir>/final_model)
   std::optional<std::filesystem::path> artifact_dir;
+  // The model registry the evaluated model is registered in as a candidate (and gated): a folder;
+  // unset: registry.dir of the config; "none": no registry (the model is published when it passes
+  // the quality gate).
+  std::optional<std::string> registry;
   std::function<void(const std::string& stage, double fraction)> progress;  // optional
   // Optional, the same reports with counts: during "train", the search's fit tasks done / total
   // (0 / 0 in the other stages).
@@ -26,12 +30,16 @@ struct TrainOptions {
 
 struct TrainResult {
   std::filesystem::path run_dir;
-  std::filesystem::path model_dir;
-  nlohmann::json summary;  // the `train --json` object
+  std::filesystem::path model_dir;  // where the bundle is published (when `published`)
+  bool published = false;           // false: the registry's gate kept the model a candidate
+  nlohmann::json summary;           // the `train --json` object
 };
 
-// Runs every stage. Throws DataError (invalid data), GateError (model below the expected score or
-// over/under-fitting), UsageError (bad config); nothing is published as final_model on failure.
+// Runs every stage, then registers the evaluated model (unless opt.registry is "none") and publishes
+// it as final_model only when the registry promoted it (without a registry: when it passed the
+// quality gate), in one rename, after every check that can fail. Throws DataError (invalid data),
+// GateError (model below the expected score or over/under-fitting), UsageError (bad config, checked
+// before any stage runs); nothing is published as final_model on failure or refusal.
 TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt);
 
 // A new, unique run folder <artifact_dir>/<UTC stamp>[-N] (created atomically).

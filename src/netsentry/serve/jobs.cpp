@@ -58,6 +58,7 @@ void TrainingJobs::run(std::string id, std::optional<std::string> data) {
   TrainOptions opt;
   opt.data = std::move(data);
   opt.model_dir = publish_dir_;
+  opt.registry = "none";  // the served folder is the job's output: published when the quality gate passes
   opt.progress = [this, id](const std::string& stage, double fraction) {
     std::lock_guard lock(mu_);
     auto it = jobs_.find(id);
