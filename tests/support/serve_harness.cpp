@@ -47,7 +47,8 @@ fs::path ensure_bundle(char which) {
     if (gen.exit_code != 0) throw std::runtime_error("sample-data failed: " + gen.err);
     auto tr =
         run_cli("-q train --data " + shell_quote(work / "sample.csv") + " --model-dir " +
-                shell_quote(work / "final_model") + " --artifact-dir " + shell_quote(work / "artifacts"));
+                shell_quote(work / "final_model") + " --artifact-dir " + shell_quote(work / "artifacts") +
+                " --registry none");
     if (tr.exit_code != 0)
       throw std::runtime_error("train failed (" + std::to_string(tr.exit_code) + "): " + tr.err);
     fs::remove_all(work / "artifacts");
