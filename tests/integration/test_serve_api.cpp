@@ -7,7 +7,7 @@
 #include <set>
 
 #include "netsentry/core/error.hpp"
-#include "netsentry/registry/bundle.hpp"
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/serve/jobs.hpp"
 #include "netsentry/serve/model_store.hpp"
 #include "netsentry/serve/options.hpp"

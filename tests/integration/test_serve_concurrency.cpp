@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "netsentry/registry/bundle.hpp"
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/serve/model_store.hpp"
 #include "netsentry/table/csv.hpp"
 #include "support/paths.hpp"

@@ -22,7 +22,7 @@
 #include "netsentry/model/classifier.hpp"
 #include "netsentry/model/log_odds.hpp"
 #include "netsentry/model/search.hpp"
-#include "netsentry/registry/bundle.hpp"
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/table/csv.hpp"
 #include "netsentry/transform/preprocessor.hpp"

@@ -11,7 +11,7 @@
 #include "netsentry/core/fs.hpp"
 #include "netsentry/demo/sample_data.hpp"
 #include "netsentry/model/metrics.hpp"
-#include "netsentry/registry/bundle.hpp"
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/table/csv.hpp"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "netsentry/config/config.hpp"
-#include "netsentry/model/trainer.hpp"
+#include "netsentry/train/trainer.hpp"
 #include "netsentry/transform/transformation.hpp"
 
 namespace netsentry {

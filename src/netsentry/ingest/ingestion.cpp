@@ -6,10 +6,10 @@
 #include "netsentry/core/fs.hpp"
 #include "netsentry/ingest/source.hpp"
 #include "netsentry/ingest/split.hpp"
+#include "netsentry/schema/check.hpp"
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/schema/schema.hpp"
 #include "netsentry/table/csv.hpp"
-#include "netsentry/validate/validation.hpp"
 
 namespace netsentry {
 

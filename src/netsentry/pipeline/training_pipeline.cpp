@@ -12,7 +12,7 @@
 #include "netsentry/demo/sample_data.hpp"
 #include "netsentry/evaluate/evaluation.hpp"
 #include "netsentry/ingest/ingestion.hpp"
-#include "netsentry/model/trainer.hpp"
+#include "netsentry/train/trainer.hpp"
 #include "netsentry/registry/registry.hpp"
 #include "netsentry/table/csv.hpp"
 #include "netsentry/transform/transformation.hpp"

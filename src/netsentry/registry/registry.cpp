@@ -17,7 +17,7 @@
 #include "netsentry/config/config.hpp"
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
-#include "netsentry/registry/bundle.hpp"
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/registry/crash_point.hpp"
 
 namespace netsentry {

@@ -3,7 +3,7 @@
 //
 //   registry/
 //     v1/                    a version, published whole by rename(2) (never visible half-written)
-//       bundle/              the model bundle (registry/bundle.hpp), byte-identical to what was registered
+//       bundle/              the model bundle (bundle/bundle.hpp), byte-identical to what was registered
 //       test.csv             the test split the candidate was evaluated on (the gate scores it again)
 //       version.json         created_at, metrics on test.csv, source, sha256 + size of every file
 //     v2/ ...

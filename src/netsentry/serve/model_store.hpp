@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "netsentry/registry/bundle.hpp"
+#include "netsentry/bundle/bundle.hpp"
 
 namespace netsentry::serve {
 

@@ -26,10 +26,6 @@ struct ValidationArtifact {
   static ValidationArtifact from_json(const nlohmann::json& j);
 };
 
-// Schema checks on one table; returns problems as messages (empty = valid). Checks: column count,
-// missing and unexpected columns by name, numeric columns numeric (first bad row and value named).
-std::vector<std::string> check_against_schema(const Table& t, const Schema& schema);
-
 ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArtifact& in,
                                   const std::filesystem::path& stage_dir);
 

@@ -1,4 +1,4 @@
-#include "netsentry/model/trainer.hpp"
+#include "netsentry/train/trainer.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -10,7 +10,7 @@
 #include "netsentry/model/classifier.hpp"
 #include "netsentry/model/metrics.hpp"
 #include "netsentry/model/search.hpp"
-#include "netsentry/registry/bundle.hpp"
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/table/csv.hpp"
 #include "netsentry/transform/preprocessor.hpp"

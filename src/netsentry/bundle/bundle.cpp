@@ -1,4 +1,4 @@
-#include "netsentry/registry/bundle.hpp"
+#include "netsentry/bundle/bundle.hpp"
 
 #include <functional>
 
