@@ -19,8 +19,11 @@ build-asan: deps
 	@cmake --preset $(if $(CI),ci-asan,asan) >/dev/null
 	@cmake --build build/asan -j $(JOBS)
 
-# Installs, builds and trains on the built-in demo data; prints where the run and the model went.
-demo: build
+# Installs, builds the CLI alone (the tests are built by `make test`) and trains on the built-in demo
+# data; prints where the run and the model went.
+demo: deps
+	@cmake --preset $(if $(CI),ci,release) >/dev/null
+	@cmake --build build/release -j $(JOBS) --target netsentry
 	@$(NETSENTRY) sample-data --rows 11055 --seed 42 --output build/demo/phishing_demo.csv
 	@$(NETSENTRY) train --data build/demo/phishing_demo.csv --model-dir build/demo/final_model
 

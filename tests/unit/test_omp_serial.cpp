@@ -13,9 +13,7 @@
 #include "support/crosscheck.hpp"
 #include "support/paths.hpp"
 
-namespace netsentry {
-unsigned long omp_serial_regions();
-}
+#include "netsentry/core/omp_serial.hpp"
 
 using namespace netsentry;
 using json = nlohmann::json;
@@ -27,6 +25,19 @@ TEST(OmpSerial, LibrariesResolveTheProjectsEntryPoint) {
   ASSERT_NE(found, nullptr);
   ASSERT_NE(libgomp, nullptr);
   EXPECT_NE(found, libgomp);
+  EXPECT_TRUE(omp_serial_status().in_use);
+  EXPECT_TRUE(omp_serial_status().enabled);
+}
+
+TEST(OmpSerial, TheEnvironmentTurnsItOffAndVersionSaysWhich) {
+  auto on = test::run_cli("version");
+  ASSERT_EQ(on.exit_code, 0) << on.err;
+  EXPECT_EQ(json::parse(on.out)["omp_serial_regions"], "on");
+  auto off =
+      test::run_command("NETSENTRY_OMP_SERIAL=0 " + test::shell_quote(test::cli_binary()) + " version");
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_EQ(json::parse(off.out)["omp_serial_regions"], "off (NETSENTRY_OMP_SERIAL=0)");
+  EXPECT_EQ(off.err.find("warn"), std::string::npos) << off.err;
 }
 
 TEST(OmpSerial, OneThreadRegionRunsInTheCallerWithOrphanedConstructs) {

@@ -6,6 +6,7 @@
 #include <opencv2/core/version.hpp>
 
 #include "netsentry/cli/command.hpp"
+#include "netsentry/core/omp_serial.hpp"
 
 NETSENTRY_COMMAND(version, 100, [](CLI::App& app, netsentry::cli::Context&) {
   auto* cmd = app.add_subcommand("version", "print netsentry's and its libraries' versions as JSON");
@@ -16,6 +17,11 @@ NETSENTRY_COMMAND(version, 100, [](CLI::App& app, netsentry::cli::Context&) {
         {"netsentry", NETSENTRY_VERSION},
         {"xgboost", std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch)},
         {"opencv", CV_VERSION}};
+    const auto omp = netsentry::omp_serial_status();
+    // One-thread OpenMP regions run without a libgomp team (core/omp_serial.cpp).
+    j["omp_serial_regions"] = omp.in_use && omp.enabled ? "on"
+                              : omp.in_use              ? "off (NETSENTRY_OMP_SERIAL=0)"
+                                                        : "not in use";
     std::cout << j.dump() << "\n";
   });
 });

@@ -9,6 +9,7 @@
 #include "netsentry/cli/command.hpp"
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/memory.hpp"
+#include "netsentry/core/omp_serial.hpp"
 
 int main(int argc, char** argv) {
   using namespace netsentry;
@@ -16,6 +17,9 @@ int main(int argc, char** argv) {
   auto logger = spdlog::stderr_color_mt("netsentry");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%^[%H:%M:%S.%e %l]%$ %v");
+  // The one-thread OpenMP entry point must be the one the libraries bind to (core/omp_serial.cpp).
+  if (const auto omp = omp_serial_status(); omp.enabled && !omp.in_use)
+    spdlog::warn("one-thread OpenMP regions go to libgomp: netsentry's GOMP_parallel is not the one in use");
 
   CLI::App app{"netsentry: network-threat detection, from data to a served model"};
   app.set_version_flag("--version", std::string(NETSENTRY_VERSION));
