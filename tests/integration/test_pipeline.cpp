@@ -282,7 +282,7 @@ std::filesystem::path small_config(const TempDir& dir, const std::string& min_im
   const auto path = dir / ("small_" + registry_metric + "_" + min_improvement + ".yaml");
   write(path,
         "pipeline: {artifact_dir: artifacts, random_seed: 42}\n"
-        "data: {target_column: Result, schema_file: " +
+        "data: {target_column: Result}\nvalidation: {schema_file: " +
             (source_dir() / "config/schema/phishing.yaml").string() +
             "}\n"
             "model_trainer:\n  expected_score: 0.6\n  overfitting_threshold: 0.2\n  cv_folds: 2\n"

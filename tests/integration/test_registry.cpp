@@ -5,10 +5,10 @@
 #include <set>
 #include <thread>
 
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/config/config.hpp"
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
-#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/registry/registry.hpp"
 #include "support/paths.hpp"
 
@@ -194,7 +194,7 @@ TEST(Registry, RegisterAfterTrainingFindsTheRunsTestSplitAndPromotes) {
   auto& p = project();
   t::TempDir tmp;
   auto cfg = PipelineConfig::load(p.dir / "config" / "pipeline.yaml");
-  cfg.raw["registry"]["dir"] = (tmp / "reg").string();
+  cfg.registry.dir = (tmp / "reg").string();
   auto out = register_after_training(cfg, p.bundle_a, p.run_a);
   EXPECT_EQ(out["version"], "v1");
   EXPECT_EQ(out["promoted"], true);
@@ -209,7 +209,7 @@ TEST(Registry, RegisterAfterTrainingFindsTheRunsTestSplitAndPromotes) {
               sha256_file(tmp / "reg" / "v1" / "bundle" / fs::relative(e.path(), p.bundle_a)));
   }
 
-  cfg.raw["registry"]["auto_promote"] = false;
+  cfg.registry.auto_promote = false;
   auto second = register_after_training(cfg, p.bundle_a, p.run_a);
   EXPECT_EQ(second["version"], "v2");
   EXPECT_EQ(second["promoted"], false);

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "netsentry/core/error.hpp"
 #include "netsentry/bundle/bundle.hpp"
+#include "netsentry/core/error.hpp"
 #include "netsentry/serve/jobs.hpp"
 #include "netsentry/serve/model_store.hpp"
 #include "netsentry/serve/options.hpp"
@@ -218,12 +218,15 @@ TEST(ServeExplainMethod, ShapOrPathAttributionsAsConfigured) {
   }
   EXPECT_EQ(differ, has_path);
   // The option, and a bad value named.
-  PipelineConfig cfg;
-  cfg.raw = json{{"serve", {{"explain_method", "path"}}}};
-  EXPECT_EQ(options_from_config(cfg).explain_method, ExplainMethod::Path);
-  cfg.raw = json{{"serve", {{"explain_method", "lime"}}}};
+  const json families = {{"model_trainer", {{"families", {{"logistic_regression", json::object()}}}}}};
+  auto with = [&](json serve) {
+    json j = families;
+    j["serve"] = std::move(serve);
+    return PipelineConfig::from_json(j, "test");
+  };
+  EXPECT_EQ(options_from_config(with({{"explain_method", "path"}})).explain_method, ExplainMethod::Path);
   try {
-    options_from_config(cfg);
+    with({{"explain_method", "lime"}});
     ADD_FAILURE() << "no error for explain_method: lime";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("serve.explain_method"), std::string::npos) << e.what();

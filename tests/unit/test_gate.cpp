@@ -56,15 +56,20 @@ TEST(Gate, ConfigKeys) {
   EXPECT_EQ(g.metric, "accuracy");  // falls back to model_trainer.metric
   EXPECT_DOUBLE_EQ(g.expected_score, 0.7);
   EXPECT_TRUE(g.auto_promote);
-  cfg.raw = {{"registry", {{"metric", "roc_auc"}, {"min_improvement", 0.02}, {"auto_promote", false}}}};
-  g = GateConfig::from_config(cfg);
+  // The registry section of a file, checked when it is loaded.
+  auto with_registry = [](nlohmann::json registry) {
+    return PipelineConfig::from_json(
+        {{"model_trainer", {{"families", {{"logistic_regression", nlohmann::json::object()}}}}},
+         {"registry", std::move(registry)}},
+        "test");
+  };
+  g = GateConfig::from_config(
+      with_registry({{"metric", "roc_auc"}, {"min_improvement", 0.02}, {"auto_promote", false}}));
   EXPECT_EQ(g.metric, "roc_auc");
   EXPECT_DOUBLE_EQ(g.min_improvement, 0.02);
   EXPECT_FALSE(g.auto_promote);
-  cfg.raw = {{"registry", {{"metric", "loss"}}}};
-  EXPECT_THROW(GateConfig::from_config(cfg), UsageError);
-  cfg.raw = {{"registry", {{"min_improvement", "a lot"}}}};
-  EXPECT_THROW(GateConfig::from_config(cfg), UsageError);
+  EXPECT_THROW(with_registry({{"metric", "loss"}}), UsageError);
+  EXPECT_THROW(with_registry({{"min_improvement", "a lot"}}), UsageError);
 }
 
 TEST(Gate, ShippedConfigHasARegistrySection) {

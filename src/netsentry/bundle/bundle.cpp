@@ -150,13 +150,6 @@ std::optional<Matrix> ModelBundle::explain(const Matrix& X, Attribution how) con
   return out;
 }
 
-std::optional<ModelBundle::ExplainMethod> ModelBundle::parse_explain_method(std::string_view name) {
-  if (name == "auto") return ExplainMethod::Auto;
-  if (name == "shap") return ExplainMethod::Shap;
-  if (name == "path") return ExplainMethod::Path;
-  return std::nullopt;
-}
-
 ModelBundle::ExplainChoice ModelBundle::choose_explanation(ExplainMethod method) const {
   const Matrix one(1, features_.size(), 0.0);
   // The estimated cost of explaining one row `how` (the model's cost model: its structure, never a

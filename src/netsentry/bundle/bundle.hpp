@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "netsentry/config/config.hpp"
 #include "netsentry/core/matrix.hpp"
 #include "netsentry/schema/schema.hpp"
 #include "netsentry/table/table.hpp"
@@ -77,10 +78,8 @@ class ModelBundle {
   // exact SHAP takes milliseconds to tens of milliseconds per row, path attributions microseconds).
   // The estimate is the family's cost model (Classifier::contributions_cost: the model's trees,
   // leaves and depth), never a measurement: the same bundle always gets the same method.
-  enum class ExplainMethod { Auto, Shap, Path };
+  using ExplainMethod = netsentry::ExplainMethod;  // config/config.hpp (serve.explain_method)
   static constexpr double kAutoShapMaxSecondsPerRow = 1e-3;
-  // "auto", "shap" or "path"; nullopt for anything else.
-  static std::optional<ExplainMethod> parse_explain_method(std::string_view name);
   struct ExplainChoice {
     bool can_explain = false;
     Attribution how = Attribution::Shap;

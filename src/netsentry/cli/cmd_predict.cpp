@@ -6,12 +6,12 @@
 #include <iostream>
 #include <numeric>
 
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/cli/command.hpp"
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
 #include "netsentry/demo/sample_data.hpp"
 #include "netsentry/model/metrics.hpp"
-#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/table/csv.hpp"
 
 namespace {
@@ -62,7 +62,7 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
     t.drop("prediction");
     t.drop("probability");
     if (args->explain > 0) {
-      const auto choice = bundle.choose_explanation(*ModelBundle::parse_explain_method(args->explain_method));
+      const auto choice = bundle.choose_explanation(*parse_explain_method(args->explain_method));
       auto c = choice.can_explain ? bundle.explain(X, choice.how) : std::nullopt;
       if (!c) throw UsageError("model family '" + bundle.metadata().value("family", "") + "' cannot explain");
       spdlog::info("explanations: {} (about {:.3f} ms per row, estimated)",

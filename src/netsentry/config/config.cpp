@@ -2,6 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "netsentry/core/error.hpp"
 
 namespace netsentry {
@@ -44,18 +47,114 @@ nlohmann::json yaml_to_json(const YAML::Node& n) {
   }
 }
 
-template <class T>
-void get(const nlohmann::json& j, const char* section, const char* key, T& out, const std::string& src) {
-  if (!j.contains(section) || !j[section].is_object() || !j[section].contains(key)) return;
-  try {
-    out = j[section][key].get<T>();
-  } catch (const std::exception&) {
-    throw UsageError(src + ": " + section + "." + key + " has the wrong type (got " + j[section][key].dump() +
-                     ")");
+// The keys each section may hold ("a.b" for a nested mapping); anything else is refused by name.
+const std::map<std::string, std::vector<std::string>>& known_keys() {
+  static const std::map<std::string, std::vector<std::string>> k = {
+      {"",
+       {"pipeline", "data", "ingestion", "validation", "transformation", "model_trainer", "registry",
+        "serve"}},
+      {"pipeline", {"name", "artifact_dir", "model_dir", "random_seed"}},
+      {"data", {"source", "demo_rows", "target_column", "label_mapping", "drop_columns", "missing_values"}},
+      {"ingestion", {"feature_store_file", "train_file", "test_file", "test_ratio", "stratify", "split"}},
+      {"validation", {"schema_file", "drift_p_value", "fail_on_drift"}},
+      {"transformation", {"imputer", "scaler", "sampler", "smote_k"}},
+      {"transformation.imputer", {"n_neighbors", "weights"}},
+      {"model_trainer",
+       {"expected_score", "overfitting_threshold", "cv_folds", "metric", "search", "halving_factor",
+        "collapse_duplicates", "class_weights", "threshold", "families"}},
+      {"model_trainer.threshold", {"strategy", "value", "max_fpr"}},
+      {"registry", {"dir", "metric", "min_improvement", "auto_promote"}},
+      {"serve",
+       {"host", "port", "threads", "workers", "inline_body_bytes", "max_body_bytes", "max_rows",
+        "explain_top_k", "explain_budget_ms", "explain_method", "reload_poll_ms", "read_timeout_seconds",
+        "keep_alive_timeout_seconds", "class_names", "access_log"}},
+  };
+  return k;
+}
+
+// Reads one file's sections: `at(path)` is the mapping at "section" or "section.sub" (an empty object
+// when absent); every value is converted to its member's type, or the key is named in the error.
+class Reader {
+ public:
+  Reader(const nlohmann::json& root, std::string src) : root_(root), src_(std::move(src)) {
+    if (!root_.is_object()) fail("expected a mapping at the top level");
+    check_keys("", root_);
   }
+
+  [[noreturn]] void fail(const std::string& what) const { throw UsageError(src_ + ": " + what); }
+
+  // The mapping at `path`, its keys checked.
+  const nlohmann::json& at(const std::string& path) const {
+    static const nlohmann::json empty = nlohmann::json::object();
+    const nlohmann::json* node = &root_;
+    std::size_t start = 0;
+    while (start <= path.size()) {
+      const auto dot = path.find('.', start);
+      const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      if (!node->contains(key) || (*node)[key].is_null()) return empty;
+      node = &(*node)[key];
+      if (!node->is_object()) fail(path + " must be a mapping (got " + node->dump() + ")");
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    check_keys(path, *node);
+    return *node;
+  }
+
+  template <class T>
+  void get(const std::string& path, const char* key, T& out) const {
+    const auto& sec = at(path);
+    if (!sec.contains(key)) return;
+    try {
+      out = sec[key].get<T>();
+    } catch (const std::exception&) {
+      fail(path + "." + key + " has the wrong type (got " + sec[key].dump() + ")");
+    }
+  }
+
+  // An integer in [lo, hi].
+  template <class T>
+  void get_int(const std::string& path, const char* key, T& out, long long lo, long long hi) const {
+    const auto& sec = at(path);
+    if (!sec.contains(key)) return;
+    const auto& v = sec[key];
+    if (!v.is_number_integer() || v.get<long long>() < lo || v.get<long long>() > hi)
+      fail(path + "." + key + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+           "] (got " + v.dump() + ")");
+    out = static_cast<T>(v.get<long long>());
+  }
+
+ private:
+  void check_keys(const std::string& path, const nlohmann::json& node) const {
+    const auto it = known_keys().find(path);
+    if (it == known_keys().end()) return;  // free-form (e.g. label_mapping, families)
+    for (auto kv = node.begin(); kv != node.end(); ++kv)
+      if (std::find(it->second.begin(), it->second.end(), kv.key()) == it->second.end()) {
+        std::string known;
+        for (const auto& k : it->second) known += (known.empty() ? "" : ", ") + k;
+        fail("unknown key '" + (path.empty() ? "" : path + ".") + kv.key() + "' (known" +
+             (path.empty() ? "" : " in " + path) + ": " + known + ")");
+      }
+  }
+
+  const nlohmann::json& root_;
+  std::string src_;
+};
+
+bool one_of(const std::string& v, std::initializer_list<const char*> allowed) {
+  for (const char* a : allowed)
+    if (v == a) return true;
+  return false;
 }
 
 }  // namespace
+
+std::optional<ExplainMethod> parse_explain_method(std::string_view name) {
+  if (name == "auto") return ExplainMethod::Auto;
+  if (name == "shap") return ExplainMethod::Shap;
+  if (name == "path") return ExplainMethod::Path;
+  return std::nullopt;
+}
 
 PipelineConfig PipelineConfig::load(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) throw UsageError(path.string() + ": config file not found");
@@ -65,72 +164,120 @@ PipelineConfig PipelineConfig::load(const std::filesystem::path& path) {
   } catch (const YAML::Exception& e) {
     throw UsageError(path.string() + ": invalid YAML: " + e.what());
   }
-  PipelineConfig c;
+  PipelineConfig c = from_json(yaml_to_json(root), path.string());
   c.config_path = std::filesystem::absolute(path);
-  const auto j = yaml_to_json(root);
-  const std::string src = path.string();
-  if (!j.is_object()) throw UsageError(src + ": expected a mapping at the top level");
+  return c;
+}
+
+PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::string& src) {
+  const Reader r(j, src);
+  PipelineConfig c;
   c.raw = j;
-  get(j, "pipeline", "artifact_dir", c.artifact_dir, src);
-  get(j, "pipeline", "random_seed", c.seed, src);
-  get(j, "pipeline", "model_dir", c.model_dir, src);
-  get(j, "data", "source", c.source, src);
-  get(j, "data", "demo_rows", c.demo_rows, src);
-  get(j, "data", "target_column", c.target, src);
-  get(j, "data", "drop_columns", c.drop_columns, src);
-  get(j, "data", "missing_values", c.missing_values, src);
-  if (j.contains("data") && j["data"].contains("label_mapping")) {
+  r.get("pipeline", "artifact_dir", c.artifact_dir);
+  r.get("pipeline", "random_seed", c.seed);
+  r.get("pipeline", "model_dir", c.model_dir);
+  r.get("data", "source", c.source);
+  r.get("data", "demo_rows", c.demo_rows);
+  r.get("data", "target_column", c.target);
+  r.get("data", "drop_columns", c.drop_columns);
+  r.get("data", "missing_values", c.missing_values);
+  if (const auto& d = r.at("data"); d.contains("label_mapping")) {
+    if (!d["label_mapping"].is_object()) r.fail("data.label_mapping must map target values to 0 or 1");
     c.label_mapping.clear();
-    for (auto& [k, v] : j["data"]["label_mapping"].items()) {
+    for (auto& [k, v] : d["label_mapping"].items()) {
       if (!v.is_number_integer() || (v.get<int>() != 0 && v.get<int>() != 1))
-        throw UsageError(src + ": data.label_mapping." + k + " must be 0 or 1");
+        r.fail("data.label_mapping." + k + " must be 0 or 1");
       c.label_mapping[k] = v.get<int>();
     }
   }
-  get(j, "ingestion", "feature_store_file", c.feature_store_file, src);
-  get(j, "ingestion", "train_file", c.train_file, src);
-  get(j, "ingestion", "test_file", c.test_file, src);
-  get(j, "ingestion", "test_ratio", c.test_ratio, src);
-  get(j, "ingestion", "stratify", c.stratify, src);
-  get(j, "ingestion", "split", c.split, src);
-  get(j, "validation", "schema_file", c.schema_file, src);
-  get(j, "validation", "drift_p_value", c.drift_p_value, src);
-  get(j, "validation", "fail_on_drift", c.fail_on_drift, src);
-  if (j.contains("transformation")) {
-    const auto& t = j["transformation"];
-    get(t, "imputer", "n_neighbors", c.knn_neighbors, src);
-    get(t, "imputer", "weights", c.knn_weights, src);
+  r.get("ingestion", "feature_store_file", c.feature_store_file);
+  r.get("ingestion", "train_file", c.train_file);
+  r.get("ingestion", "test_file", c.test_file);
+  r.get("ingestion", "test_ratio", c.test_ratio);
+  r.get("ingestion", "stratify", c.stratify);
+  r.get("ingestion", "split", c.split);
+  r.get("validation", "schema_file", c.schema_file);
+  r.get("validation", "drift_p_value", c.drift_p_value);
+  r.get("validation", "fail_on_drift", c.fail_on_drift);
+  r.get("transformation.imputer", "n_neighbors", c.knn_neighbors);
+  r.get("transformation.imputer", "weights", c.knn_weights);
+  r.get("transformation", "scaler", c.scaler);
+  r.get("transformation", "sampler", c.sampler);
+  r.get("transformation", "smote_k", c.smote_k);
+  r.get("model_trainer", "expected_score", c.expected_score);
+  r.get("model_trainer", "overfitting_threshold", c.overfitting_threshold);
+  r.get("model_trainer", "cv_folds", c.cv_folds);
+  r.get("model_trainer", "metric", c.metric);
+  r.get("model_trainer", "search", c.search);
+  r.get("model_trainer", "halving_factor", c.halving_factor);
+  r.get("model_trainer", "collapse_duplicates", c.collapse_duplicates);
+  r.get("model_trainer", "class_weights", c.class_weights);
+  r.get("model_trainer.threshold", "strategy", c.threshold.strategy);
+  r.get("model_trainer.threshold", "value", c.threshold.value);
+  r.get("model_trainer.threshold", "max_fpr", c.threshold.max_fpr);
+  if (const auto& mt = r.at("model_trainer"); mt.contains("families")) c.families = mt["families"];
+  r.get("registry", "dir", c.registry.dir);
+  r.get("registry", "metric", c.registry.metric);
+  r.get("registry", "min_improvement", c.registry.min_improvement);
+  r.get("registry", "auto_promote", c.registry.auto_promote);
+  auto& sv = c.serve;
+  r.get("serve", "host", sv.host);
+  r.get_int("serve", "port", sv.port, 0, 65535);
+  r.get_int("serve", "threads", sv.threads, 0, 1024);
+  r.get_int("serve", "workers", sv.workers, 0, 1024);
+  r.get_int("serve", "inline_body_bytes", sv.inline_body_bytes, 0, 1LL << 30);
+  r.get_int("serve", "max_body_bytes", sv.max_body_bytes, 1024, 1LL << 34);
+  r.get_int("serve", "max_rows", sv.max_rows, 1, 100000000);
+  r.get_int("serve", "explain_top_k", sv.explain_top_k, 0, 1000);
+  r.get_int("serve", "read_timeout_seconds", sv.read_timeout_seconds, 1, 3600);
+  r.get_int("serve", "keep_alive_timeout_seconds", sv.keep_alive_timeout_seconds, 1, 3600);
+  long long budget = static_cast<long long>(sv.explain_budget_ms), poll_ms = sv.reload_poll.count();
+  r.get_int("serve", "explain_budget_ms", budget, 0, 3600000);
+  r.get_int("serve", "reload_poll_ms", poll_ms, 0, 3600000);
+  sv.explain_budget_ms = static_cast<double>(budget);
+  sv.reload_poll = std::chrono::milliseconds(poll_ms);
+  std::string method = "auto";
+  r.get("serve", "explain_method", method);
+  if (const auto m = parse_explain_method(method))
+    sv.explain_method = *m;
+  else
+    r.fail("serve.explain_method must be auto, shap or path (got '" + method + "')");
+  r.get("serve", "access_log", sv.access_log);
+  if (const auto& s = r.at("serve"); s.contains("class_names")) {
+    if (!s["class_names"].is_object()) r.fail("serve.class_names must map class values to names");
+    sv.class_names.clear();
+    for (auto it = s["class_names"].begin(); it != s["class_names"].end(); ++it) {
+      if (!it.value().is_string()) r.fail("serve.class_names." + it.key() + " must be a string");
+      sv.class_names[it.key()] = it.value().get<std::string>();
+    }
   }
-  get(j, "transformation", "scaler", c.scaler, src);
-  get(j, "transformation", "sampler", c.sampler, src);
-  get(j, "transformation", "smote_k", c.smote_k, src);
-  get(j, "model_trainer", "expected_score", c.expected_score, src);
-  get(j, "model_trainer", "overfitting_threshold", c.overfitting_threshold, src);
-  get(j, "model_trainer", "cv_folds", c.cv_folds, src);
-  get(j, "model_trainer", "metric", c.metric, src);
-  get(j, "model_trainer", "search", c.search, src);
-  get(j, "model_trainer", "halving_factor", c.halving_factor, src);
-  get(j, "model_trainer", "collapse_duplicates", c.collapse_duplicates, src);
-  if (j.contains("model_trainer") && j["model_trainer"].contains("families"))
-    c.families = j["model_trainer"]["families"];
 
-  auto bad = [&](const std::string& what) { throw UsageError(src + ": " + what); };
+  auto bad = [&](const std::string& what) { r.fail(what); };
   if (!(c.test_ratio > 0 && c.test_ratio < 1)) bad("ingestion.test_ratio must be in (0, 1)");
-  if (c.split != "random" && c.split != "duplicate_aware")
+  if (!one_of(c.split, {"random", "duplicate_aware"}))
     bad("ingestion.split must be random or duplicate_aware");
   if (c.knn_neighbors < 1) bad("transformation.imputer.n_neighbors must be >= 1");
-  if (c.knn_weights != "uniform" && c.knn_weights != "distance")
+  if (!one_of(c.knn_weights, {"uniform", "distance"}))
     bad("transformation.imputer.weights must be uniform or distance");
-  if (c.scaler != "none" && c.scaler != "robust") bad("transformation.scaler must be none or robust");
-  if (c.sampler != "none" && c.sampler != "smote") bad("transformation.sampler must be none or smote");
+  if (!one_of(c.scaler, {"none", "robust"})) bad("transformation.scaler must be none or robust");
+  if (!one_of(c.sampler, {"none", "smote"})) bad("transformation.sampler must be none or smote");
   if (c.cv_folds < 2) bad("model_trainer.cv_folds must be >= 2");
   if (!(c.halving_factor >= 2 && c.halving_factor <= 100))
     bad("model_trainer.halving_factor must be in [2, 100]");
-  if (c.metric != "f1" && c.metric != "accuracy" && c.metric != "roc_auc")
+  if (!one_of(c.metric, {"f1", "accuracy", "roc_auc"}))
     bad("model_trainer.metric must be f1, accuracy or roc_auc");
+  if (!one_of(c.threshold.strategy, {"fixed", "max_f1", "max_fpr"}))
+    bad("model_trainer.threshold.strategy must be fixed, max_f1 or max_fpr, not '" + c.threshold.strategy +
+        "'");
   if (!(c.drift_p_value > 0 && c.drift_p_value < 1)) bad("validation.drift_p_value must be in (0, 1)");
   if (!c.families.is_object() || c.families.empty())
     bad("model_trainer.families must name at least one family");
+  if (c.registry.dir.empty()) bad("registry.dir must be a directory path");
+  if (!c.registry.metric.empty() &&
+      !one_of(c.registry.metric, {"accuracy", "f1", "precision", "recall", "roc_auc"}))
+    bad("registry.metric must be one of accuracy, f1, precision, recall, roc_auc (got '" + c.registry.metric +
+        "')");
+  if (!std::isfinite(c.registry.min_improvement)) bad("registry.min_improvement must be a finite number");
   return c;
 }
 

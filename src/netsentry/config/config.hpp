@@ -1,15 +1,70 @@
 #pragma once
 // The pipeline configuration (config/pipeline.yaml): the reference project's constants and more.
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace netsentry {
 
+// How a served model's reasons are computed (serve.explain_method, `predict --explain-method`): exact
+// (the family's own method), path attributions, or auto (chosen by the model's cost model).
+enum class ExplainMethod { Auto, Shap, Path };
+// "auto", "shap" or "path"; nullopt for anything else.
+std::optional<ExplainMethod> parse_explain_method(std::string_view name);
+
+// The `registry:` section. The gate's metric defaults to model_trainer.metric (empty here).
+struct RegistrySettings {
+  std::string dir = "registry";  // resolved against the project root
+  std::string metric;            // accuracy | f1 | precision | recall | roc_auc; empty: model_trainer.metric
+  double min_improvement = 0.0;  // a candidate must beat production by at least this
+  bool auto_promote = true;      // `train` promotes its model when it passes the gate
+};
+
+// The `serve:` section (netsentry serve; the command line overrides host, port and threads).
+struct ServeSettings {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0 = any free port (tests)
+  // Event-loop threads of the HTTP server (0: two per core); each serves any number of connections.
+  int threads = 0;
+  // Threads for requests that may take long: bodies over inline_body_bytes, explanations of more than
+  // a few milliseconds (0: one per core, at least two).
+  int workers = 0;
+  std::size_t inline_body_bytes = 256u << 10;
+  std::size_t max_body_bytes = 32u << 20;  // 413 above
+  std::size_t max_rows = 100000;           // rows per prediction request; 413 above
+  int explain_top_k = 3;                   // reasons per prediction (0 = none)
+  // Explanations may cost (rows x the cost per row the model's cost model estimates) at most this per
+  // request; past it a request is answered without reasons, and says so. Exact SHAP on deep forests is slow.
+  double explain_budget_ms = 50.0;
+  // How reasons are computed: auto (exact SHAP unless it is estimated over 1 ms per row and the model
+  // has path attributions), shap, or path (bundle/bundle.hpp).
+  ExplainMethod explain_method = ExplainMethod::Auto;
+  std::chrono::milliseconds reload_poll{1000};  // how often the model directory is checked (0 = never)
+  int read_timeout_seconds = 10;
+  int keep_alive_timeout_seconds = 5;
+  // Verdict names per class value (the target's original values).
+  std::map<std::string, std::string> class_names = {{"-1", "phishing"}, {"1", "legitimate"}};
+  // Debug-level access log lines (method, route, status, latency; never bodies or headers).
+  bool access_log = false;
+};
+
+// model_trainer.threshold: the decision threshold, fixed or chosen on out-of-fold predictions.
+struct ThresholdSettings {
+  std::string strategy = "fixed";  // fixed | max_f1 | max_fpr
+  double value = 0.5;              // fixed
+  double max_fpr = 0.01;           // max_fpr: the lowest threshold whose false-positive rate is at most this
+};
+
+// Every setting of config/pipeline.yaml, typed and checked once when the file is loaded (a bad value
+// or an unknown key is a UsageError naming it); the defaults are the members' initial values.
 struct PipelineConfig {
   std::filesystem::path
       config_path;  // where it was loaded from; relative paths resolve against its project root
@@ -50,11 +105,17 @@ struct PipelineConfig {
   std::string search = "grid";
   double halving_factor = 3;         // successive halving keeps 1/factor of the fits per stage
   bool collapse_duplicates = false;  // fit identical (row, label) pairs as one weighted row
+  bool class_weights = false;        // weigh classes inversely to their frequency
+  ThresholdSettings threshold;
   nlohmann::json families = nlohmann::json::object();  // family name -> {param: [values]}
-  nlohmann::json raw;                                  // the whole file, for stages with extra keys
+  RegistrySettings registry;
+  ServeSettings serve;
+  nlohmann::json raw;  // the file as read, kept only as the run's record (run.json): nothing reads it
 
-  // Loads and checks a config file; throws UsageError naming the key on a bad value.
+  // Loads and checks a config file; throws UsageError naming the key on a bad value or an unknown key.
   static PipelineConfig load(const std::filesystem::path& path);
+  // The same from the file's content (YAML as JSON); `source` names it in errors.
+  static PipelineConfig from_json(const nlohmann::json& j, const std::string& source);
   // Resolves a path from the config against the directory that holds config/ (the project root).
   std::filesystem::path resolve(const std::string& p) const;
   nlohmann::json to_json() const;

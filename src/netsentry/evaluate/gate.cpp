@@ -3,10 +3,10 @@
 #include <cmath>
 #include <cstdio>
 
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/config/config.hpp"
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
-#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/table/csv.hpp"
 
 namespace netsentry {
@@ -24,39 +24,11 @@ std::string fmt4(double v) {
 }  // namespace
 
 GateConfig GateConfig::from_config(const PipelineConfig& cfg) {
-  GateConfig g;
-  g.metric = cfg.metric;
+  GateConfig g;  // the values were checked when the config was loaded
+  g.metric = cfg.registry.metric.empty() ? cfg.metric : cfg.registry.metric;
   g.expected_score = cfg.expected_score;
-  const std::string src = cfg.config_path.empty() ? std::string("config") : cfg.config_path.string();
-  if (cfg.raw.is_object() && cfg.raw.contains("registry")) {
-    const auto& r = cfg.raw["registry"];
-    if (!r.is_object()) throw UsageError(src + ": registry must be a mapping");
-    try {
-      if (r.contains("metric")) g.metric = r["metric"].get<std::string>();
-    } catch (const std::exception&) {
-      throw UsageError(src + ": registry.metric must be a metric name (got " + r["metric"].dump() + ")");
-    }
-    try {
-      if (r.contains("min_improvement")) g.min_improvement = r["min_improvement"].get<double>();
-    } catch (const std::exception&) {
-      throw UsageError(src + ": registry.min_improvement must be a number (got " +
-                       r["min_improvement"].dump() + ")");
-    }
-    try {
-      if (r.contains("auto_promote")) g.auto_promote = r["auto_promote"].get<bool>();
-    } catch (const std::exception&) {
-      throw UsageError(src + ": registry.auto_promote must be true or false (got " +
-                       r["auto_promote"].dump() + ")");
-    }
-  }
-  bool known = false;
-  for (auto* m : kMetrics) known = known || g.metric == m;
-  if (!known)
-    throw UsageError(src +
-                     ": registry.metric must be one of accuracy, f1, precision, recall, roc_auc (got '" +
-                     g.metric + "')");
-  if (!std::isfinite(g.min_improvement))
-    throw UsageError(src + ": registry.min_improvement must be a finite number");
+  g.min_improvement = cfg.registry.min_improvement;
+  g.auto_promote = cfg.registry.auto_promote;
   return g;
 }
 

@@ -14,10 +14,10 @@
 #include <random>
 #include <regex>
 
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/config/config.hpp"
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
-#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/registry/crash_point.hpp"
 
 namespace netsentry {
@@ -110,18 +110,7 @@ RegistryOptions RegistryOptions::from_config(const PipelineConfig& cfg) {
   return o;
 }
 
-fs::path registry_dir_from_config(const PipelineConfig& cfg) {
-  std::string dir = "registry";
-  if (cfg.raw.is_object() && cfg.raw.contains("registry") && cfg.raw["registry"].is_object() &&
-      cfg.raw["registry"].contains("dir")) {
-    const auto& d = cfg.raw["registry"]["dir"];
-    if (!d.is_string() || d.get<std::string>().empty())
-      throw UsageError(cfg.config_path.string() + ": registry.dir must be a directory path (got " + d.dump() +
-                       ")");
-    dir = d.get<std::string>();
-  }
-  return cfg.resolve(dir);
-}
+fs::path registry_dir_from_config(const PipelineConfig& cfg) { return cfg.resolve(cfg.registry.dir); }
 
 nlohmann::json VersionInfo::to_json() const {
   nlohmann::json j = {{"version", name},

@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <numeric>
 
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
 #include "netsentry/model/classifier.hpp"
 #include "netsentry/model/metrics.hpp"
 #include "netsentry/model/search.hpp"
-#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/table/csv.hpp"
 #include "netsentry/transform/preprocessor.hpp"
@@ -42,9 +42,9 @@ ModelTrainerArtifact ModelTrainerArtifact::from_json(const json& j) {
   return a;
 }
 
-double choose_threshold(const Labels& y, const std::vector<double>& p, const json& spec) {
-  const std::string strategy = spec.value("strategy", "fixed");
-  if (strategy == "fixed") return spec.value("value", 0.5);
+double choose_threshold(const Labels& y, const std::vector<double>& p, const ThresholdSettings& spec) {
+  const std::string& strategy = spec.strategy;
+  if (strategy == "fixed") return spec.value;
   std::vector<double> cuts = p;
   std::sort(cuts.begin(), cuts.end());
   cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
@@ -57,7 +57,7 @@ double choose_threshold(const Labels& y, const std::vector<double>& p, const jso
     return best_t;
   }
   if (strategy == "max_fpr") {
-    const double max_fpr = spec.value("max_fpr", 0.01);
+    const double max_fpr = spec.max_fpr;
     for (double t : cuts) {  // ascending: the first threshold that satisfies the FPR bound
       auto m = compute_metrics(y, p, t, false);
       double fpr = (m.fp + m.tn) ? static_cast<double>(m.fp) / static_cast<double>(m.fp + m.tn) : 0.0;
@@ -84,7 +84,6 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   Matrix X;
   Labels y;
   split_xy(read_csv(in.train), in.features, X, y);
-  const json& mt = cfg.raw.contains("model_trainer") ? cfg.raw["model_trainer"] : json::object();
 
   SearchOptions so;
   so.folds = cfg.cv_folds;
@@ -93,7 +92,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   so.seed = cfg.seed;
   so.smote = cfg.sampler == "smote";
   so.smote_k = cfg.smote_k;
-  so.class_weights = mt.value("class_weights", false);
+  so.class_weights = cfg.class_weights;
   so.halving_factor = cfg.halving_factor;
   so.collapse_duplicates = cfg.collapse_duplicates;
   so.progress = progress;
@@ -110,7 +109,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   a.family = best.family;
   a.params = best.params;
   a.cv_score = best.cv_mean;
-  a.threshold = choose_threshold(y, res.oof_proba, mt.value("threshold", json::object()));
+  a.threshold = choose_threshold(y, res.oof_proba, cfg.threshold);
   a.train_metrics = compute_metrics(y, model->predict_proba(X), a.threshold).to_json();
 
   json table = json::array();

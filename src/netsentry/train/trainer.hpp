@@ -36,6 +36,6 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
 
 // Decision threshold from out-of-fold probabilities. strategy: "fixed" (value), "max_f1",
 // "max_fpr" (the lowest threshold whose false-positive rate <= max_fpr; positives = class 1).
-double choose_threshold(const Labels& y, const std::vector<double>& p, const nlohmann::json& spec);
+double choose_threshold(const Labels& y, const std::vector<double>& p, const ThresholdSettings& spec);
 
 }  // namespace netsentry

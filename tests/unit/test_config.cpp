@@ -1,0 +1,97 @@
+// The pipeline configuration is typed and checked once, when it is loaded: defaults in one place
+// (PipelineConfig's members), every section's values converted, a bad value or an unknown key named.
+#include <gtest/gtest.h>
+
+#include "netsentry/config/config.hpp"
+#include "netsentry/core/error.hpp"
+#include "support/paths.hpp"
+
+namespace netsentry {
+namespace {
+
+using json = nlohmann::json;
+
+const json kFamilies = {{"model_trainer", {{"families", {{"logistic_regression", json::object()}}}}}};
+
+PipelineConfig with(const std::string& section, json values) {
+  json j = kFamilies;
+  if (section == "model_trainer")
+    for (auto& [k, v] : values.items()) j["model_trainer"][k] = v;
+  else
+    j[section] = std::move(values);
+  return PipelineConfig::from_json(j, "test.yaml");
+}
+
+std::string error_of(const std::string& section, json values) {
+  try {
+    with(section, std::move(values));
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Config, TheShippedFileLoadsIntoEverySection) {
+  const auto c = PipelineConfig::load(test::source_dir() / "config" / "pipeline.yaml");
+  EXPECT_EQ(c.target, "Result");
+  EXPECT_EQ(c.registry.dir, "registry");
+  EXPECT_EQ(c.registry.metric, "f1");
+  EXPECT_TRUE(c.registry.auto_promote);
+  EXPECT_EQ(c.serve.port, 8080);
+  EXPECT_EQ(c.serve.explain_method, ExplainMethod::Auto);
+  EXPECT_EQ(c.serve.reload_poll.count(), 1000);
+  EXPECT_EQ(c.serve.class_names.at("-1"), "phishing");
+  EXPECT_EQ(c.threshold.strategy, "fixed");
+  EXPECT_FALSE(c.class_weights);
+  EXPECT_TRUE(c.families.contains("gradient_boosting"));
+}
+
+TEST(Config, OmittedKeysTakeTheMembersDefaults) {
+  const auto c = PipelineConfig::from_json(kFamilies, "test.yaml");
+  const ServeSettings serve;
+  EXPECT_EQ(c.serve.max_body_bytes, serve.max_body_bytes);
+  EXPECT_EQ(c.serve.explain_budget_ms, serve.explain_budget_ms);
+  EXPECT_EQ(c.registry.metric, "");  // the gate then uses model_trainer.metric
+  EXPECT_EQ(c.threshold.value, 0.5);
+}
+
+TEST(Config, TypedValuesAreRead) {
+  const auto s = with("serve", {{"port", 0},
+                                {"explain_method", "path"},
+                                {"reload_poll_ms", 250},
+                                {"access_log", true},
+                                {"class_names", {{"0", "benign"}, {"1", "attack"}}}});
+  EXPECT_EQ(s.serve.port, 0);
+  EXPECT_EQ(s.serve.explain_method, ExplainMethod::Path);
+  EXPECT_EQ(s.serve.reload_poll.count(), 250);
+  EXPECT_TRUE(s.serve.access_log);
+  EXPECT_EQ(s.serve.class_names.size(), 2u);
+  const auto t = with("model_trainer",
+                      {{"class_weights", true}, {"threshold", {{"strategy", "max_fpr"}, {"max_fpr", 0.02}}}});
+  EXPECT_TRUE(t.class_weights);
+  EXPECT_EQ(t.threshold.strategy, "max_fpr");
+  EXPECT_DOUBLE_EQ(t.threshold.max_fpr, 0.02);
+}
+
+TEST(Config, BadValuesAndUnknownKeysAreNamed) {
+  EXPECT_NE(error_of("serve", {{"prot", 80}}).find("unknown key 'serve.prot'"), std::string::npos);
+  EXPECT_NE(error_of("serve", {{"prot", 80}}).find("port"), std::string::npos);  // the known keys listed
+  EXPECT_NE(error_of("servr", {{"port", 80}}).find("unknown key 'servr'"), std::string::npos);
+  EXPECT_NE(error_of("model_trainer", {{"threshold", {{"stratgy", "fixed"}}}})
+                .find("unknown key 'model_trainer.threshold.stratgy'"),
+            std::string::npos);
+  EXPECT_NE(error_of("serve", {{"port", 70000}}).find("serve.port must be an integer in [0, 65535]"),
+            std::string::npos);
+  EXPECT_NE(error_of("serve", {{"explain_method", "lime"}}).find("serve.explain_method"), std::string::npos);
+  EXPECT_NE(error_of("registry", {{"metric", "loss"}}).find("registry.metric"), std::string::npos);
+  EXPECT_NE(error_of("registry", {{"auto_promote", "yes"}}).find("registry.auto_promote"), std::string::npos);
+  EXPECT_NE(error_of("model_trainer", {{"threshold", {{"strategy", "best"}}}})
+                .find("model_trainer.threshold.strategy"),
+            std::string::npos);
+  EXPECT_NE(error_of("serve", json::array({1, 2})).find("serve must be a mapping"), std::string::npos);
+  for (const auto& e : {error_of("serve", {{"prot", 80}}), error_of("registry", {{"metric", "loss"}})})
+    EXPECT_EQ(e.rfind("test.yaml: ", 0), 0u) << e;  // the file named first
+}
+
+}  // namespace
+}  // namespace netsentry
