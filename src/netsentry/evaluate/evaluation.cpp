@@ -4,10 +4,10 @@
 
 #include <cmath>
 
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
 #include "netsentry/model/metrics.hpp"
-#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/table/csv.hpp"
 
 namespace netsentry {
@@ -21,10 +21,18 @@ json EvaluationArtifact::to_json() const {
 
 EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const TransformationArtifact& data,
                                   const ModelTrainerArtifact& trained, const fs::path& stage_dir) {
-  ModelBundle bundle = ModelBundle::load(trained.model_dir);
-  CsvOptions co;
-  co.missing_values = cfg.missing_values;
-  const Table test = read_csv(data.raw_test, co);
+  // The same run hands over the trained bundle and the validated test split in memory; otherwise
+  // they are read from the trainer's folder and the split file.
+  std::optional<ModelBundle> loaded;
+  if (!trained.bundle) loaded = ModelBundle::load(trained.model_dir);
+  ModelBundle& bundle = trained.bundle ? *trained.bundle : *loaded;
+  std::shared_ptr<const Table> test_ptr = data.data ? data.data->raw.test : nullptr;
+  if (!test_ptr) {
+    CsvOptions co;
+    co.missing_values = cfg.missing_values;
+    test_ptr = std::make_shared<const Table>(read_csv(data.raw_test, co));
+  }
+  const Table& test = *test_ptr;
   const Labels y = bundle.labels_from(test);
   const Scored s = bundle.score(bundle.features_from(test));
   const Metrics m = compute_metrics(y, s.probability, bundle.threshold());

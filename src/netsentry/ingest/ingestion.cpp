@@ -41,10 +41,23 @@ IngestionArtifact IngestionArtifact::from_json(const json& j) {
   return a;
 }
 
+SplitData SplitData::or_read(const PipelineConfig& cfg, const fs::path& train_csv,
+                             const fs::path& test_csv) const {
+  if (in_memory()) return *this;
+  SplitData d;
+  d.schema = std::make_shared<const Schema>(Schema::load_yaml(cfg.resolve(cfg.schema_file)));
+  CsvOptions co;
+  co.missing_values = cfg.missing_values;
+  d.train = std::make_shared<const Table>(read_csv(train_csv, co));
+  d.test = std::make_shared<const Table>(read_csv(test_csv, co));
+  return d;
+}
+
 IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& source_uri,
                                 const fs::path& stage_dir) {
   auto source = open_source(source_uri);
-  Schema schema = Schema::load_yaml(cfg.resolve(cfg.schema_file));
+  auto schema_ptr = std::make_shared<const Schema>(Schema::load_yaml(cfg.resolve(cfg.schema_file)));
+  const Schema& schema = *schema_ptr;
   SourceOptions so;
   so.missing_values = cfg.missing_values;
   so.drop_columns = cfg.drop_columns;
@@ -89,8 +102,14 @@ IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& so
   } else {
     s = stratified_split(y, cfg.test_ratio, cfg.seed);
   }
-  write_csv_atomic(a.train, t.take_rows(s.train));
-  write_csv_atomic(a.test, t.take_rows(s.test));
+  // The splits as the later stages would read them back from the files (named by them in messages).
+  auto train = std::make_shared<Table>(t.take_rows(s.train));
+  auto test = std::make_shared<Table>(t.take_rows(s.test));
+  write_csv_atomic(a.train, *train);
+  write_csv_atomic(a.test, *test);
+  train->source = a.train.string();
+  test->source = a.test.string();
+  a.data = {schema_ptr, std::move(train), std::move(test)};
   a.rows = t.rows();
   a.train_rows = s.train.size();
   a.test_rows = s.test.size();

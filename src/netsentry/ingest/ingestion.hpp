@@ -1,13 +1,28 @@
 #pragma once
 // Ingestion stage: source -> feature store CSV -> seeded stratified train/test split.
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "netsentry/config/config.hpp"
+#include "netsentry/schema/schema.hpp"
+#include "netsentry/table/table.hpp"
 
 namespace netsentry {
+
+// What the stages of one run hand each other in memory: the schema (parsed once) and the two splits
+// as ingested. The files the stages write are the run's record; the stage commands (`validate`,
+// `transform`), which have only a run folder, read the same data back from them.
+struct SplitData {
+  std::shared_ptr<const Schema> schema;
+  std::shared_ptr<const Table> train, test;
+  bool in_memory() const { return schema && train && test; }
+  // This data when it is in memory, else the schema of the config and the split files read back.
+  SplitData or_read(const PipelineConfig& cfg, const std::filesystem::path& train_csv,
+                    const std::filesystem::path& test_csv) const;
+};
 
 struct IngestionArtifact {
   std::filesystem::path feature_store, train, test;
@@ -15,6 +30,7 @@ struct IngestionArtifact {
   std::string data_sha256;
   std::size_t rows = 0, train_rows = 0, test_rows = 0;
   std::string split;
+  SplitData data;  // in memory, not in artifact.json
   nlohmann::json to_json() const;
   static IngestionArtifact from_json(const nlohmann::json& j);
 };

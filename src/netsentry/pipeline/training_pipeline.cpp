@@ -12,9 +12,9 @@
 #include "netsentry/demo/sample_data.hpp"
 #include "netsentry/evaluate/evaluation.hpp"
 #include "netsentry/ingest/ingestion.hpp"
-#include "netsentry/train/trainer.hpp"
 #include "netsentry/registry/registry.hpp"
 #include "netsentry/table/csv.hpp"
+#include "netsentry/train/trainer.hpp"
 #include "netsentry/transform/transformation.hpp"
 #include "netsentry/validate/validation.hpp"
 
@@ -100,6 +100,7 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
     ValidationArtifact unchecked;
     unchecked.train = ing.train;
     unchecked.test = ing.test;
+    unchecked.data = ing.data;
     const fs::path tr_dir = r.run_dir / "data_transformation";
     auto tr_job = std::async(std::launch::async, [&] {
       const auto t0 = clock::now();

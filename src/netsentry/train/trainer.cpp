@@ -83,7 +83,12 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
                                        const ProgressFn& progress) {
   Matrix X;
   Labels y;
-  split_xy(read_csv(in.train), in.features, X, y);
+  if (in.data) {  // the same run: the transformed split in memory
+    X = in.data->train;
+    y = in.data->train_labels;
+  } else {
+    split_xy(read_csv(in.train), in.features, X, y);
+  }
 
   SearchOptions so;
   so.folds = cfg.cv_folds;
@@ -134,8 +139,11 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
                                       .dump(2));
 
   spdlog::debug("train: threshold, train metrics and candidate table done");
-  auto pre = std::make_unique<Preprocessor>(Preprocessor::from_json(json::parse(read_file(in.preprocessor))));
-  const Schema schema = Schema::load_yaml(cfg.resolve(cfg.schema_file));
+  auto pre =
+      in.data
+          ? std::make_unique<Preprocessor>(*in.data->preprocessor)
+          : std::make_unique<Preprocessor>(Preprocessor::from_json(json::parse(read_file(in.preprocessor))));
+  const Schema schema = in.data ? *in.data->raw.schema : Schema::load_yaml(cfg.resolve(cfg.schema_file));
   json mapping = json::object();
   for (auto& [k, v] : cfg.label_mapping) mapping[k] = v;
   json meta = {
@@ -155,6 +163,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   spdlog::debug("train: bundle assembled");
   bundle.save(a.model_dir);
   spdlog::debug("train: bundle saved");
+  a.bundle = std::make_shared<ModelBundle>(std::move(bundle));
   write_file_atomic(stage_dir / "artifact.json", a.to_json().dump(2));
   return a;
 }

@@ -4,10 +4,12 @@
 // whole training split, its decision threshold chosen on out-of-fold predictions, and a bundle.
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/config/config.hpp"
 #include "netsentry/ingest/ingestion.hpp"
 #include "netsentry/transform/transformation.hpp"
@@ -23,6 +25,8 @@ struct ModelTrainerArtifact {
   double threshold = 0.5;
   nlohmann::json train_metrics;
   nlohmann::json candidate_table;  // same content as candidates.json
+  // The bundle saved in model_dir, in memory for the evaluator of the same run (not in artifact.json).
+  std::shared_ptr<ModelBundle> bundle;
   nlohmann::json to_json() const;
   static ModelTrainerArtifact from_json(const nlohmann::json& j);
 };

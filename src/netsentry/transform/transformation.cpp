@@ -48,27 +48,32 @@ Table matrix_table(const Matrix& X, const std::vector<std::string>& names, const
 
 TransformationArtifact run_transformation(const PipelineConfig& cfg, const ValidationArtifact& in,
                                           const fs::path& stage_dir) {
-  const Schema schema = Schema::load_yaml(cfg.resolve(cfg.schema_file));
-  CsvOptions co;
-  co.missing_values = cfg.missing_values;
-  const Table train = read_csv(in.train, co), test = read_csv(in.test, co);
+  const SplitData raw = in.data.or_read(cfg, in.train, in.test);
+  const Table &train = *raw.train, &test = *raw.test;
   TransformationArtifact a;
-  a.features = schema.features(cfg.target);
+  a.features = raw.schema->features(cfg.target);
   a.raw_train = in.train;
   a.raw_test = in.test;
   const Matrix Xtr = train.to_matrix(a.features), Xte = test.to_matrix(a.features);
-  Preprocessor pre(preprocessor_options(cfg));
+  auto pre_ptr = std::make_shared<Preprocessor>(preprocessor_options(cfg));
+  Preprocessor& pre = *pre_ptr;
   pre.fit(Xtr);  // training split only
-  const Matrix Ttr = pre.transform(Xtr), Tte = pre.transform(Xte);
+  auto data = std::make_shared<TransformedData>();
+  data->train = pre.transform(Xtr);
+  data->test = pre.transform(Xte);
+  data->train_labels = map_labels(train, cfg.target, cfg.label_mapping);
+  data->test_labels = map_labels(test, cfg.target, cfg.label_mapping);
+  data->preprocessor = std::move(pre_ptr);
+  data->raw = raw;
+  const Matrix &Ttr = data->train, &Tte = data->test;
   a.preprocessor = stage_dir / "transformed_object" / "preprocessor.json";
   a.train = stage_dir / "transformed" / "train.csv";
   a.test = stage_dir / "transformed" / "test.csv";
   write_file_atomic(a.preprocessor, pre.to_json().dump());
-  write_csv_atomic(a.train,
-                   matrix_table(Ttr, a.features, map_labels(train, cfg.target, cfg.label_mapping), "class"));
-  write_csv_atomic(a.test,
-                   matrix_table(Tte, a.features, map_labels(test, cfg.target, cfg.label_mapping), "class"));
+  write_csv_atomic(a.train, matrix_table(Ttr, a.features, data->train_labels, "class"));
+  write_csv_atomic(a.test, matrix_table(Tte, a.features, data->test_labels, "class"));
   write_file_atomic(stage_dir / "artifact.json", a.to_json().dump(2));
+  a.data = std::move(data);
   std::size_t missing = 0;
   for (double v : Xtr.data) missing += std::isnan(v);
   for (double v : Xte.data) missing += std::isnan(v);

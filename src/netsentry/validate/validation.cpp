@@ -41,13 +41,13 @@ ValidationArtifact ValidationArtifact::from_json(const json& j) {
 
 ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArtifact& in,
                                   const fs::path& stage_dir) {
-  const Schema schema = Schema::load_yaml(cfg.resolve(cfg.schema_file));
-  CsvOptions co;
-  co.missing_values = cfg.missing_values;
-  const Table train = read_csv(in.train, co), test = read_csv(in.test, co);
+  const SplitData data = in.data.or_read(cfg, in.train, in.test);
+  const Schema& schema = *data.schema;
+  const Table &train = *data.train, &test = *data.test;
   ValidationArtifact a;
   a.train = in.train;
   a.test = in.test;
+  a.data = data;
   for (const Table* t : {&train, &test}) {
     auto p = check_against_schema(*t, schema);
     a.messages.insert(a.messages.end(), p.begin(), p.end());

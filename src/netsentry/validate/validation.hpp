@@ -22,6 +22,7 @@ struct ValidationArtifact {
   std::filesystem::path report_yaml, report_json;
   std::size_t duplicate_rows = 0;
   std::vector<std::string> messages;
+  SplitData data;  // the validated splits in memory (from the ingestion artifact), not in artifact.json
   nlohmann::json to_json() const;
   static ValidationArtifact from_json(const nlohmann::json& j);
 };
