@@ -10,6 +10,7 @@
 #include "netsentry/ingest/split.hpp"
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/table/csv.hpp"
+#include "netsentry/table/number_text.hpp"
 #include "netsentry/validate/ks.hpp"
 
 namespace netsentry {
