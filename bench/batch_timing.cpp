@@ -16,8 +16,10 @@
 #include <vector>
 
 #include "netsentry/core/memory.hpp"
+#include "netsentry/serve/answer_write.hpp"
 #include "netsentry/serve/model_store.hpp"
-#include "netsentry/serve/predict_io.hpp"
+#include "netsentry/serve/request_parse.hpp"
+#include "netsentry/serve/scoring.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include "netsentry/serve/jobs.hpp"
 #include "netsentry/serve/model_store.hpp"
 #include "netsentry/serve/options.hpp"
-#include "netsentry/serve/predict_io.hpp"
+#include "netsentry/serve/scoring.hpp"
 #include "netsentry/table/csv.hpp"
 #include "support/paths.hpp"
 #include "support/serve_harness.hpp"

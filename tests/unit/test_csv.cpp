@@ -54,3 +54,37 @@ TEST(Csv, ReadsTheUciFile) {
   EXPECT_EQ(t.cols(), 31u);
   for (auto& c : t.columns) EXPECT_EQ(c.type, ColumnType::Numeric) << c.name;
 }
+
+TEST(Csv, OnePassReaderGivesParseCsvsTableOrNothing) {
+  const std::vector<std::string> texts = {"a,b\n1,2\n-1,0.5\n",
+                                          "a,b\r\n1,NA\r\n,-0\r\n",
+                                          "\xEF\xBB\xBF"
+                                          "a\n1\n\n2",
+                                          "a,b\n1,x\n",
+                                          "a,b\n\"1\",2\n",
+                                          "a,b\n1\n",
+                                          "a,a\n1,2\n",
+                                          "a,b\n",
+                                          ""};
+  for (const auto& text : texts) {
+    SCOPED_TRACE(text);
+    const auto fast = parse_numeric_csv(text, "mem.csv");
+    if (!fast) continue;  // left to parse_csv
+    const Table want = parse_csv(text, "mem.csv");
+    EXPECT_EQ(fast->source, want.source);
+    EXPECT_EQ(to_csv(*fast), to_csv(want));
+    for (std::size_t j = 0; j < want.cols(); ++j) EXPECT_EQ(fast->columns[j].type, want.columns[j].type);
+  }
+  EXPECT_TRUE(parse_numeric_csv("a,b\n1,2\n", "mem.csv"));
+  EXPECT_FALSE(parse_numeric_csv("a,b\n1,x\n", "mem.csv"));
+  EXPECT_FALSE(parse_numeric_csv("a;b\n1;2\n", "mem.csv", CsvOptions{';'}));
+}
+
+TEST(Csv, FieldsAreQuotedOnlyWhenTheyMustBe) {
+  TextWriter out(0);
+  for (std::string_view f : {"plain", "a,b", "say \"hi\"", "two\nlines", "cr\r", ""}) {
+    write_csv_field(out, f);
+    out.put('|');
+  }
+  EXPECT_EQ(out.finish(), "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|\"cr\r\"||");
+}

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <random>
 
-#include "netsentry/serve/predict_io.hpp"
+#include "netsentry/serve/answer_write.hpp"
+#include "netsentry/serve/request_parse.hpp"
+#include "netsentry/serve/scoring.hpp"
 #include "netsentry/table/csv.hpp"
 
 using namespace netsentry;

@@ -27,7 +27,7 @@
 #include "netsentry/core/error.hpp"
 #include "netsentry/ingest/record_builder.hpp"
 #include "netsentry/ingest/source.hpp"
-#include "netsentry/table/csv.hpp"
+#include "netsentry/table/number_text.hpp"
 
 namespace netsentry {
 

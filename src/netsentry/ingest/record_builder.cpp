@@ -6,7 +6,7 @@
 
 #include "netsentry/core/error.hpp"
 #include "netsentry/schema/schema.hpp"
-#include "netsentry/table/csv.hpp"
+#include "netsentry/table/number_text.hpp"
 
 namespace netsentry {
 

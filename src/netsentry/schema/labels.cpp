@@ -1,7 +1,7 @@
 #include "netsentry/schema/labels.hpp"
 
 #include "netsentry/core/error.hpp"
-#include "netsentry/table/csv.hpp"
+#include "netsentry/table/number_text.hpp"
 
 namespace netsentry {
 

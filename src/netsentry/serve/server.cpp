@@ -16,13 +16,15 @@
 
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/memory.hpp"
+#include "netsentry/serve/answer_write.hpp"
 #include "netsentry/serve/assets.hpp"
 #include "netsentry/serve/http.hpp"
 #include "netsentry/serve/jobs.hpp"
 #include "netsentry/serve/metrics.hpp"
 #include "netsentry/serve/model_store.hpp"
 #include "netsentry/serve/multipart.hpp"
-#include "netsentry/serve/predict_io.hpp"
+#include "netsentry/serve/request_parse.hpp"
+#include "netsentry/serve/scoring.hpp"
 
 namespace netsentry::serve {
 

@@ -1,7 +1,7 @@
 #include "netsentry/table/csv.hpp"
 
-#include <charconv>
-#include <cmath>
+#include <algorithm>
+#include <array>
 #include <unordered_set>
 
 #include "netsentry/core/error.hpp"
@@ -67,25 +67,6 @@ bool next_record(std::string_view s, std::size_t& pos, char delim, std::vector<s
   return true;
 }
 
-bool parse_double(std::string_view f, double& v) {
-  while (!f.empty() && (f.front() == ' ' || f.front() == '\t')) f.remove_prefix(1);
-  while (!f.empty() && (f.back() == ' ' || f.back() == '\t')) f.remove_suffix(1);
-  if (!f.empty() && f.front() == '+') f.remove_prefix(1);
-  if (f.empty()) return false;
-  auto [p, ec] = std::from_chars(f.data(), f.data() + f.size(), v);
-  return ec == std::errc() && p == f.data() + f.size() && std::isfinite(v);
-}
-
-}  // namespace
-
-std::optional<double> parse_number(std::string_view field) {
-  double v = 0;
-  if (parse_double(field, v)) return v;
-  return std::nullopt;
-}
-
-namespace {
-
 bool is_blank_record(const std::vector<std::string>& rec) { return rec.size() == 1 && rec[0].empty(); }
 
 }  // namespace
@@ -129,7 +110,7 @@ Table parse_csv(std::string_view text, const std::string& source, const CsvOptio
     for (std::size_t i = 0; i < raw[j].size() && numeric; ++i) {
       if (missing.count(raw[j][i])) {
         nums[i] = kMissing;
-      } else if (!parse_double(raw[j][i], nums[i])) {
+      } else if (!parse_number(raw[j][i], nums[i])) {
         numeric = false;
       }
     }
@@ -146,6 +127,101 @@ Table parse_csv(std::string_view text, const std::string& source, const CsvOptio
   return t;
 }
 
+std::optional<Table> parse_numeric_csv(std::string_view text, const std::string& source,
+                                       const CsvOptions& opt) {
+  if (opt.delimiter != ',' || text.find('"') != std::string_view::npos) return std::nullopt;
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 BOM
+  std::size_t pos = 0;
+  // The next line (a record: no quotes here), without its line end ("\n", "\r\n" or "\r").
+  auto next_line = [&](std::string_view& line) {
+    if (pos >= text.size()) return false;
+    std::size_t end = pos;
+    while (end < text.size() && text[end] != '\n' && text[end] != '\r') ++end;
+    line = text.substr(pos, end - pos);
+    pos = end;
+    if (pos < text.size() && text[pos] == '\r' && pos + 1 < text.size() && text[pos + 1] == '\n') ++pos;
+    if (pos < text.size()) ++pos;
+    return true;
+  };
+  std::string_view line;
+  bool have = false;
+  while ((have = next_line(line)) && line.empty()) {
+  }
+  if (!have) return std::nullopt;
+  Table t;
+  t.source = source;
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = line.find(',', start);
+    const std::string_view name = line.substr(start, comma == std::string_view::npos ? comma : comma - start);
+    if (name.empty()) return std::nullopt;
+    for (const auto& c : t.columns)
+      if (c.name == name) return std::nullopt;
+    t.columns.push_back({std::string(name), ColumnType::Numeric, {}, {}});
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  const std::size_t ncol = t.columns.size();
+  const std::size_t lines = static_cast<std::size_t>(std::count(
+                                text.begin() + static_cast<std::ptrdiff_t>(pos), text.end(), '\n')) +
+                            1;
+  for (auto& c : t.columns) c.num.reserve(lines);
+  // Characters a missing token starts with: other fields need no comparison with the tokens.
+  bool empty_is_missing = false;
+  std::array<bool, 256> token_start{};
+  for (const auto& m : opt.missing_values) {
+    if (m.empty())
+      empty_is_missing = true;
+    else
+      token_start[static_cast<unsigned char>(m[0])] = true;
+  }
+  auto is_missing = [&](std::string_view field) {
+    return std::find(opt.missing_values.begin(), opt.missing_values.end(), field) != opt.missing_values.end();
+  };
+  // The rows in one pass over the text, field by field.
+  const char* p = text.data() + pos;
+  const char* const end = text.data() + text.size();
+  auto at_field_end = [end](const char* q) { return q == end || *q == ',' || *q == '\n' || *q == '\r'; };
+  auto skip_line_end = [end](const char*& q) { q += *q == '\r' && q + 1 != end && q[1] == '\n' ? 2 : 1; };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  auto may_be_token = [&](char c) { return token_start[static_cast<unsigned char>(c)]; };
+  while (p != end) {
+    if (*p == '\n' || *p == '\r') {  // a blank line
+      skip_line_end(p);
+      continue;
+    }
+    for (std::size_t j = 0; j < ncol; ++j) {
+      double v = kMissing;
+      if (p != end && digit(*p) && !may_be_token(*p) && at_field_end(p + 1)) {  // the common case: "0", "1"
+        v = *p - '0';
+        p += 1;
+      } else if (p != end && *p == '-' && !may_be_token('-') && p + 1 != end && digit(p[1]) &&
+                 at_field_end(p + 2)) {  // "-1"; "-0" is -0.0
+        v = -static_cast<double>(p[1] - '0');
+        p += 2;
+      } else {
+        const char* f = p;
+        while (!at_field_end(p)) ++p;
+        const std::string_view field(f, static_cast<std::size_t>(p - f));
+        if (field.empty()) {
+          if (!empty_is_missing) return std::nullopt;  // a text value
+        } else if (!(may_be_token(field[0]) && is_missing(field)) && !parse_number(field, v)) {
+          return std::nullopt;  // a text value
+        }
+      }
+      if (j + 1 < ncol) {
+        if (p == end || *p != ',') return std::nullopt;  // fewer fields than the header
+        ++p;
+      } else if (p != end && *p == ',') {
+        return std::nullopt;  // more fields than the header
+      }
+      t.columns[j].num.push_back(v);
+    }
+    if (p != end) skip_line_end(p);
+  }
+  if (t.rows() == 0) return std::nullopt;
+  return t;
+}
+
 Table read_csv(const std::filesystem::path& path, const CsvOptions& opt) {
   if (!std::filesystem::exists(path)) throw DataError(path.string() + ": file not found");
   if (std::filesystem::is_directory(path))
@@ -153,48 +229,35 @@ Table read_csv(const std::filesystem::path& path, const CsvOptions& opt) {
   return parse_csv(read_file(path), path.string(), opt);
 }
 
-std::string format_number(double v) {
-  if (std::isnan(v)) return "";
-  char buf[64];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, p);
-}
-
-namespace {
-void append_field(std::string& out, std::string_view f) {
-  if (f.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out += f;
-    return;
-  }
-  out += '"';
+void write_csv_field(TextWriter& out, std::string_view f) {
+  if (f.find_first_of(",\"\r\n") == std::string_view::npos) return out.put(f);
+  out.put('"');
   for (char ch : f) {
-    if (ch == '"') out += '"';
-    out += ch;
+    if (ch == '"') out.put('"');
+    out.put(ch);
   }
-  out += '"';
+  out.put('"');
 }
-}  // namespace
 
 std::string to_csv(const Table& t) {
-  std::string out;
-  out.reserve(t.rows() * t.cols() * 3 + 256);
+  TextWriter out(t.rows() * t.cols() * 3 + 256);
   for (std::size_t j = 0; j < t.cols(); ++j) {
-    if (j) out += ',';
-    append_field(out, t.columns[j].name);
+    if (j) out.put(',');
+    write_csv_field(out, t.columns[j].name);
   }
-  out += '\n';
+  out.put('\n');
   for (std::size_t i = 0; i < t.rows(); ++i) {
     for (std::size_t j = 0; j < t.cols(); ++j) {
-      if (j) out += ',';
+      if (j) out.put(',');
       const Column& c = t.columns[j];
       if (c.type == ColumnType::Numeric)
-        out += format_number(c.num[i]);
+        out.number(c.num[i]);
       else
-        append_field(out, c.text[i]);
+        write_csv_field(out, c.text[i]);
     }
-    out += '\n';
+    out.put('\n');
   }
-  return out;
+  return out.finish();
 }
 
 void write_csv_atomic(const std::filesystem::path& path, const Table& t) {

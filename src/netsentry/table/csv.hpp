@@ -6,7 +6,9 @@
 #include <string_view>
 #include <vector>
 
+#include "netsentry/table/number_text.hpp"
 #include "netsentry/table/table.hpp"
+#include "netsentry/table/text_writer.hpp"
 
 namespace netsentry {
 
@@ -21,14 +23,19 @@ struct CsvOptions {
 Table parse_csv(std::string_view text, const std::string& source, const CsvOptions& opt = {});
 Table read_csv(const std::filesystem::path& path, const CsvOptions& opt = {});
 
+// The common upload, read in one pass without building a string per field: comma-separated, no
+// quotes, every column numeric (numbers and missing tokens), a unique non-empty name per column and
+// the same number of fields on every line. Gives exactly the table parse_csv gives for such text;
+// nullopt for anything else (parse_csv then decides, with its messages).
+std::optional<Table> parse_numeric_csv(std::string_view text, const std::string& source,
+                                       const CsvOptions& opt = {});
+
 // Writes a table as CSV (numbers in shortest round-trip form, missing as empty fields).
 std::string to_csv(const Table& t);
 void write_csv_atomic(const std::filesystem::path& path, const Table& t);
 
-// Parses a whole field as a finite number (surrounding blanks and a leading '+' allowed).
-std::optional<double> parse_number(std::string_view field);
-
-// Formats a double the shortest way that reads back exactly ("1", "-0.5", "0.30000000000000004").
-std::string format_number(double v);
+// Appends one field as CSV holds it: quoted (quotes doubled) when it holds a comma, a quote or a
+// line end, as it is otherwise.
+void write_csv_field(TextWriter& out, std::string_view field);
 
 }  // namespace netsentry

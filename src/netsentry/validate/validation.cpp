@@ -9,6 +9,7 @@
 #include "netsentry/schema/check.hpp"
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/table/csv.hpp"
+#include "netsentry/table/number_text.hpp"
 #include "netsentry/validate/ks.hpp"
 
 namespace netsentry {
