@@ -14,10 +14,10 @@ namespace netsentry {
 
 using json = nlohmann::json;
 
-json EvaluationArtifact::to_json() const {
-  return {{"metrics_file", metrics_file},   {"model_dir", model_dir}, {"test_metrics", test_metrics},
-          {"train_metrics", train_metrics}, {"accepted", accepted},   {"reason", reason}};
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EvaluationArtifact, metrics_file, model_dir, test_metrics,
+                                                train_metrics, accepted, reason)
+
+json EvaluationArtifact::to_json() const { return *this; }
 
 EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const TransformationArtifact& data,
                                   const ModelTrainerArtifact& trained, const fs::path& stage_dir) {

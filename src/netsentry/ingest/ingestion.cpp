@@ -15,31 +15,11 @@ namespace netsentry {
 
 using json = nlohmann::json;
 
-json IngestionArtifact::to_json() const {
-  return {{"feature_store", feature_store},
-          {"train", train},
-          {"test", test},
-          {"source", source},
-          {"data_sha256", data_sha256},
-          {"rows", rows},
-          {"train_rows", train_rows},
-          {"test_rows", test_rows},
-          {"split", split}};
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(IngestionArtifact, feature_store, train, test, source,
+                                                data_sha256, rows, train_rows, test_rows, split)
 
-IngestionArtifact IngestionArtifact::from_json(const json& j) {
-  IngestionArtifact a;
-  a.feature_store = j.at("feature_store").get<std::string>();
-  a.train = j.at("train").get<std::string>();
-  a.test = j.at("test").get<std::string>();
-  a.source = j.value("source", "");
-  a.data_sha256 = j.value("data_sha256", "");
-  a.rows = j.value("rows", std::size_t{0});
-  a.train_rows = j.value("train_rows", std::size_t{0});
-  a.test_rows = j.value("test_rows", std::size_t{0});
-  a.split = j.value("split", "random");
-  return a;
-}
+json IngestionArtifact::to_json() const { return *this; }
+IngestionArtifact IngestionArtifact::from_json(const json& j) { return j.get<IngestionArtifact>(); }
 
 SplitData SplitData::or_read(const PipelineConfig& cfg, const fs::path& train_csv,
                              const fs::path& test_csv) const {

@@ -29,7 +29,7 @@ struct IngestionArtifact {
   std::string source;  // the source URI, credentials redacted
   std::string data_sha256;
   std::size_t rows = 0, train_rows = 0, test_rows = 0;
-  std::string split;
+  std::string split = "random";
   SplitData data;  // in memory, not in artifact.json
   nlohmann::json to_json() const;
   static IngestionArtifact from_json(const nlohmann::json& j);

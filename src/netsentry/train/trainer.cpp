@@ -20,27 +20,11 @@ namespace netsentry {
 
 using json = nlohmann::json;
 
-json ModelTrainerArtifact::to_json() const {
-  return {{"model_dir", model_dir},
-          {"candidates", candidates},
-          {"family", family},
-          {"params", params},
-          {"cv_score", cv_score},
-          {"threshold", threshold},
-          {"train_metrics", train_metrics}};
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ModelTrainerArtifact, model_dir, candidates, family, params,
+                                                cv_score, threshold, train_metrics)
 
-ModelTrainerArtifact ModelTrainerArtifact::from_json(const json& j) {
-  ModelTrainerArtifact a;
-  a.model_dir = j.at("model_dir").get<std::string>();
-  a.candidates = j.at("candidates").get<std::string>();
-  a.family = j.at("family").get<std::string>();
-  a.params = j.at("params");
-  a.cv_score = j.value("cv_score", 0.0);
-  a.threshold = j.value("threshold", 0.5);
-  a.train_metrics = j.value("train_metrics", json::object());
-  return a;
-}
+json ModelTrainerArtifact::to_json() const { return *this; }
+ModelTrainerArtifact ModelTrainerArtifact::from_json(const json& j) { return j.get<ModelTrainerArtifact>(); }
 
 double choose_threshold(const Labels& y, const std::vector<double>& p, const ThresholdSettings& spec) {
   const std::string& strategy = spec.strategy;

@@ -23,7 +23,7 @@ struct ModelTrainerArtifact {
   nlohmann::json params;
   double cv_score = 0;
   double threshold = 0.5;
-  nlohmann::json train_metrics;
+  nlohmann::json train_metrics = nlohmann::json::object();
   nlohmann::json candidate_table;  // same content as candidates.json
   // The bundle saved in model_dir, in memory for the evaluator of the same run (not in artifact.json).
   std::shared_ptr<ModelBundle> bundle;

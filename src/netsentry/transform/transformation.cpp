@@ -11,20 +11,12 @@ namespace netsentry {
 
 using json = nlohmann::json;
 
-json TransformationArtifact::to_json() const {
-  return {{"preprocessor", preprocessor}, {"train", train},       {"test", test},
-          {"raw_train", raw_train},       {"raw_test", raw_test}, {"features", features}};
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TransformationArtifact, preprocessor, train, test, raw_train,
+                                                raw_test, features)
 
+json TransformationArtifact::to_json() const { return *this; }
 TransformationArtifact TransformationArtifact::from_json(const json& j) {
-  TransformationArtifact a;
-  a.preprocessor = j.at("preprocessor").get<std::string>();
-  a.train = j.at("train").get<std::string>();
-  a.test = j.at("test").get<std::string>();
-  a.raw_train = j.at("raw_train").get<std::string>();
-  a.raw_test = j.at("raw_test").get<std::string>();
-  a.features = j.at("features").get<std::vector<std::string>>();
-  return a;
+  return j.get<TransformationArtifact>();
 }
 
 PreprocessorOptions preprocessor_options(const PipelineConfig& cfg) {

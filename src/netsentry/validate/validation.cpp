@@ -16,29 +16,11 @@ namespace netsentry {
 
 using json = nlohmann::json;
 
-json ValidationArtifact::to_json() const {
-  return {{"status", status},
-          {"drift_detected", drift_detected},
-          {"train", train},
-          {"test", test},
-          {"report_yaml", report_yaml},
-          {"report_json", report_json},
-          {"duplicate_rows", duplicate_rows},
-          {"messages", messages}};
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ValidationArtifact, status, drift_detected, train, test,
+                                                report_yaml, report_json, duplicate_rows, messages)
 
-ValidationArtifact ValidationArtifact::from_json(const json& j) {
-  ValidationArtifact a;
-  a.status = j.at("status").get<bool>();
-  a.drift_detected = j.value("drift_detected", false);
-  a.train = j.at("train").get<std::string>();
-  a.test = j.at("test").get<std::string>();
-  a.report_yaml = j.value("report_yaml", "");
-  a.report_json = j.value("report_json", "");
-  a.duplicate_rows = j.value("duplicate_rows", std::size_t{0});
-  a.messages = j.value("messages", std::vector<std::string>{});
-  return a;
-}
+json ValidationArtifact::to_json() const { return *this; }
+ValidationArtifact ValidationArtifact::from_json(const json& j) { return j.get<ValidationArtifact>(); }
 
 ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArtifact& in,
                                   const fs::path& stage_dir) {
