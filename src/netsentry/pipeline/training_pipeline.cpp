@@ -45,15 +45,16 @@ std::string resolve_source(const PipelineConfig& cfg, const std::optional<std::s
 
 namespace {
 
-// Copies the bundle in `bundle` whole into a temp folder beside `model_dir`, then renames it into
-// place (core/fs publish_dir): a server watching `model_dir` sees the old bundle or the new one.
-void publish_bundle(const fs::path& bundle, const fs::path& model_dir) {
+// Copies the bundle in `bundle` whole into a temp folder beside `model_dir` and returns it; publish_dir
+// then renames it into place in one step (a server watching `model_dir` sees the old bundle or the
+// new one). Staged before the registry decides, so that a promotion is followed by a rename alone.
+fs::path stage_bundle(const fs::path& bundle, const fs::path& model_dir) {
   fs::path tmp = model_dir;
   tmp += ".incoming." + std::to_string(::getpid());
   fs::remove_all(tmp);
   fs::create_directories(tmp.parent_path().empty() ? fs::path(".") : tmp.parent_path());
   fs::copy(bundle, tmp, fs::copy_options::recursive);
-  publish_dir(tmp, model_dir);
+  return tmp;
 }
 
 }  // namespace
@@ -140,17 +141,29 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
     // when the registry promoted it, or (without a registry) because it passed the quality gate.
     json registered = nullptr;
     r.published = true;
+    const fs::path staged = stage_bundle(ev.model_dir, r.model_dir);
+    auto drop_staged = [&] {
+      std::error_code ec;
+      fs::remove_all(staged, ec);
+    };
     if (registry) {
       report("register", 0);
-      registered =
-          register_and_gate(*registry, ev.model_dir, ing.test, {{"run_dir", fs::absolute(r.run_dir)}});
+      try {
+        registered =
+            register_and_gate(*registry, ev.model_dir, ing.test, {{"run_dir", fs::absolute(r.run_dir)}});
+      } catch (...) {
+        drop_staged();
+        throw;
+      }
       r.published = registered.value("promoted", false);
     }
-    if (r.published)
-      publish_bundle(ev.model_dir, r.model_dir);
-    else
+    if (r.published) {
+      publish_dir(staged, r.model_dir);
+    } else {
+      drop_staged();
       spdlog::warn("{} left as it was: the model stays candidate {} in the registry", r.model_dir.string(),
                    registered.value("version", "?"));
+    }
     seconds["total"] = since(t_start);
     report("done", 1);
 
