@@ -1,20 +1,17 @@
 #include "netsentry/model/flat_forest.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
-#include <system_error>
-#include <thread>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #endif
+
+#include "netsentry/core/parallel.hpp"
 
 namespace netsentry::xgb {
 
@@ -1248,132 +1245,6 @@ void FlatForest::walk_blocks(const std::uint64_t*, std::size_t, std::size_t, std
 void FlatForest::walk_hops(const std::uint64_t*, std::size_t, std::size_t, std::size_t, float*) const {}
 #endif
 
-namespace {
-
-// A batch's chunks, shared by the calling thread and the helper (which may still hold it after the
-// call returned: it then finds no chunk left and touches nothing of the call).
-struct ChunkState {
-  std::atomic<int> phase{0};                  // 0: being prepared, 1: running, 2: cancelled
-  std::atomic<std::size_t> next{0}, done{0};  // items handed out, items finished
-  std::size_t n = 0, chunk = 1;
-  const void* fn = nullptr;
-  void (*call)(const void*, std::size_t, std::size_t) = nullptr;
-
-  // The caller's chunks are half of what is left (in whole multiples of `chunk`): few passes over
-  // the trees while it is alone, and the helper, should it come, still finds a share. The helper's
-  // are `chunk`: the caller never waits long for a helper that another process keeps off its core.
-  void work(bool helper) {
-    for (std::size_t b = next.load();;) {
-      std::size_t e;
-      do {
-        if (b >= n) return;
-        e = std::min(n,
-                     b + (helper ? 1 : std::max<std::size_t>(1, ((n - b) / 2 + chunk - 1) / chunk)) * chunk);
-      } while (!next.compare_exchange_weak(b, e));
-      call(fn, b, e);
-      done.fetch_add(e - b);
-      if (helper) done.notify_all();
-      b = next.load();
-    }
-  }
-  void help() {
-    phase.wait(0);
-    if (phase.load() == 1) work(true);
-  }
-};
-
-// The helper: one thread for the process, started by the first batch that asks for it and parked
-// between batches (waking a parked thread costs the caller a system call; starting one, tens of
-// microseconds). It helps one batch at a time: a batch posted while it is busy waits in the slot,
-// and a later one takes its place (that caller works alone; a batch found after its caller has
-// finished has no chunk left). Never destroyed: the thread may be parked when the process exits.
-class Helper {
- public:
-  // nullptr when no thread can be started.
-  static Helper* get() {
-    static Helper* const helper = start();
-    return helper;
-  }
-  void post(std::shared_ptr<ChunkState> s) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      slot_ = std::move(s);
-    }
-    posted_.fetch_add(1);
-    posted_.notify_one();
-  }
-
- private:
-  static Helper* start() {
-    auto* h = new Helper;
-    try {
-      std::thread([h] { h->serve(); }).detach();
-    } catch (const std::system_error&) {
-      delete h;
-      return nullptr;
-    }
-    return h;
-  }
-  [[noreturn]] void serve() {
-    for (std::uint32_t seen = 0;;) {
-      posted_.wait(seen);
-      seen = posted_.load();
-      std::shared_ptr<ChunkState> s;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        s = std::move(slot_);
-      }
-      if (s) s->help();
-    }
-  }
-  std::mutex mutex_;
-  std::shared_ptr<ChunkState> slot_;
-  std::atomic<std::uint32_t> posted_{0};
-};
-
-}  // namespace
-
-// A batch split into chunks between the calling thread and, optionally, the helper thread. The
-// helper is called first, before the batch is prepared: waking an idle core can take a millisecond
-// (in a virtual machine), as long as the whole batch takes. Chunks go to whichever thread asks next;
-// the caller waits only for chunks in progress, never for the helper to come.
-class Chunks {
- public:
-  explicit Chunks(bool helper) : state_(std::make_shared<ChunkState>()) {
-    if (!helper) return;
-    if (Helper* h = Helper::get()) {
-      h->post(state_);
-      helped_ = true;
-    }
-  }
-  ~Chunks() {
-    if (helped_ && state_->phase.load() == 0) {  // never ran (an exception): let the helper go
-      state_->phase.store(2);
-      state_->phase.notify_all();
-    }
-  }
-  Chunks(const Chunks&) = delete;
-  Chunks& operator=(const Chunks&) = delete;
-
-  // fn(begin, end) over [0, n), in chunks of multiples of `chunk` (but the last).
-  template <class Fn>
-  void run(std::size_t n, std::size_t chunk, const Fn& fn) {
-    ChunkState& s = *state_;
-    s.n = n;
-    s.chunk = helped_ ? chunk : std::max<std::size_t>(n, 1);  // alone: one pass over the trees
-    s.fn = &fn;
-    s.call = [](const void* f, std::size_t b, std::size_t e) { (*static_cast<const Fn*>(f))(b, e); };
-    s.phase.store(1);
-    if (helped_) s.phase.notify_all();  // (only the helper waits on it: no wake-up call otherwise)
-    s.work(false);
-    for (std::size_t d = s.done.load(); d < n; d = s.done.load()) s.done.wait(d);
-  }
-
- private:
-  std::shared_ptr<ChunkState> state_;
-  bool helped_ = false;
-};
-
 std::size_t FlatForest::tree_end_of(int rounds) const {
   return rounds <= 0 || static_cast<std::size_t>(rounds) * trees_per_round_ >= trees()
              ? trees()
@@ -1402,7 +1273,7 @@ void FlatForest::margins_at(const double* X, std::size_t rows, const std::vector
   std::size_t levels = 0;
   for (std::size_t t = 0; t < tree_end; ++t) levels += tree_depth_[t];
   const bool helper = max_threads > 1 && rows * levels >= (by_blocks || by_hops ? 16000000 : 2000000);
-  Chunks chunks(helper);
+  LowLatencyBatch chunks(helper);
   constexpr std::size_t kChunk = 128;  // rows (a multiple of kRows and kMaskRows)
 
   if (masks_) {
@@ -1443,7 +1314,7 @@ void FlatForest::margins_at(const double* X, std::size_t rows, const std::vector
     return;
   }
   // Bins: one pass per cut (a batch of chunks runs once: each later pass gets its own).
-  auto bins = [&](std::size_t c, Chunks& ch) {
+  auto bins = [&](std::size_t c, LowLatencyBatch& ch) {
     if (wide_bins_)
       margins_bins<std::uint16_t>(X, rows, cuts[c], ch, outs[c]);
     else
@@ -1451,7 +1322,7 @@ void FlatForest::margins_at(const double* X, std::size_t rows, const std::vector
   };
   bins(0, chunks);
   for (std::size_t c = 1; c < cuts.size(); ++c) {
-    Chunks more(helper);
+    LowLatencyBatch more(helper);
     bins(c, more);
   }
 }
@@ -1489,8 +1360,8 @@ std::vector<std::vector<double>> FlatForest::predict_proba_staged(const Matrix& 
 }
 
 template <class Bin>
-void FlatForest::margins_bins(const double* X, std::size_t rows, std::size_t tree_end, Chunks& chunks,
-                              float* out) const {
+void FlatForest::margins_bins(const double* X, std::size_t rows, std::size_t tree_end,
+                              LowLatencyBatch& chunks, float* out) const {
   const std::size_t nf = n_features_;
   std::vector<Bin> bins(rows * nf);
   std::vector<std::uint8_t> missing(rows);
@@ -1633,7 +1504,7 @@ Matrix FlatForest::attributions(const Matrix& X) const {
   };
   // A large batch (an upload explained row by row) is shared with the helper thread, in chunks.
   constexpr std::size_t kSplitRowsTrees = 1u << 16;  // rows x trees: ~2 ms of walking
-  Chunks chunks(X.rows * tree_root_.size() >= kSplitRowsTrees);
+  LowLatencyBatch chunks(X.rows * tree_root_.size() >= kSplitRowsTrees);
   chunks.run(X.rows, 128, rows);
   return out;
 }
