@@ -139,11 +139,13 @@ void run_parallel(std::size_t n, std::size_t max_threads, const void* fn, ItemFn
   if (helpers == 0) {  // in order on this thread, with nothing shared (no allocation)
     InParallel inside;
     std::exception_ptr error;
-    for (std::size_t i = 0; i < n; ++i) try {
+    for (std::size_t i = 0; i < n; ++i) {
+      try {
         call(fn, i);
       } catch (...) {
         if (!error) error = std::current_exception();
       }
+    }
     if (error) std::rethrow_exception(error);
     return;
   }
