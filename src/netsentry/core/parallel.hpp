@@ -14,6 +14,9 @@
 //     rethrown (the same one whatever the timing).
 // LowLatencyBatch is the variant for one batch of a few milliseconds on the request path (FlatForest):
 // its helper thread is woken before the batch is prepared, and the caller never waits for it to come.
+// It stays apart because it is measurably faster there: bench/batch_timing, an 11,055-row upload to a
+// 256-tree model on two cores, the model step's median after 5 ms idle is 7.1-7.2 ms with the helper
+// and 7.8-8.4 ms with the batch's chunks on the pool (4.4-4.7 against 4.6-4.9 ms without idling).
 #include <cstddef>
 #include <memory>
 
