@@ -28,9 +28,11 @@
 
 #include "netsentry/core/matrix.hpp"
 
-namespace netsentry::xgb {
+namespace netsentry {
+class LowLatencyBatch;  // a batch shared by two threads (core/parallel.hpp)
+}  // namespace netsentry
 
-class Chunks;  // a batch shared by two threads (flat_forest.cpp)
+namespace netsentry::xgb {
 
 class FlatForest {
  public:
@@ -119,7 +121,7 @@ class FlatForest {
   friend class ModelReader;
   FlatForest() = default;
   template <class Bin>
-  void margins_bins(const double* X, std::size_t rows, std::size_t tree_end, Chunks& chunks,
+  void margins_bins(const double* X, std::size_t rows, std::size_t tree_end, LowLatencyBatch& chunks,
                     float* out) const;
   // Throws std::invalid_argument when X has not features() columns.
   void check_columns(const Matrix& X) const;

@@ -11,12 +11,12 @@
 #include <numeric>
 #include <random>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/parallel.hpp"
 #include "netsentry/model/classifier.hpp"
 #include "netsentry/model/metrics.hpp"
 #include "netsentry/transform/smote.hpp"
@@ -195,6 +195,338 @@ std::unique_ptr<Classifier> fit_all_rows(const Matrix& X, const Labels& y, const
   return model;
 }
 
+// ---- unit grouping ------------------------------------------------------------------------------
+
+// Candidates into fits: those of a staged family that differ only in n_estimators share one fit with
+// the largest of their values; every other candidate is a fit of its own. Units keep the order of
+// their first candidate.
+std::vector<Unit> group_units(const std::vector<std::pair<std::string, json>>& cands) {
+  std::vector<Unit> units;
+  std::map<std::string, std::size_t> key_to_unit;
+  for (std::size_t i = 0; i < cands.size(); ++i) {
+    auto& [fam, params] = cands[i];
+    json fit_params = params;
+    std::string key = fam + "#" + std::to_string(i);
+    if (family(fam).staged_n_estimators && params.contains("n_estimators")) {
+      json rest = params;
+      rest.erase("n_estimators");
+      key = fam + "#" + rest.dump();
+    }
+    auto it = key_to_unit.find(key);
+    if (it == key_to_unit.end()) {
+      key_to_unit[key] = units.size();
+      units.push_back({fam, fit_params, {i}});
+    } else {
+      auto& u = units[it->second];
+      u.cands.push_back(i);
+      if (params["n_estimators"].get<double>() > u.fit_params["n_estimators"].get<double>())
+        u.fit_params["n_estimators"] = params["n_estimators"];
+    }
+  }
+  for (auto& u : units)
+    u.by_rounds = family(u.family).staged_n_estimators && u.fit_params.contains("n_estimators");
+  return units;
+}
+
+// ---- halving schedule ---------------------------------------------------------------------------
+
+// Successive halving keeps the best 1/factor of the fits at each stage and multiplies their budget by
+// the factor (3, as scikit-learn's, unless configured), ending with one fit on the full budget. The
+// budget is the number of boosting rounds for staged families (every fit sees all rows, and each
+// n_estimators value up to the budget is scored exactly from the one fit) and the number of training
+// rows for the others (at least kMinRows). Grid = one stage with the full budget.
+struct Schedule {
+  static constexpr double kMinRows = 300;
+  double eta = 3;
+  int stages = 1;
+
+  Schedule(std::size_t units, const SearchOptions& opt) : eta(opt.halving_factor) {
+    if (!(eta >= 2)) throw UsageError("model_trainer.halving_factor must be at least 2");
+    if (opt.strategy == "halving") {
+      while (std::pow(eta, stages - 1) < static_cast<double>(units)) ++stages;
+    } else if (opt.strategy != "grid") {
+      throw UsageError("model_trainer.search must be grid or halving, not '" + opt.strategy + "'");
+    }
+  }
+  // The share of the full budget at `stage`.
+  double fraction(int stage) const { return std::pow(eta, stage - (stages - 1)); }
+  // The fits left after a stage of n.
+  std::size_t kept(std::size_t n) const {
+    return std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(static_cast<double>(n) / eta)));
+  }
+  // Fits x folds over all stages (for the progress report).
+  std::size_t total_tasks(std::size_t units, int folds) const {
+    std::size_t total = 0;
+    for (int s = 0; s < stages; ++s, units = kept(units)) total += units * static_cast<std::size_t>(folds);
+    return total;
+  }
+};
+
+// What one stage fits on: the rows and folds of its row budget (families without staged rounds) or
+// all rows (staged families, whose budget is rounds).
+struct View {
+  const Matrix* X;
+  const Labels* y;
+  const std::vector<std::vector<std::size_t>>* folds;
+};
+
+struct Stage {
+  bool final = false;
+  double frac = 1;  // of the full budget
+  View rows, all;
+  const View& view_of(const Unit& u) const { return u.by_rounds ? all : rows; }
+  // A staged unit's rounds at this stage.
+  int rounds_of(const Unit& u) const {
+    const int max_n = u.fit_params["n_estimators"].get<int>();
+    return std::clamp(static_cast<int>(std::ceil(frac * max_n)), 1, max_n);
+  }
+};
+
+// ---- fold cache ---------------------------------------------------------------------------------
+
+// The training set of fold f of a view (its other folds, SMOTE-resampled, weighted, collapsed as
+// configured) and its validation rows.
+FoldData build_fold(std::size_t f, const View& v, const SearchOptions& opt) {
+  const auto& vfolds = *v.folds;
+  const Labels& vy = *v.y;
+  std::vector<char> in_val(vy.size(), 0);
+  for (auto i : vfolds[f]) in_val[i] = 1;
+  std::vector<std::size_t> tr;
+  for (std::size_t i = 0; i < vy.size(); ++i)
+    if (!in_val[i]) tr.push_back(i);
+  Matrix Xtr = v.X->take_rows(tr);
+  Labels ytr = take(vy, tr);
+  if (opt.smote) {  // training folds only: the validation fold is never resampled
+    auto r = smote(Xtr, ytr, opt.smote_k, opt.seed + f);
+    Xtr = std::move(r.X);
+    ytr = std::move(r.y);
+  }
+  std::vector<float> w;
+  if (opt.class_weights) w = balanced_weights(ytr);
+  if (opt.collapse_duplicates) {
+    auto c = collapse_duplicates(Xtr, ytr, w);
+    Xtr = std::move(c.X);
+    ytr = std::move(c.y);
+    w = std::move(c.w);
+  }
+  FoldData fd;
+  fd.train = std::make_unique<SharedTrainingSet>(std::move(Xtr), std::move(ytr), std::move(w));
+  fd.Xva = v.X->take_rows(vfolds[f]);
+  fd.yva = take(vy, vfolds[f]);
+  return fd;
+}
+
+// Each (view, fold) training set is built once per stage, by the first task that needs it, and
+// shared by every fit on it.
+class FoldCache {
+ public:
+  explicit FoldCache(const SearchOptions& opt) : opt_(opt) {
+    for (int k = 0; k < 2; ++k) {
+      data_[k].resize(static_cast<std::size_t>(opt.folds));
+      once_[k] = std::vector<std::once_flag>(static_cast<std::size_t>(opt.folds));
+    }
+  }
+  const FoldData& get(const Stage& stage, const Unit& u, std::size_t f) {
+    const int k = u.by_rounds ? 1 : 0;
+    std::call_once(once_[k][f], [&] { data_[k][f] = build_fold(f, stage.view_of(u), opt_); });
+    return data_[k][f];
+  }
+
+ private:
+  const SearchOptions& opt_;
+  std::array<std::vector<FoldData>, 2> data_;
+  std::array<std::vector<std::once_flag>, 2> once_;
+};
+
+// ---- task runner --------------------------------------------------------------------------------
+
+// A stage's work: a (unit, fold) fit scored on the fold, or (unit, folds) the unit's refit on all rows.
+struct Task {
+  std::size_t unit, fold;
+};
+
+// Runs one stage's tasks on the worker pool (core/parallel.hpp); every result goes to its own slot
+// (candidate, fold, row), so the scores do not depend on which thread ran what, or when.
+class StageRunner {
+ public:
+  StageRunner(const Matrix& X, const Labels& y, const SearchOptions& opt, const std::vector<Unit>& units,
+              const Stage& stage, SearchResult& res, std::vector<std::vector<double>>& oof,
+              std::atomic<std::size_t>& done, std::size_t total_tasks)
+      : X_(X),
+        y_(y),
+        opt_(opt),
+        units_(units),
+        stage_(stage),
+        res_(res),
+        oof_(oof),
+        done_(done),
+        total_tasks_(total_tasks),
+        folds_(opt) {}
+
+  void run(const std::vector<Task>& tasks, unsigned threads) {
+    parallel_for(
+        tasks.size(), [&](std::size_t t) { run_task(tasks[t]); }, threads);
+    for (auto& [fam, t] : fam_time_)
+      spdlog::debug("  {}: fit {:.3f}s predict {:.3f}s", fam, t.first, t.second);
+  }
+
+ private:
+  void run_task(Task task) {
+    const Unit& unit = units_[task.unit];
+    const std::size_t f = task.fold;
+    if (f == static_cast<std::size_t>(opt_.folds)) {
+      auto m = fit_all_rows(X_, y_, unit.family, unit.fit_params, opt_, 1);
+      std::lock_guard lock(mu_);
+      res_.model = std::move(m);
+      return;
+    }
+    const auto& vfolds = *stage_.view_of(unit).folds;
+    const FoldData& fd = folds_.get(stage_, unit, f);
+    json params = unit.fit_params;
+    params["nthread"] = 1;
+    params["seed"] = opt_.seed;
+    const int rounds = unit.by_rounds ? stage_.rounds_of(unit) : 0;
+    if (unit.by_rounds) params["n_estimators"] = rounds;
+    auto clf = create_classifier(unit.family, params);
+    auto f0 = std::chrono::steady_clock::now();
+    clf->fit(*fd.train);
+    double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
+    auto p0 = std::chrono::steady_clock::now();
+    // Staged units: every n_estimators value within the budget from one pass over the trees.
+    std::map<int, std::vector<double>> staged;  // n_estimators -> probabilities
+    if (unit.by_rounds) {
+      std::vector<int> ns;
+      for (auto c : unit.cands)
+        ns.push_back(std::min(rounds, res_.candidates[c].params["n_estimators"].get<int>()));
+      std::sort(ns.begin(), ns.end());
+      ns.erase(std::unique(ns.begin(), ns.end()), ns.end());
+      auto ps = clf->predict_proba_staged(fd.Xva, ns);
+      if (!ps) throw std::logic_error(unit.family + ": staged predictions are not available");
+      for (std::size_t i = 0; i < ns.size(); ++i) staged.emplace(ns[i], std::move((*ps)[i]));
+    }
+    for (auto c : unit.cands) {
+      const json& cp = res_.candidates[c].params;
+      std::vector<double> p;
+      if (!unit.by_rounds) {
+        p = clf->predict_proba(fd.Xva);
+      } else {
+        p = staged.at(std::min(rounds, cp["n_estimators"].get<int>()));
+      }
+      double score = compute_metrics(fd.yva, p, 0.5, opt_.metric == "roc_auc").get(opt_.metric);
+      std::lock_guard lock(mu_);
+      res_.candidates[c].fold_scores[f] = score;
+      res_.candidates[c].fit_seconds += fit_s / static_cast<double>(unit.cands.size());
+      if (stage_.final)
+        for (std::size_t i = 0; i < vfolds[f].size(); ++i) oof_[c][vfolds[f][i]] = p[i];
+    }
+    {
+      double pred_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - p0).count();
+      std::lock_guard lock(mu_);
+      fam_time_[unit.family].first += fit_s;
+      fam_time_[unit.family].second += pred_s;
+    }
+    auto d = done_.fetch_add(1) + 1;
+    if (opt_.progress) {
+      std::lock_guard lock(mu_);
+      opt_.progress(d, total_tasks_);
+    }
+  }
+
+  const Matrix& X_;
+  const Labels& y_;
+  const SearchOptions& opt_;
+  const std::vector<Unit>& units_;
+  const Stage& stage_;
+  SearchResult& res_;
+  std::vector<std::vector<double>>& oof_;
+  std::atomic<std::size_t>& done_;
+  const std::size_t total_tasks_;
+  FoldCache folds_;
+  std::mutex mu_;
+  std::map<std::string, std::pair<double, double>> fam_time_;  // family -> fit, predict seconds
+};
+
+// The tasks of a stage, longest first so that the threads finish the stage together: the refit (when
+// one fit is left in the final stage, its refit on all rows runs alongside its cross-validation; a
+// staged family is refit with its largest n_estimators and cut to the selected one afterwards), then
+// the staged fits, then the others.
+std::vector<Task> stage_tasks(const std::vector<Unit>& units, const std::vector<std::size_t>& alive,
+                              const Stage& stage, const SearchOptions& opt) {
+  std::vector<Task> tasks;
+  const auto folds = static_cast<std::size_t>(opt.folds);
+  if (opt.refit && stage.final && alive.size() == 1) tasks.push_back({alive[0], folds});
+  for (int pass = 0; pass < 2; ++pass)
+    for (auto u : alive)
+      if (units[u].by_rounds == (pass == 0))
+        for (std::size_t f = 0; f < folds; ++f) tasks.push_back({u, f});
+  return tasks;
+}
+
+// The candidates of the fits alive at a stage: fresh fold scores and the budget they get (and, in
+// the final stage, their out-of-fold probabilities).
+void open_stage(SearchResult& res, const std::vector<Unit>& units, const std::vector<std::size_t>& alive,
+                const Stage& stage, int index, std::size_t budget_rows, std::size_t all_rows, int folds,
+                std::vector<std::vector<double>>& oof) {
+  for (auto u : alive)
+    for (auto c : units[u].cands) {
+      auto& r = res.candidates[c];
+      r.fold_scores.assign(static_cast<std::size_t>(folds), 0.0);
+      r.budget_stage = index;
+      if (units[u].by_rounds) {
+        r.budget = {
+            {"rows", all_rows},
+            {"n_estimators", std::min(stage.rounds_of(units[u]), r.params["n_estimators"].get<int>())}};
+      } else {
+        r.budget = {{"rows", budget_rows}};
+      }
+      if (stage.final) oof[c].assign(all_rows, 0.0);
+    }
+}
+
+// Their CV means and deviations once the stage's folds are scored.
+void close_stage(SearchResult& res, const std::vector<Unit>& units, const std::vector<std::size_t>& alive) {
+  for (auto u : alive)
+    for (auto c : units[u].cands) {
+      auto& r = res.candidates[c];
+      r.cv_mean = std::accumulate(r.fold_scores.begin(), r.fold_scores.end(), 0.0) /
+                  static_cast<double>(r.fold_scores.size());
+      r.cv_std = stddev(r.fold_scores, r.cv_mean);
+    }
+}
+
+// ---- selection ----------------------------------------------------------------------------------
+
+// The best candidate: highest CV mean in the final stage; ties go to the simpler model.
+std::size_t select_best(const std::vector<CandidateResult>& candidates, int last_stage) {
+  std::optional<std::size_t> best;
+  for (std::size_t c = 0; c < candidates.size(); ++c) {
+    const auto& r = candidates[c];
+    if (r.budget_stage != last_stage) continue;
+    if (!best) {
+      best = c;
+      continue;
+    }
+    const auto& b = candidates[*best];
+    if (r.cv_mean > b.cv_mean + 1e-12 || (std::abs(r.cv_mean - b.cv_mean) <= 1e-12 &&
+                                          complexity(r.family, r.params) < complexity(b.family, b.params)))
+      best = c;
+  }
+  return *best;
+}
+
+// The fits that go on to the next stage: the best 1/eta by their best candidate's CV mean (stable:
+// ties keep the earlier unit).
+void halve(std::vector<std::size_t>& alive, const std::vector<Unit>& units, const SearchResult& res,
+           const Schedule& schedule) {
+  auto unit_score = [&](std::size_t u) {
+    double b = -1;
+    for (auto c : units[u].cands) b = std::max(b, res.candidates[c].cv_mean);
+    return b;
+  };
+  std::stable_sort(alive.begin(), alive.end(), [&](auto a, auto b) { return unit_score(a) > unit_score(b); });
+  alive.resize(schedule.kept(alive.size()));
+}
+
 }  // namespace
 
 SearchResult search_models(const Matrix& X, const Labels& y, const json& families, const SearchOptions& opt) {
@@ -207,268 +539,42 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
     res.candidates[i].params = cands[i].second;
     (void)create_classifier(cands[i].first, cands[i].second);  // rejects unknown parameters up front
   }
-  // Group candidates into fits.
-  std::vector<Unit> units;
-  {
-    std::map<std::string, std::size_t> key_to_unit;
-    for (std::size_t i = 0; i < cands.size(); ++i) {
-      auto& [fam, params] = cands[i];
-      json fit_params = params;
-      std::string key = fam + "#" + std::to_string(i);
-      if (family(fam).staged_n_estimators && params.contains("n_estimators")) {
-        json rest = params;
-        rest.erase("n_estimators");
-        key = fam + "#" + rest.dump();
-      }
-      auto it = key_to_unit.find(key);
-      if (it == key_to_unit.end()) {
-        key_to_unit[key] = units.size();
-        units.push_back({fam, fit_params, {i}});
-      } else {
-        auto& u = units[it->second];
-        u.cands.push_back(i);
-        if (params["n_estimators"].get<double>() > u.fit_params["n_estimators"].get<double>())
-          u.fit_params["n_estimators"] = params["n_estimators"];
-      }
-    }
-  }
-
-  const unsigned threads = opt.threads > 0 ? static_cast<unsigned>(opt.threads)
-                                           : std::max(1u, std::thread::hardware_concurrency());
-  // Successive halving keeps the best 1/factor of the fits at each stage and multiplies their
-  // budget by the factor (3, as scikit-learn's, unless configured), ending with one fit on the full
-  // budget. The budget is the number of boosting rounds for staged families (every fit sees all
-  // rows, and each n_estimators value up to the budget is scored exactly from the one fit) and the
-  // number of training rows for the others (at least min_rows).
-  // Grid = one stage with the full budget.
-  const double eta = opt.halving_factor;
-  if (!(eta >= 2)) throw UsageError("model_trainer.halving_factor must be at least 2");
-  const double min_rows = 300;
-  int stages = 1;
-  if (opt.strategy == "halving") {
-    while (std::pow(eta, stages - 1) < static_cast<double>(units.size())) ++stages;
-  } else if (opt.strategy != "grid") {
-    throw UsageError("model_trainer.search must be grid or halving, not '" + opt.strategy + "'");
-  }
-  for (auto& u : units)
-    u.by_rounds = family(u.family).staged_n_estimators && u.fit_params.contains("n_estimators");
+  std::vector<Unit> units = group_units(cands);
+  const unsigned threads =
+      opt.threads > 0 ? static_cast<unsigned>(opt.threads) : static_cast<unsigned>(parallel_threads());
+  const Schedule schedule(units.size(), opt);
   std::vector<std::size_t> alive(units.size());
   std::iota(alive.begin(), alive.end(), 0);
-  std::size_t total_tasks = 0;
-  {
-    std::size_t n = alive.size();
-    for (int s = 0; s < stages; ++s) {
-      total_tasks += n * static_cast<std::size_t>(opt.folds);
-      n = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(static_cast<double>(n) / eta)));
-    }
-  }
+  const std::size_t total_tasks = schedule.total_tasks(units.size(), opt.folds);
   std::atomic<std::size_t> done{0};
   std::vector<std::vector<double>> oof(cands.size());
-  std::mutex mu;
   const auto full_folds = stratified_kfold(y, opt.folds, opt.seed);
 
-  for (int stage = 0; stage < stages; ++stage) {
+  for (int s = 0; s < schedule.stages; ++s) {
     const auto stage_t0 = std::chrono::steady_clock::now();
-    const double frac = std::pow(eta, stage - (stages - 1));
-    const bool final_stage = stage == stages - 1;
+    Stage stage;
+    stage.final = s == schedule.stages - 1;
+    stage.frac = schedule.fraction(s);
     // Row budget (families without staged rounds).
     const double row_frac =
-        std::max(frac, min_rows / static_cast<double>(std::max<std::size_t>(1, y.size())));
-    const auto rows = subsample(y, row_frac, opt.seed + static_cast<std::uint64_t>(stage));
+        std::max(stage.frac, Schedule::kMinRows / static_cast<double>(std::max<std::size_t>(1, y.size())));
+    const auto rows = subsample(y, row_frac, opt.seed + static_cast<std::uint64_t>(s));
     const Labels ys = take(y, rows);
     const Matrix Xs = X.take_rows(rows);
-    const auto folds = final_stage ? full_folds : stratified_kfold(ys, opt.folds, opt.seed);
-    struct View {
-      const Matrix* X;
-      const Labels* y;
-      const std::vector<std::vector<std::size_t>>* folds;
-    };
-    const View row_view{&Xs, &ys, &folds}, full_view{&X, &y, &full_folds};
-    auto view_of = [&](const Unit& u) { return u.by_rounds ? full_view : row_view; };
-    auto rounds_of = [&](const Unit& u) {
-      const int max_n = u.fit_params["n_estimators"].get<int>();
-      return std::clamp(static_cast<int>(std::ceil(frac * max_n)), 1, max_n);
-    };
-    for (auto u : alive)
-      for (auto c : units[u].cands) {
-        auto& r = res.candidates[c];
-        r.fold_scores.assign(static_cast<std::size_t>(opt.folds), 0.0);
-        r.budget_stage = stage;
-        if (units[u].by_rounds) {
-          r.budget = {{"rows", y.size()},
-                      {"n_estimators", std::min(rounds_of(units[u]), r.params["n_estimators"].get<int>())}};
-        } else {
-          r.budget = {{"rows", ys.size()}};
-        }
-        if (final_stage) oof[c].assign(y.size(), 0.0);
-      }
-    // Staged fits first: they are the longest, so both threads finish the stage together.
-    std::vector<std::pair<std::size_t, std::size_t>> tasks;  // (unit, fold); fold == folds: refit
-    // One fit left: its refit on all rows runs alongside its cross-validation (a staged family is
-    // refit with its largest n_estimators and cut to the selected one afterwards).
-    const std::size_t refit_fold = static_cast<std::size_t>(opt.folds);
-    const bool refit_now = opt.refit && final_stage && alive.size() == 1;
-    if (refit_now) tasks.emplace_back(alive[0], refit_fold);
-    for (int pass = 0; pass < 2; ++pass)
-      for (auto u : alive)
-        if (units[u].by_rounds == (pass == 0))
-          for (std::size_t f = 0; f < static_cast<std::size_t>(opt.folds); ++f) tasks.emplace_back(u, f);
-    // Each (view, fold) training set is built once per stage and shared by every fit on it.
-    std::array<std::vector<FoldData>, 2> fold_cache;
-    std::array<std::vector<std::once_flag>, 2> fold_once;
-    for (int k = 0; k < 2; ++k) {
-      fold_cache[k].resize(static_cast<std::size_t>(opt.folds));
-      fold_once[k] = std::vector<std::once_flag>(static_cast<std::size_t>(opt.folds));
-    }
-    auto fold_data = [&](int k, std::size_t f, const View& v) -> const FoldData& {
-      std::call_once(fold_once[k][f], [&] {
-        const auto& vfolds = *v.folds;
-        const Labels& vy = *v.y;
-        std::vector<char> in_val(vy.size(), 0);
-        for (auto i : vfolds[f]) in_val[i] = 1;
-        std::vector<std::size_t> tr;
-        for (std::size_t i = 0; i < vy.size(); ++i)
-          if (!in_val[i]) tr.push_back(i);
-        Matrix Xtr = v.X->take_rows(tr);
-        Labels ytr = take(vy, tr);
-        if (opt.smote) {  // training folds only: the validation fold is never resampled
-          auto r = smote(Xtr, ytr, opt.smote_k, opt.seed + f);
-          Xtr = std::move(r.X);
-          ytr = std::move(r.y);
-        }
-        std::vector<float> w;
-        if (opt.class_weights) w = balanced_weights(ytr);
-        if (opt.collapse_duplicates) {
-          auto c = collapse_duplicates(Xtr, ytr, w);
-          Xtr = std::move(c.X);
-          ytr = std::move(c.y);
-          w = std::move(c.w);
-        }
-        auto& fd = fold_cache[k][f];
-        fd.train = std::make_unique<SharedTrainingSet>(std::move(Xtr), std::move(ytr), std::move(w));
-        fd.Xva = v.X->take_rows(vfolds[f]);
-        fd.yva = take(vy, vfolds[f]);
-      });
-      return fold_cache[k][f];
-    };
-    std::atomic<std::size_t> next{0};
-    std::map<std::string, std::pair<double, double>> fam_time;
-    std::exception_ptr failure;
-    auto worker = [&] {
-      for (std::size_t t; (t = next.fetch_add(1)) < tasks.size();) {
-        try {
-          auto [u, f] = tasks[t];
-          const Unit& unit = units[u];
-          if (f == refit_fold) {
-            auto m = fit_all_rows(X, y, unit.family, unit.fit_params, opt, 1);
-            std::lock_guard lock(mu);
-            res.model = std::move(m);
-            continue;
-          }
-          const View v = view_of(unit);
-          const auto& vfolds = *v.folds;
-          const FoldData& fd = fold_data(unit.by_rounds ? 1 : 0, f, v);
-          const Matrix& Xva = fd.Xva;
-          const Labels& yva = fd.yva;
-          json params = unit.fit_params;
-          params["nthread"] = 1;
-          params["seed"] = opt.seed;
-          const int rounds = unit.by_rounds ? rounds_of(unit) : 0;
-          if (unit.by_rounds) params["n_estimators"] = rounds;
-          auto clf = create_classifier(unit.family, params);
-          auto f0 = std::chrono::steady_clock::now();
-          clf->fit(*fd.train);
-          double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
-          auto p0 = std::chrono::steady_clock::now();
-          // Staged units: every n_estimators value within the budget from one pass over the trees.
-          std::map<int, std::vector<double>> staged;  // n_estimators -> probabilities
-          if (unit.by_rounds) {
-            std::vector<int> ns;
-            for (auto c : unit.cands)
-              ns.push_back(std::min(rounds, res.candidates[c].params["n_estimators"].get<int>()));
-            std::sort(ns.begin(), ns.end());
-            ns.erase(std::unique(ns.begin(), ns.end()), ns.end());
-            auto ps = clf->predict_proba_staged(Xva, ns);
-            if (!ps) throw std::logic_error(unit.family + ": staged predictions are not available");
-            for (std::size_t i = 0; i < ns.size(); ++i) staged.emplace(ns[i], std::move((*ps)[i]));
-          }
-          for (auto c : unit.cands) {
-            const json& cp = res.candidates[c].params;
-            std::vector<double> p;
-            if (!unit.by_rounds) {
-              p = clf->predict_proba(Xva);
-            } else {
-              p = staged.at(std::min(rounds, cp["n_estimators"].get<int>()));
-            }
-            double score = compute_metrics(yva, p, 0.5, opt.metric == "roc_auc").get(opt.metric);
-            std::lock_guard lock(mu);
-            res.candidates[c].fold_scores[f] = score;
-            res.candidates[c].fit_seconds += fit_s / static_cast<double>(unit.cands.size());
-            if (final_stage)
-              for (std::size_t i = 0; i < vfolds[f].size(); ++i) oof[c][vfolds[f][i]] = p[i];
-          }
-          {
-            double pred_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - p0).count();
-            std::lock_guard lock(mu);
-            fam_time[unit.family].first += fit_s;
-            fam_time[unit.family].second += pred_s;
-          }
-          auto d = done.fetch_add(1) + 1;
-          if (opt.progress) {
-            std::lock_guard lock(mu);
-            opt.progress(d, total_tasks);
-          }
-        } catch (...) {
-          std::lock_guard lock(mu);
-          if (!failure) failure = std::current_exception();
-        }
-      }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned i = 0; i < std::min<std::size_t>(threads, tasks.size()); ++i) pool.emplace_back(worker);
-    for (auto& th : pool) th.join();
-    if (failure) std::rethrow_exception(failure);
-    for (auto& [fam, t] : fam_time)
-      spdlog::debug("  {}: fit {:.3f}s predict {:.3f}s", fam, t.first, t.second);
+    const auto folds = stage.final ? full_folds : stratified_kfold(ys, opt.folds, opt.seed);
+    stage.rows = {&Xs, &ys, &folds};
+    stage.all = {&X, &y, &full_folds};
+    open_stage(res, units, alive, stage, s, ys.size(), y.size(), opt.folds, oof);
+    StageRunner(X, y, opt, units, stage, res, oof, done, total_tasks)
+        .run(stage_tasks(units, alive, stage, opt), threads);
     spdlog::debug("search: stage {}/{}: {} fits x {} folds ({} rows / {:.0f}% of the rounds) in {:.3f}s",
-                  stage + 1, stages, alive.size(), opt.folds, ys.size(), 100 * frac,
+                  s + 1, schedule.stages, alive.size(), opt.folds, ys.size(), 100 * stage.frac,
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_t0).count());
 
-    for (auto u : alive)
-      for (auto c : units[u].cands) {
-        auto& r = res.candidates[c];
-        r.cv_mean = std::accumulate(r.fold_scores.begin(), r.fold_scores.end(), 0.0) /
-                    static_cast<double>(r.fold_scores.size());
-        r.cv_std = stddev(r.fold_scores, r.cv_mean);
-      }
-    if (!final_stage) {
-      auto unit_score = [&](std::size_t u) {
-        double b = -1;
-        for (auto c : units[u].cands) b = std::max(b, res.candidates[c].cv_mean);
-        return b;
-      };
-      std::stable_sort(alive.begin(), alive.end(),
-                       [&](auto a, auto b) { return unit_score(a) > unit_score(b); });
-      alive.resize(std::max<std::size_t>(
-          1, static_cast<std::size_t>(std::ceil(static_cast<double>(alive.size()) / eta))));
-    }
+    close_stage(res, units, alive);
+    if (!stage.final) halve(alive, units, res, schedule);
   }
-  // Best: highest CV mean in the final stage; ties go to the simpler model.
-  const int last = stages - 1;
-  std::optional<std::size_t> best;
-  for (std::size_t c = 0; c < res.candidates.size(); ++c) {
-    const auto& r = res.candidates[c];
-    if (r.budget_stage != last) continue;
-    if (!best) {
-      best = c;
-      continue;
-    }
-    const auto& b = res.candidates[*best];
-    if (r.cv_mean > b.cv_mean + 1e-12 || (std::abs(r.cv_mean - b.cv_mean) <= 1e-12 &&
-                                          complexity(r.family, r.params) < complexity(b.family, b.params)))
-      best = c;
-  }
-  res.best = *best;
+  res.best = select_best(res.candidates, schedule.stages - 1);
   res.oof_proba = oof[res.best];
   if (opt.refit) {
     const auto& b = res.candidates[res.best];

@@ -1,8 +1,8 @@
 #pragma once
 // Hyper-parameter search over model families with stratified k-fold cross-validation.
 // Strategies: exhaustive grid, successive halving (budget: rows, or rounds for staged families). Families
-// whose n_estimators are boosting rounds score every n_estimators value of a candidate from one fit. Both
-// cores are used.
+// whose n_estimators are boosting rounds score every n_estimators value of a candidate from one fit. The
+// fits run on the worker pool (core/parallel.hpp).
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -14,8 +14,8 @@
 //    sklearn's keep_empty_features=True (with the default False sklearn drops the column, which would
 //    break the column order the rest of the pipeline relies on).
 //
-// transform() splits the rows among the hardware threads; each row is computed by exactly one thread
-// with the same arithmetic, so results do not depend on the number of threads.
+// transform() splits the rows into blocks run on the worker pool; each row is computed by exactly one
+// thread with the same arithmetic, so results do not depend on the number of threads.
 #include "netsentry/transform/knn_imputer.hpp"
 
 #include <charconv>
@@ -24,10 +24,10 @@
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <thread>
 #include <utility>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/parallel.hpp"
 
 namespace netsentry {
 namespace {
@@ -164,21 +164,12 @@ Matrix KnnImputer::transform(const Matrix& X) const {
     }
   };
 
-  // hardware_concurrency() reads /sys on every call: once per process (transform runs per request).
-  static const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
-  const std::size_t n_threads =
-      std::clamp<std::size_t>(cores, 1, std::max<std::size_t>(1, receivers.size() / 16));
-  if (n_threads <= 1) {
-    impute_rows(0, receivers.size());
-  } else {
-    std::vector<std::thread> pool;
-    const std::size_t chunk = (receivers.size() + n_threads - 1) / n_threads;
-    for (std::size_t t = 0; t < n_threads; ++t) {
-      const std::size_t b = std::min(receivers.size(), t * chunk), e = std::min(receivers.size(), b + chunk);
-      if (b < e) pool.emplace_back(impute_rows, b, e);
-    }
-    for (auto& th : pool) th.join();
-  }
+  // Blocks of at least 16 rows, one per thread of the pool (core/parallel.hpp); a request's few rows
+  // are imputed on the calling thread, with no hand-off.
+  const std::size_t blocks = std::clamp<std::size_t>(receivers.size() / 16, 1, parallel_threads());
+  parallel_for(blocks, [&](std::size_t b) {
+    impute_rows(b * receivers.size() / blocks, (b + 1) * receivers.size() / blocks);
+  });
 
   // Columns without any training value: constant 0 (sklearn's keep_empty_features=True).
   for (std::size_t c = 0; c < F; ++c)

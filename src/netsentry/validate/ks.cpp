@@ -18,9 +18,10 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
+
+#include "netsentry/core/parallel.hpp"
 
 namespace netsentry {
 namespace {
@@ -428,22 +429,13 @@ std::vector<KsResult> ks_2samp_columns(const Matrix& a, const Matrix& b) {
     throw std::invalid_argument("ks_2samp_columns: " + std::to_string(a.cols) + " columns against " +
                                 std::to_string(b.cols));
   std::vector<KsResult> out(a.cols);
-  auto run = [&](std::size_t worker, std::size_t n_workers) {
-    std::vector<double> x, y;
-    for (std::size_t c = worker; c < a.cols; c += n_workers) {
-      x.resize(a.rows);
-      y.resize(b.rows);
-      for (std::size_t r = 0; r < a.rows; ++r) x[r] = a(r, c);
-      for (std::size_t r = 0; r < b.rows; ++r) y[r] = b(r, c);
-      out[c] = ks_2samp(x, y);
-    }
-  };
-  const std::size_t n_workers =
-      std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, std::max<std::size_t>(a.cols, 1));
-  std::vector<std::thread> pool;
-  for (std::size_t w = 1; w < n_workers; ++w) pool.emplace_back(run, w, n_workers);
-  run(0, n_workers);
-  for (auto& t : pool) t.join();
+  // A column per item, its result in its own slot: the same results on any number of threads.
+  parallel_for(a.cols, [&](std::size_t c) {
+    std::vector<double> x(a.rows), y(b.rows);
+    for (std::size_t r = 0; r < a.rows; ++r) x[r] = a(r, c);
+    for (std::size_t r = 0; r < b.rows; ++r) y[r] = b(r, c);
+    out[c] = ks_2samp(x, y);
+  });
   return out;
 }
 
