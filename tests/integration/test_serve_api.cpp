@@ -27,7 +27,7 @@ class ServeApi : public ::testing::Test {
     dir_ = tmp_ / "final_model";
     copy_bundle(serve_bundle('a'), dir_);
     auto opt = test_serve_options(dir_);
-    opt.pipeline.artifact_dir = (tmp_ / "artifacts").string();
+    opt.pipeline.pipeline.artifact_dir = (tmp_ / "artifacts").string();
     h_ = std::make_unique<ServeHarness>(opt);
     cli_ = h_->client();
   }

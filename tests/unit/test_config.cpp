@@ -33,7 +33,7 @@ std::string error_of(const std::string& section, json values) {
 
 TEST(Config, TheShippedFileLoadsIntoEverySection) {
   const auto c = PipelineConfig::load(test::source_dir() / "config" / "pipeline.yaml");
-  EXPECT_EQ(c.target, "Result");
+  EXPECT_EQ(c.data.target, "Result");
   EXPECT_EQ(c.registry.dir, "registry");
   EXPECT_EQ(c.registry.metric, "f1");
   EXPECT_TRUE(c.registry.auto_promote);
@@ -41,9 +41,9 @@ TEST(Config, TheShippedFileLoadsIntoEverySection) {
   EXPECT_EQ(c.serve.explain_method, ExplainMethod::Auto);
   EXPECT_EQ(c.serve.reload_poll.count(), 1000);
   EXPECT_EQ(c.serve.class_names.at("-1"), "phishing");
-  EXPECT_EQ(c.threshold.strategy, "fixed");
-  EXPECT_FALSE(c.class_weights);
-  EXPECT_TRUE(c.families.contains("gradient_boosting"));
+  EXPECT_EQ(c.model_trainer.threshold.strategy, "fixed");
+  EXPECT_FALSE(c.model_trainer.class_weights);
+  EXPECT_TRUE(c.model_trainer.families.contains("gradient_boosting"));
 }
 
 TEST(Config, OmittedKeysTakeTheMembersDefaults) {
@@ -52,7 +52,7 @@ TEST(Config, OmittedKeysTakeTheMembersDefaults) {
   EXPECT_EQ(c.serve.max_body_bytes, serve.max_body_bytes);
   EXPECT_EQ(c.serve.explain_budget_ms, serve.explain_budget_ms);
   EXPECT_EQ(c.registry.metric, "");  // the gate then uses model_trainer.metric
-  EXPECT_EQ(c.threshold.value, 0.5);
+  EXPECT_EQ(c.model_trainer.threshold.value, 0.5);
 }
 
 TEST(Config, TypedValuesAreRead) {
@@ -68,9 +68,9 @@ TEST(Config, TypedValuesAreRead) {
   EXPECT_EQ(s.serve.class_names.size(), 2u);
   const auto t = with("model_trainer",
                       {{"class_weights", true}, {"threshold", {{"strategy", "max_fpr"}, {"max_fpr", 0.02}}}});
-  EXPECT_TRUE(t.class_weights);
-  EXPECT_EQ(t.threshold.strategy, "max_fpr");
-  EXPECT_DOUBLE_EQ(t.threshold.max_fpr, 0.02);
+  EXPECT_TRUE(t.model_trainer.class_weights);
+  EXPECT_EQ(t.model_trainer.threshold.strategy, "max_fpr");
+  EXPECT_DOUBLE_EQ(t.model_trainer.threshold.max_fpr, 0.02);
 }
 
 TEST(Config, BadValuesAndUnknownKeysAreNamed) {

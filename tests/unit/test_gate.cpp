@@ -50,8 +50,8 @@ TEST(Gate, DecisionJson) {
 
 TEST(Gate, ConfigKeys) {
   PipelineConfig cfg;
-  cfg.metric = "accuracy";
-  cfg.expected_score = 0.7;
+  cfg.model_trainer.metric = "accuracy";
+  cfg.model_trainer.expected_score = 0.7;
   auto g = GateConfig::from_config(cfg);
   EXPECT_EQ(g.metric, "accuracy");  // falls back to model_trainer.metric
   EXPECT_DOUBLE_EQ(g.expected_score, 0.7);

@@ -102,7 +102,7 @@ NETSENTRY_COMMAND(ingest, 20, [](CLI::App& app, cli::Context& ctx) {
   cmd->callback([args, &ctx] {
     auto cfg = PipelineConfig::load(ctx.config_path);
     fs::path run = args->run_dir.empty()
-                       ? new_run_dir(args->artifact_dir.empty() ? fs::path(cfg.artifact_dir)
+                       ? new_run_dir(args->artifact_dir.empty() ? fs::path(cfg.pipeline.artifact_dir)
                                                                 : fs::path(args->artifact_dir))
                        : fs::path(args->run_dir);
     std::optional<std::string> data;

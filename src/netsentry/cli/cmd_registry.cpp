@@ -164,7 +164,7 @@ NETSENTRY_COMMAND(registry, 70, [](CLI::App& app, cli::Context& ctx) {
     if (!aopt->first.empty()) {
       test = aopt->first;
     } else if (!aopt->second.empty()) {
-      test = find_test_split(aopt->second, cfg.test_file);
+      test = find_test_split(aopt->second, cfg.ingestion.test_file);
       extra["run_dir"] = std::filesystem::absolute(aopt->second).string();
     } else {
       throw UsageError(

@@ -173,49 +173,50 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   const Reader r(j, src);
   PipelineConfig c;
   c.raw = j;
-  r.get("pipeline", "artifact_dir", c.artifact_dir);
-  r.get("pipeline", "random_seed", c.seed);
-  r.get("pipeline", "model_dir", c.model_dir);
-  r.get("data", "source", c.source);
-  r.get("data", "demo_rows", c.demo_rows);
-  r.get("data", "target_column", c.target);
-  r.get("data", "drop_columns", c.drop_columns);
-  r.get("data", "missing_values", c.missing_values);
+  r.get("pipeline", "artifact_dir", c.pipeline.artifact_dir);
+  r.get("pipeline", "random_seed", c.pipeline.seed);
+  r.get("pipeline", "model_dir", c.pipeline.model_dir);
+  r.get("data", "source", c.data.source);
+  r.get("data", "demo_rows", c.data.demo_rows);
+  r.get("data", "target_column", c.data.target);
+  r.get("data", "drop_columns", c.data.drop_columns);
+  r.get("data", "missing_values", c.data.missing_values);
   if (const auto& d = r.at("data"); d.contains("label_mapping")) {
     if (!d["label_mapping"].is_object()) r.fail("data.label_mapping must map target values to 0 or 1");
-    c.label_mapping.clear();
+    c.data.label_mapping.clear();
     for (auto& [k, v] : d["label_mapping"].items()) {
       if (!v.is_number_integer() || (v.get<int>() != 0 && v.get<int>() != 1))
         r.fail("data.label_mapping." + k + " must be 0 or 1");
-      c.label_mapping[k] = v.get<int>();
+      c.data.label_mapping[k] = v.get<int>();
     }
   }
-  r.get("ingestion", "feature_store_file", c.feature_store_file);
-  r.get("ingestion", "train_file", c.train_file);
-  r.get("ingestion", "test_file", c.test_file);
-  r.get("ingestion", "test_ratio", c.test_ratio);
-  r.get("ingestion", "stratify", c.stratify);
-  r.get("ingestion", "split", c.split);
-  r.get("validation", "schema_file", c.schema_file);
-  r.get("validation", "drift_p_value", c.drift_p_value);
-  r.get("validation", "fail_on_drift", c.fail_on_drift);
-  r.get("transformation.imputer", "n_neighbors", c.knn_neighbors);
-  r.get("transformation.imputer", "weights", c.knn_weights);
-  r.get("transformation", "scaler", c.scaler);
-  r.get("transformation", "sampler", c.sampler);
-  r.get("transformation", "smote_k", c.smote_k);
-  r.get("model_trainer", "expected_score", c.expected_score);
-  r.get("model_trainer", "overfitting_threshold", c.overfitting_threshold);
-  r.get("model_trainer", "cv_folds", c.cv_folds);
-  r.get("model_trainer", "metric", c.metric);
-  r.get("model_trainer", "search", c.search);
-  r.get("model_trainer", "halving_factor", c.halving_factor);
-  r.get("model_trainer", "collapse_duplicates", c.collapse_duplicates);
-  r.get("model_trainer", "class_weights", c.class_weights);
-  r.get("model_trainer.threshold", "strategy", c.threshold.strategy);
-  r.get("model_trainer.threshold", "value", c.threshold.value);
-  r.get("model_trainer.threshold", "max_fpr", c.threshold.max_fpr);
-  if (const auto& mt = r.at("model_trainer"); mt.contains("families")) c.families = mt["families"];
+  r.get("ingestion", "feature_store_file", c.ingestion.feature_store_file);
+  r.get("ingestion", "train_file", c.ingestion.train_file);
+  r.get("ingestion", "test_file", c.ingestion.test_file);
+  r.get("ingestion", "test_ratio", c.ingestion.test_ratio);
+  r.get("ingestion", "stratify", c.ingestion.stratify);
+  r.get("ingestion", "split", c.ingestion.split);
+  r.get("validation", "schema_file", c.validation.schema_file);
+  r.get("validation", "drift_p_value", c.validation.drift_p_value);
+  r.get("validation", "fail_on_drift", c.validation.fail_on_drift);
+  r.get("transformation.imputer", "n_neighbors", c.transformation.knn_neighbors);
+  r.get("transformation.imputer", "weights", c.transformation.knn_weights);
+  r.get("transformation", "scaler", c.transformation.scaler);
+  r.get("transformation", "sampler", c.transformation.sampler);
+  r.get("transformation", "smote_k", c.transformation.smote_k);
+  r.get("model_trainer", "expected_score", c.model_trainer.expected_score);
+  r.get("model_trainer", "overfitting_threshold", c.model_trainer.overfitting_threshold);
+  r.get("model_trainer", "cv_folds", c.model_trainer.cv_folds);
+  r.get("model_trainer", "metric", c.model_trainer.metric);
+  r.get("model_trainer", "search", c.model_trainer.search);
+  r.get("model_trainer", "halving_factor", c.model_trainer.halving_factor);
+  r.get("model_trainer", "collapse_duplicates", c.model_trainer.collapse_duplicates);
+  r.get("model_trainer", "class_weights", c.model_trainer.class_weights);
+  r.get("model_trainer.threshold", "strategy", c.model_trainer.threshold.strategy);
+  r.get("model_trainer.threshold", "value", c.model_trainer.threshold.value);
+  r.get("model_trainer.threshold", "max_fpr", c.model_trainer.threshold.max_fpr);
+  if (const auto& mt = r.at("model_trainer"); mt.contains("families"))
+    c.model_trainer.families = mt["families"];
   r.get("registry", "dir", c.registry.dir);
   r.get("registry", "metric", c.registry.metric);
   r.get("registry", "min_improvement", c.registry.min_improvement);
@@ -253,24 +254,28 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   }
 
   auto bad = [&](const std::string& what) { r.fail(what); };
-  if (!(c.test_ratio > 0 && c.test_ratio < 1)) bad("ingestion.test_ratio must be in (0, 1)");
-  if (!one_of(c.split, {"random", "duplicate_aware"}))
+  if (!(c.ingestion.test_ratio > 0 && c.ingestion.test_ratio < 1))
+    bad("ingestion.test_ratio must be in (0, 1)");
+  if (!one_of(c.ingestion.split, {"random", "duplicate_aware"}))
     bad("ingestion.split must be random or duplicate_aware");
-  if (c.knn_neighbors < 1) bad("transformation.imputer.n_neighbors must be >= 1");
-  if (!one_of(c.knn_weights, {"uniform", "distance"}))
+  if (c.transformation.knn_neighbors < 1) bad("transformation.imputer.n_neighbors must be >= 1");
+  if (!one_of(c.transformation.knn_weights, {"uniform", "distance"}))
     bad("transformation.imputer.weights must be uniform or distance");
-  if (!one_of(c.scaler, {"none", "robust"})) bad("transformation.scaler must be none or robust");
-  if (!one_of(c.sampler, {"none", "smote"})) bad("transformation.sampler must be none or smote");
-  if (c.cv_folds < 2) bad("model_trainer.cv_folds must be >= 2");
-  if (!(c.halving_factor >= 2 && c.halving_factor <= 100))
+  if (!one_of(c.transformation.scaler, {"none", "robust"}))
+    bad("transformation.scaler must be none or robust");
+  if (!one_of(c.transformation.sampler, {"none", "smote"}))
+    bad("transformation.sampler must be none or smote");
+  if (c.model_trainer.cv_folds < 2) bad("model_trainer.cv_folds must be >= 2");
+  if (!(c.model_trainer.halving_factor >= 2 && c.model_trainer.halving_factor <= 100))
     bad("model_trainer.halving_factor must be in [2, 100]");
-  if (!one_of(c.metric, {"f1", "accuracy", "roc_auc"}))
+  if (!one_of(c.model_trainer.metric, {"f1", "accuracy", "roc_auc"}))
     bad("model_trainer.metric must be f1, accuracy or roc_auc");
-  if (!one_of(c.threshold.strategy, {"fixed", "max_f1", "max_fpr"}))
-    bad("model_trainer.threshold.strategy must be fixed, max_f1 or max_fpr, not '" + c.threshold.strategy +
-        "'");
-  if (!(c.drift_p_value > 0 && c.drift_p_value < 1)) bad("validation.drift_p_value must be in (0, 1)");
-  if (!c.families.is_object() || c.families.empty())
+  if (!one_of(c.model_trainer.threshold.strategy, {"fixed", "max_f1", "max_fpr"}))
+    bad("model_trainer.threshold.strategy must be fixed, max_f1 or max_fpr, not '" +
+        c.model_trainer.threshold.strategy + "'");
+  if (!(c.validation.drift_p_value > 0 && c.validation.drift_p_value < 1))
+    bad("validation.drift_p_value must be in (0, 1)");
+  if (!c.model_trainer.families.is_object() || c.model_trainer.families.empty())
     bad("model_trainer.families must name at least one family");
   if (c.registry.dir.empty()) bad("registry.dir must be a directory path");
   if (!c.registry.metric.empty() &&

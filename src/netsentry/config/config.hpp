@@ -63,41 +63,51 @@ struct ThresholdSettings {
   double max_fpr = 0.01;           // max_fpr: the lowest threshold whose false-positive rate is at most this
 };
 
-// Every setting of config/pipeline.yaml, typed and checked once when the file is loaded (a bad value
-// or an unknown key is a UsageError naming it); the defaults are the members' initial values.
-struct PipelineConfig {
-  std::filesystem::path
-      config_path;  // where it was loaded from; relative paths resolve against its project root
-
-  // pipeline
+// `pipeline:`: where runs and the published model go, and the seed of every random choice.
+struct PipelineSettings {
   std::string artifact_dir = "artifacts";
   std::string model_dir = "final_model";  // where an accepted model is published
   std::uint64_t seed = 42;
-  // data
+};
+
+// `data:`: the source, the target and how its values map to classes, what to drop, what is missing.
+struct DataSettings {
   std::string source = "demo";
   std::size_t demo_rows = 11055;
   std::string target = "Result";
   std::map<std::string, int> label_mapping = {{"-1", 0}, {"1", 1}};
   std::vector<std::string> drop_columns = {"_id"};
   std::vector<std::string> missing_values = {"", "na", "NaN", "nan", "NA"};
-  // ingestion
+};
+
+// `ingestion:`: the feature store's and the splits' file names, and the split.
+struct IngestionSettings {
   std::string feature_store_file = "phisingData.csv";
   std::string train_file = "train.csv";
   std::string test_file = "test.csv";
   double test_ratio = 0.2;
   bool stratify = true;
   std::string split = "random";  // random | duplicate_aware
-  // validation
+};
+
+// `validation:`: the schema and the drift test.
+struct ValidationSettings {
   std::string schema_file = "config/schema/phishing.yaml";
   double drift_p_value = 0.05;
   bool fail_on_drift = false;
-  // transformation
+};
+
+// `transformation:`: the KNN imputer (`imputer:`), the scaler and the sampler.
+struct TransformationSettings {
   int knn_neighbors = 3;
   std::string knn_weights = "uniform";
   std::string scaler = "none";   // none | robust
   std::string sampler = "none";  // none | smote
   int smote_k = 5;
-  // model trainer
+};
+
+// `model_trainer:`: the quality gate, the search and its space, the decision threshold.
+struct TrainerSettings {
   double expected_score = 0.6;
   double overfitting_threshold = 0.05;
   int cv_folds = 3;
@@ -108,6 +118,21 @@ struct PipelineConfig {
   bool class_weights = false;        // weigh classes inversely to their frequency
   ThresholdSettings threshold;
   nlohmann::json families = nlohmann::json::object();  // family name -> {param: [values]}
+};
+
+// Every setting of config/pipeline.yaml, one typed struct per section, checked once when the file is
+// loaded (a bad value or an unknown key is a UsageError naming it); the defaults are the members'
+// initial values.
+struct PipelineConfig {
+  std::filesystem::path
+      config_path;  // where it was loaded from; relative paths resolve against its project root
+
+  PipelineSettings pipeline;
+  DataSettings data;
+  IngestionSettings ingestion;
+  ValidationSettings validation;
+  TransformationSettings transformation;
+  TrainerSettings model_trainer;
   RegistrySettings registry;
   ServeSettings serve;
   nlohmann::json raw;  // the file as read, kept only as the run's record (run.json): nothing reads it

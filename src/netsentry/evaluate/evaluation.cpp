@@ -29,7 +29,7 @@ EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const Transformatio
   std::shared_ptr<const Table> test_ptr = data.data ? data.data->raw.test : nullptr;
   if (!test_ptr) {
     CsvOptions co;
-    co.missing_values = cfg.missing_values;
+    co.missing_values = cfg.data.missing_values;
     test_ptr = std::make_shared<const Table>(read_csv(data.raw_test, co));
   }
   const Table& test = *test_ptr;
@@ -40,35 +40,35 @@ EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const Transformatio
   EvaluationArtifact a;
   a.test_metrics = m.to_json();
   a.train_metrics = trained.train_metrics;
-  const double test_score = m.get(cfg.metric);
-  const double train_score = Metrics::from_json(trained.train_metrics).get(cfg.metric);
+  const double test_score = m.get(cfg.model_trainer.metric);
+  const double train_score = Metrics::from_json(trained.train_metrics).get(cfg.model_trainer.metric);
   const double gap = train_score - test_score;
   char buf[512];
-  if (test_score < cfg.expected_score) {
-    std::snprintf(buf, sizeof buf, "test %s %.4f is below the expected score %.4f", cfg.metric.c_str(),
-                  test_score, cfg.expected_score);
+  if (test_score < cfg.model_trainer.expected_score) {
+    std::snprintf(buf, sizeof buf, "test %s %.4f is below the expected score %.4f",
+                  cfg.model_trainer.metric.c_str(), test_score, cfg.model_trainer.expected_score);
     a.reason = buf;
-  } else if (std::abs(gap) > cfg.overfitting_threshold) {
+  } else if (std::abs(gap) > cfg.model_trainer.overfitting_threshold) {
     std::snprintf(buf, sizeof buf, "%s: train %s %.4f vs test %.4f differ by %.4f > threshold %.4f",
-                  gap > 0 ? "over-fitting" : "under-fitting", cfg.metric.c_str(), train_score, test_score,
-                  std::abs(gap), cfg.overfitting_threshold);
+                  gap > 0 ? "over-fitting" : "under-fitting", cfg.model_trainer.metric.c_str(), train_score,
+                  test_score, std::abs(gap), cfg.model_trainer.overfitting_threshold);
     a.reason = buf;
   } else {
     std::snprintf(buf, sizeof buf, "test %s %.4f >= expected %.4f; train/test gap %.4f <= %.4f",
-                  cfg.metric.c_str(), test_score, cfg.expected_score, std::abs(gap),
-                  cfg.overfitting_threshold);
+                  cfg.model_trainer.metric.c_str(), test_score, cfg.model_trainer.expected_score,
+                  std::abs(gap), cfg.model_trainer.overfitting_threshold);
     a.reason = buf;
     a.accepted = true;
   }
   a.metrics_file = stage_dir / "metrics.json";
   json report = {{"test", a.test_metrics},
                  {"train", a.train_metrics},
-                 {"metric", cfg.metric},
+                 {"metric", cfg.model_trainer.metric},
                  {"gate",
                   {{"accepted", a.accepted},
                    {"reason", a.reason},
-                   {"expected_score", cfg.expected_score},
-                   {"overfitting_threshold", cfg.overfitting_threshold},
+                   {"expected_score", cfg.model_trainer.expected_score},
+                   {"overfitting_threshold", cfg.model_trainer.overfitting_threshold},
                    {"train_score", train_score},
                    {"test_score", test_score}}}};
   write_file_atomic(a.metrics_file, report.dump(2));

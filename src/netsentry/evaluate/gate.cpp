@@ -25,8 +25,8 @@ std::string fmt4(double v) {
 
 GateConfig GateConfig::from_config(const PipelineConfig& cfg) {
   GateConfig g;  // the values were checked when the config was loaded
-  g.metric = cfg.registry.metric.empty() ? cfg.metric : cfg.registry.metric;
-  g.expected_score = cfg.expected_score;
+  g.metric = cfg.registry.metric.empty() ? cfg.model_trainer.metric : cfg.registry.metric;
+  g.expected_score = cfg.model_trainer.expected_score;
   g.min_improvement = cfg.registry.min_improvement;
   g.auto_promote = cfg.registry.auto_promote;
   return g;

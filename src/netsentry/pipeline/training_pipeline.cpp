@@ -33,11 +33,11 @@ fs::path new_run_dir(const fs::path& artifact_dir) {
 
 std::string resolve_source(const PipelineConfig& cfg, const std::optional<std::string>& data,
                            const fs::path& run_dir) {
-  std::string src = data ? *data : cfg.source;
+  std::string src = data ? *data : cfg.data.source;
   if (src == "demo") {
     fs::path p = run_dir / "demo_source.csv";
-    write_csv_atomic(p, sample_phishing_data(cfg.demo_rows, cfg.seed));
-    spdlog::info("data: generated {} demo rows into {}", cfg.demo_rows, p.string());
+    write_csv_atomic(p, sample_phishing_data(cfg.data.demo_rows, cfg.pipeline.seed));
+    spdlog::info("data: generated {} demo rows into {}", cfg.data.demo_rows, p.string());
     return p.string();
   }
   return src;
@@ -71,15 +71,18 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
     registry.emplace(opt.registry ? fs::path(*opt.registry) : registry_dir_from_config(cfg),
                      RegistryOptions::from_config(cfg));
   TrainResult r;
-  r.run_dir = new_run_dir(opt.artifact_dir ? *opt.artifact_dir : fs::path(cfg.artifact_dir));
-  r.model_dir = opt.model_dir ? *opt.model_dir : fs::path(cfg.model_dir);
+  r.run_dir = new_run_dir(opt.artifact_dir ? *opt.artifact_dir : fs::path(cfg.pipeline.artifact_dir));
+  r.model_dir = opt.model_dir ? *opt.model_dir : fs::path(cfg.pipeline.model_dir);
   spdlog::info("run: {}", r.run_dir.string());
   auto report = [&](const char* stage, double f, std::size_t done = 0, std::size_t total = 0) {
     if (opt.progress) opt.progress(stage, f);
     if (opt.progress_counts) opt.progress_counts(stage, f, done, total);
   };
   json seconds;
-  json run = {{"run_dir", r.run_dir}, {"started_at", utc_iso8601()}, {"seed", cfg.seed}, {"config", cfg.raw}};
+  json run = {{"run_dir", r.run_dir},
+              {"started_at", utc_iso8601()},
+              {"seed", cfg.pipeline.seed},
+              {"config", cfg.raw}};
   auto finish = [&](const std::string& status, const std::string& error) {
     run["status"] = status;
     if (!error.empty()) run["error"] = error;
@@ -174,7 +177,7 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
                  {"model_dir", r.model_dir},
                  {"best_model", model.family},
                  {"params", model.params},
-                 {"cv", {{"metric", cfg.metric}, {"score", model.cv_score}}},
+                 {"cv", {{"metric", cfg.model_trainer.metric}, {"score", model.cv_score}}},
                  {"threshold", model.threshold},
                  {"metrics", metrics},
                  {"confusion_matrix", ev.test_metrics["confusion_matrix"]},

@@ -106,7 +106,7 @@ void add_event(nlohmann::json& entry, const std::string& event, const nlohmann::
 RegistryOptions RegistryOptions::from_config(const PipelineConfig& cfg) {
   RegistryOptions o;
   o.gate = GateConfig::from_config(cfg);
-  o.missing_values = cfg.missing_values;
+  o.missing_values = cfg.data.missing_values;
   return o;
 }
 
@@ -592,7 +592,7 @@ nlohmann::json register_and_gate(Registry& reg, const fs::path& bundle_dir, cons
 
 nlohmann::json register_after_training(const PipelineConfig& cfg, const fs::path& bundle_dir,
                                        const fs::path& run_dir, const std::optional<fs::path>& test_csv) {
-  const fs::path test = test_csv ? *test_csv : find_test_split(run_dir, cfg.test_file);
+  const fs::path test = test_csv ? *test_csv : find_test_split(run_dir, cfg.ingestion.test_file);
   Registry reg(registry_dir_from_config(cfg), RegistryOptions::from_config(cfg));
   return register_and_gate(reg, bundle_dir, test, {{"run_dir", fs::absolute(run_dir).string()}});
 }

@@ -127,9 +127,9 @@ struct Server::Impl {
         jobs(opt.pipeline, opt.model_dir),
         http(limits_of(opt)) {
     rules.max_rows = opt.max_rows;
-    rules.ignored_columns = opt.pipeline.drop_columns;
-    rules.ignored_columns.push_back(opt.pipeline.target);
-    rules.missing_values = opt.pipeline.missing_values;
+    rules.ignored_columns = opt.pipeline.data.drop_columns;
+    rules.ignored_columns.push_back(opt.pipeline.data.target);
+    rules.missing_values = opt.pipeline.data.missing_values;
     if (opt.api_token) token_digest = sha256(*opt.api_token);
     for (const auto& a : serve::assets()) assets.emplace(a.name, &a);
     jobs.on_published([this] { store.reload(); });

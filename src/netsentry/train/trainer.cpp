@@ -75,20 +75,21 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   }
 
   SearchOptions so;
-  so.folds = cfg.cv_folds;
-  so.metric = cfg.metric;
-  so.strategy = cfg.search;
-  so.seed = cfg.seed;
-  so.smote = cfg.sampler == "smote";
-  so.smote_k = cfg.smote_k;
-  so.class_weights = cfg.class_weights;
-  so.halving_factor = cfg.halving_factor;
-  so.collapse_duplicates = cfg.collapse_duplicates;
+  so.folds = cfg.model_trainer.cv_folds;
+  so.metric = cfg.model_trainer.metric;
+  so.strategy = cfg.model_trainer.search;
+  so.seed = cfg.pipeline.seed;
+  so.smote = cfg.transformation.sampler == "smote";
+  so.smote_k = cfg.transformation.smote_k;
+  so.class_weights = cfg.model_trainer.class_weights;
+  so.halving_factor = cfg.model_trainer.halving_factor;
+  so.collapse_duplicates = cfg.model_trainer.collapse_duplicates;
   so.progress = progress;
-  auto res = search_models(X, y, cfg.families, so);
+  auto res = search_models(X, y, cfg.model_trainer.families, so);
   const auto& best = res.candidates[res.best];
   spdlog::info("train: {} candidates in {:.2f}s; best {} {} CV {} {:.4f} ± {:.4f}", res.candidates.size(),
-               res.seconds, best.family, best.params.dump(), cfg.metric, best.cv_mean, best.cv_std);
+               res.seconds, best.family, best.params.dump(), cfg.model_trainer.metric, best.cv_mean,
+               best.cv_std);
 
   // The search refits the best candidate on the whole training split (SMOTE / class weights as in CV).
   auto model = std::move(res.model);
@@ -98,7 +99,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   a.family = best.family;
   a.params = best.params;
   a.cv_score = best.cv_mean;
-  a.threshold = choose_threshold(y, res.oof_proba, cfg.threshold);
+  a.threshold = choose_threshold(y, res.oof_proba, cfg.model_trainer.threshold);
   a.train_metrics = compute_metrics(y, model->predict_proba(X), a.threshold).to_json();
 
   json table = json::array();
@@ -115,9 +116,9 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   }
   a.candidate_table = table;
   a.candidates = stage_dir / "candidates.json";
-  write_file_atomic(a.candidates, json({{"metric", cfg.metric},
-                                        {"strategy", cfg.search},
-                                        {"folds", cfg.cv_folds},
+  write_file_atomic(a.candidates, json({{"metric", cfg.model_trainer.metric},
+                                        {"strategy", cfg.model_trainer.search},
+                                        {"folds", cfg.model_trainer.cv_folds},
                                         {"search_seconds", res.seconds},
                                         {"candidates", table}})
                                       .dump(2));
@@ -127,22 +128,26 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
       in.data
           ? std::make_unique<Preprocessor>(*in.data->preprocessor)
           : std::make_unique<Preprocessor>(Preprocessor::from_json(json::parse(read_file(in.preprocessor))));
-  const Schema schema = in.data ? *in.data->raw.schema : Schema::load_yaml(cfg.resolve(cfg.schema_file));
+  const Schema schema =
+      in.data ? *in.data->raw.schema : Schema::load_yaml(cfg.resolve(cfg.validation.schema_file));
   json mapping = json::object();
-  for (auto& [k, v] : cfg.label_mapping) mapping[k] = v;
-  json meta = {
-      {"version", stage_dir.parent_path().filename().string()},
-      {"created_at", utc_iso8601()},
-      {"data_sha256", ingestion.data_sha256},
-      {"source", ingestion.source},
-      {"seed", cfg.seed},
-      {"netsentry_version", NETSENTRY_VERSION},
-      {"label_mapping", mapping},
-      {"threshold", a.threshold},
-      {"cv", {{"metric", cfg.metric}, {"mean", best.cv_mean}, {"std", best.cv_std}, {"folds", cfg.cv_folds}}},
-      {"train_metrics", a.train_metrics}};
+  for (auto& [k, v] : cfg.data.label_mapping) mapping[k] = v;
+  json meta = {{"version", stage_dir.parent_path().filename().string()},
+               {"created_at", utc_iso8601()},
+               {"data_sha256", ingestion.data_sha256},
+               {"source", ingestion.source},
+               {"seed", cfg.pipeline.seed},
+               {"netsentry_version", NETSENTRY_VERSION},
+               {"label_mapping", mapping},
+               {"threshold", a.threshold},
+               {"cv",
+                {{"metric", cfg.model_trainer.metric},
+                 {"mean", best.cv_mean},
+                 {"std", best.cv_std},
+                 {"folds", cfg.model_trainer.cv_folds}}},
+               {"train_metrics", a.train_metrics}};
   auto bundle =
-      ModelBundle::assemble(std::move(model), std::move(pre), schema, in.features, cfg.target, meta);
+      ModelBundle::assemble(std::move(model), std::move(pre), schema, in.features, cfg.data.target, meta);
   a.model_dir = stage_dir / "trained_model";
   spdlog::debug("train: bundle assembled");
   bundle.save(a.model_dir);

@@ -20,7 +20,8 @@ TransformationArtifact TransformationArtifact::from_json(const json& j) {
 }
 
 PreprocessorOptions preprocessor_options(const PipelineConfig& cfg) {
-  return {cfg.knn_neighbors, cfg.knn_weights, cfg.scaler == "robust"};
+  return {cfg.transformation.knn_neighbors, cfg.transformation.knn_weights,
+          cfg.transformation.scaler == "robust"};
 }
 
 namespace {
@@ -43,7 +44,7 @@ TransformationArtifact run_transformation(const PipelineConfig& cfg, const Valid
   const SplitData raw = in.data.or_read(cfg, in.train, in.test);
   const Table &train = *raw.train, &test = *raw.test;
   TransformationArtifact a;
-  a.features = raw.schema->features(cfg.target);
+  a.features = raw.schema->features(cfg.data.target);
   a.raw_train = in.train;
   a.raw_test = in.test;
   const Matrix Xtr = train.to_matrix(a.features), Xte = test.to_matrix(a.features);
@@ -53,8 +54,8 @@ TransformationArtifact run_transformation(const PipelineConfig& cfg, const Valid
   auto data = std::make_shared<TransformedData>();
   data->train = pre.transform(Xtr);
   data->test = pre.transform(Xte);
-  data->train_labels = map_labels(train, cfg.target, cfg.label_mapping);
-  data->test_labels = map_labels(test, cfg.target, cfg.label_mapping);
+  data->train_labels = map_labels(train, cfg.data.target, cfg.data.label_mapping);
+  data->test_labels = map_labels(test, cfg.data.target, cfg.data.label_mapping);
   data->preprocessor = std::move(pre_ptr);
   data->raw = raw;
   const Matrix &Ttr = data->train, &Tte = data->test;
@@ -70,8 +71,8 @@ TransformationArtifact run_transformation(const PipelineConfig& cfg, const Valid
   for (double v : Xtr.data) missing += std::isnan(v);
   for (double v : Xte.data) missing += std::isnan(v);
   spdlog::info("transform: KNN imputer (k={}, {}) fitted on {} training rows, {} missing values imputed{}",
-               cfg.knn_neighbors, cfg.knn_weights, Xtr.rows, missing,
-               cfg.scaler == "robust" ? ", robust scaler" : "");
+               cfg.transformation.knn_neighbors, cfg.transformation.knn_weights, Xtr.rows, missing,
+               cfg.transformation.scaler == "robust" ? ", robust scaler" : "");
   return a;
 }
 

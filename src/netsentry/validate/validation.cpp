@@ -35,12 +35,13 @@ ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArti
     auto p = check_against_schema(*t, schema);
     a.messages.insert(a.messages.end(), p.begin(), p.end());
   }
-  if (!schema.has(cfg.target)) a.messages.push_back("schema has no target column '" + cfg.target + "'");
+  if (!schema.has(cfg.data.target))
+    a.messages.push_back("schema has no target column '" + cfg.data.target + "'");
   for (const Table* t : {&train, &test})
-    if (t->find(cfg.target)) {
-      auto y = map_labels(*t, cfg.target, cfg.label_mapping);  // throws naming the row
+    if (t->find(cfg.data.target)) {
+      auto y = map_labels(*t, cfg.data.target, cfg.data.label_mapping);  // throws naming the row
       if (t == &train && std::count(y.begin(), y.end(), 1) % static_cast<long>(y.size()) == 0)
-        a.messages.push_back(t->source + ": the target '" + cfg.target + "' has a single class");
+        a.messages.push_back(t->source + ": the target '" + cfg.data.target + "' has a single class");
     }
 
   // Drift: KS per numeric column present in both splits.
@@ -51,7 +52,7 @@ ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArti
     auto j = test.find(c.name);
     if (!j || c.type != ColumnType::Numeric || test.columns[*j].type != ColumnType::Numeric) continue;
     auto r = ks_2samp(c.num, test.columns[*j].num);
-    bool drift = r.p_value < cfg.drift_p_value;
+    bool drift = r.p_value < cfg.validation.drift_p_value;
     a.drift_detected |= drift;
     report[c.name] = {{"p_value", r.p_value}, {"statistic", r.statistic}, {"drift_status", drift}};
     yaml << YAML::Key << c.name << YAML::Value << YAML::BeginMap << YAML::Key << "p_value" << YAML::Value
@@ -60,7 +61,7 @@ ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArti
   if (a.messages.empty()) {
     std::vector<std::string> features;
     for (auto& c : train.columns)
-      if (c.name != cfg.target) features.push_back(c.name);
+      if (c.name != cfg.data.target) features.push_back(c.name);
     std::vector<std::size_t> all(train.rows());
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
     // Duplicates over the whole data set (train + test): copies within and across the splits.
@@ -70,14 +71,14 @@ ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArti
       const auto& src = test.at(dst.name);
       dst.num.insert(dst.num.end(), src.num.begin(), src.num.end());
     }
-    a.duplicate_rows =
-        count_duplicate_rows(both.to_matrix(features), map_labels(both, cfg.target, cfg.label_mapping));
+    a.duplicate_rows = count_duplicate_rows(both.to_matrix(features),
+                                            map_labels(both, cfg.data.target, cfg.data.label_mapping));
   }
-  a.status = a.messages.empty() && !(cfg.fail_on_drift && a.drift_detected);
+  a.status = a.messages.empty() && !(cfg.validation.fail_on_drift && a.drift_detected);
   yaml << YAML::EndMap;
   json full = {{"status", a.status},
                {"drift_detected", a.drift_detected},
-               {"drift_p_value_threshold", cfg.drift_p_value},
+               {"drift_p_value_threshold", cfg.validation.drift_p_value},
                {"duplicate_rows", a.duplicate_rows},
                {"messages", a.messages},
                {"columns", report}};
@@ -89,7 +90,7 @@ ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArti
   std::size_t drifted = 0;
   for (auto& [k, v] : report.items()) drifted += v["drift_status"].get<bool>();
   spdlog::info("validate: {} columns, {} with drift (p < {}), {} duplicate rows", report.size(), drifted,
-               cfg.drift_p_value, a.duplicate_rows);
+               cfg.validation.drift_p_value, a.duplicate_rows);
   if (!a.messages.empty()) {
     std::string all;
     for (auto& m : a.messages) all += "\n  - " + m;
