@@ -5,10 +5,11 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <future>
+#include <optional>
 
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
+#include "netsentry/core/parallel.hpp"
 #include "netsentry/demo/sample_data.hpp"
 #include "netsentry/evaluate/evaluation.hpp"
 #include "netsentry/ingest/ingestion.hpp"
@@ -106,27 +107,32 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
     unchecked.test = ing.test;
     unchecked.data = ing.data;
     const fs::path tr_dir = r.run_dir / "data_transformation";
-    auto tr_job = std::async(std::launch::async, [&] {
-      const auto t0 = clock::now();
-      auto a = run_transformation(cfg, unchecked, tr_dir);
-      return std::make_pair(std::move(a), since(t0));
-    });
-    ValidationArtifact val;
+    // The two stages are the two items of one loop on the worker pool (core/parallel): both run to
+    // the end, and the first item's error (validation's) is the one rethrown when both fail.
+    std::optional<ValidationArtifact> validated;
+    std::optional<TransformationArtifact> transformed;
+    double stage_seconds[2] = {0, 0};
     try {
-      val = run_validation(cfg, ing, r.run_dir / "data_validation");
+      parallel_for(2, [&](std::size_t i) {
+        const auto t0 = clock::now();
+        if (i == 0)
+          validated = run_validation(cfg, ing, r.run_dir / "data_validation");
+        else
+          transformed = run_transformation(cfg, unchecked, tr_dir);
+        stage_seconds[i] = since(t0);
+      });
     } catch (...) {
-      try {
-        tr_job.get();
-      } catch (...) {
+      if (!validated) {
+        std::error_code ec;
+        fs::remove_all(tr_dir, ec);
       }
-      std::error_code ec;
-      fs::remove_all(tr_dir, ec);
       throw;
     }
-    seconds["validate"] = since(t);
+    const ValidationArtifact& val = *validated;
+    const TransformationArtifact& tr = *transformed;
+    seconds["validate"] = stage_seconds[0];
     report("transform", 0);
-    auto [tr, tr_seconds] = tr_job.get();
-    seconds["transform"] = tr_seconds;
+    seconds["transform"] = stage_seconds[1];
 
     t = clock::now();
     report("train", 0);
