@@ -116,7 +116,8 @@
 
   function verdictClass(verdict) {
     if (!model) return 'v-other';
-    return model.classes[0].verdict === verdict ? 'v-class0' : (model.classes[1].verdict === verdict ? 'v-class1' : 'v-other');
+    const c = model.classes.find((k) => k.verdict === verdict);
+    return c ? (c.threat ? 'v-threat' : 'v-benign') : 'v-other';
   }
 
   // ---- CSV scoring -----------------------------------------------------------------------------
@@ -223,7 +224,7 @@
   const columns = [
     {key: 'row', title: '#', value: (p) => p.row},
     {key: 'verdict', title: 'Verdict', value: (p) => p.verdict},
-    {key: 'probability', title: 'Probability', value: (p) => p.probability},
+    {key: 'probability', title: 'P(threat)', value: (p) => p.probability},
     {key: 'actual', title: 'Actual', value: (p) => actualOf(p)},
     {key: 'reasons', title: 'Top reasons', value: (p) => reasonsText(p)},
   ];
@@ -349,7 +350,7 @@
     clear(box);
     box.className = 'verdict-card ' + verdictClass(p.verdict);
     box.appendChild(el('div', {class: 'big-verdict'}, p.verdict));
-    box.appendChild(el('div', {class: 'big-prob'}, pct(p.probability) + ' probability · model ' + version));
+    box.appendChild(el('div', {class: 'big-prob'}, pct(p.probability) + ' probability of a threat · model ' + version));
     if (p.reasons && p.reasons.length) {
       const max = Math.max(...p.reasons.map((r) => Math.abs(r.contribution)));
       const list = el('div', {class: 'bars'});

@@ -106,9 +106,12 @@ TEST_F(ServeApi, ModelDescribesVersionFeaturesAndMetrics) {
   EXPECT_EQ(m["version"], bundle.version());
   ASSERT_EQ(m["features"].size(), bundle.features().size());
   EXPECT_EQ(m["features"][0]["name"], bundle.features()[0]);
-  EXPECT_EQ(m["classes"].size(), 2u);
-  EXPECT_EQ(m["classes"][0]["verdict"], "phishing");
-  EXPECT_EQ(m["classes"][1]["verdict"], "legitimate");
+  // The shipped config scores phishing: the threat class, at index 1.
+  ASSERT_EQ(m["classes"].size(), 2u);
+  EXPECT_EQ(m["classes"][0]["verdict"], "legitimate");
+  EXPECT_EQ(m["classes"][0]["threat"], false);
+  EXPECT_EQ(m["classes"][1]["verdict"], "phishing");
+  EXPECT_EQ(m["classes"][1]["threat"], true);
   EXPECT_TRUE(m["metrics"].is_object());
   EXPECT_EQ(m["feature_importance"].size(), bundle.features().size());
   EXPECT_EQ(res->get_header_value("X-Model-Version"), bundle.version());
@@ -120,8 +123,12 @@ TEST_F(ServeApi, PredictsOneRecordWithVerdictProbabilityAndReasons) {
   const auto& p = out["predictions"][0];
   EXPECT_TRUE(p["verdict"] == "phishing" || p["verdict"] == "legitimate") << p;
   EXPECT_TRUE(p["label"] == "-1" || p["label"] == "1") << p;
-  EXPECT_GE(p["probability"].get<double>(), 0.5);
-  EXPECT_LE(p["probability"].get<double>(), 1.0);
+  // "probability" is P(threat) = P(phishing), whatever the verdict.
+  const double threat = p["probability"].get<double>();
+  EXPECT_EQ(threat >= json::parse(cli_->Get("/api/v1/model")->body)["threshold"].get<double>(),
+            p["verdict"] == "phishing")
+      << p;
+  EXPECT_DOUBLE_EQ(p["probabilities"]["-1"].get<double>(), threat);
   EXPECT_NEAR(p["probabilities"]["-1"].get<double>() + p["probabilities"]["1"].get<double>(), 1.0, 1e-5);
   auto model = json::parse(cli_->Get("/api/v1/model")->body);
   if (model["can_explain"].get<bool>()) {
@@ -136,7 +143,7 @@ TEST_F(ServeApi, PredictsOneRecordWithVerdictProbabilityAndReasons) {
       const double c = std::fabs(r["contribution"].get<double>());
       EXPECT_LE(c, last);  // largest first
       last = c;
-      EXPECT_EQ(r["towards"], r["contribution"].get<double>() > 0 ? "legitimate" : "phishing");
+      EXPECT_EQ(r["towards"], r["contribution"].get<double>() > 0 ? "phishing" : "legitimate");
     }
   }
 }
@@ -161,7 +168,7 @@ TEST_F(ServeApi, RecordsRowsAndTheBundleAgree) {
   for (std::size_t i = 0; i < n; ++i) {
     EXPECT_EQ(by_records["predictions"][i]["class"], scored.label[i]) << i;
     EXPECT_EQ(by_rows["predictions"][i]["class"], scored.label[i]) << i;
-    EXPECT_NEAR(by_records["predictions"][i]["probabilities"]["1"].get<double>(), scored.probability[i],
+    EXPECT_NEAR(by_records["predictions"][i]["probabilities"]["-1"].get<double>(), scored.probability[i],
                 1e-5);
     EXPECT_FALSE(by_records["predictions"][i].contains("reasons"));
   }

@@ -25,6 +25,7 @@ std::shared_ptr<LoadedModel> model() {
   m->target = "Result";
   m->class_value = {"-1", "1"};
   m->verdict = {"phishing", "legit, probably"};  // a comma: quoted in CSV
+  m->threat = {false, true};
   return m;
 }
 
@@ -152,8 +153,7 @@ TEST(ServePredictIo, AnswersAreWhatTheTableWriterWrites) {
       const int cls = s.scored.label[i];
       label.text.push_back(m->class_value[cls]);
       verdict.text.push_back(m->verdict[cls]);
-      prob.num.push_back(std::round((cls ? s.scored.probability[i] : 1 - s.scored.probability[i]) * 1e6) /
-                         1e6);
+      prob.num.push_back(std::round(s.scored.probability[i] * 1e6) / 1e6);  // P(threat) whatever the verdict
     }
     t.columns.push_back(label);
     t.columns.push_back(verdict);

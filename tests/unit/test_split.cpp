@@ -32,7 +32,7 @@ TEST(Split, StratifiedKeepsClassSharesAndIsSeeded) {
 TEST(Split, DuplicateAwareKeepsCopiesOnOneSideOfTheUciSplit) {
   NETSENTRY_NEEDS_UCI();
   Table t = read_csv(test::phishing_csv());
-  Labels y = map_labels(t, "Result", {{"-1", 0}, {"1", 1}});
+  Labels y = LabelSpace::derive({}, t, "Result").labels(t, "Result");
   std::vector<std::string> f;
   for (auto& n : t.names())
     if (n != "Result") f.push_back(n);

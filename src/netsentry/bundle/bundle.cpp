@@ -45,6 +45,7 @@ ModelBundle ModelBundle::load(const fs::path& dir) {
     b.features_ = b.metadata_.at("features").get<std::vector<std::string>>();
     b.target_ = b.metadata_.at("target").get<std::string>();
     b.threshold_ = b.metadata_.value("threshold", 0.5);
+    b.set_classes(b.metadata_);
     b.pre_ = std::make_unique<Preprocessor>(Preprocessor::from_json(read_json(dir / "preprocessor.json")));
     b.model_ = create_classifier(b.metadata_.at("family").get<std::string>(), b.metadata_.at("params"));
   } catch (const json::exception& e) {
@@ -96,11 +97,23 @@ void ModelBundle::save_copy_of(const fs::path& saved_dir, const fs::path& dest) 
   });
 }
 
-std::string ModelBundle::class_value(int cls) const {
-  const json mapping = metadata_.value("label_mapping", json::object());
-  for (auto& [k, v] : mapping.items())
-    if (v.get<int>() == cls) return k;
-  return std::to_string(cls);
+void ModelBundle::set_classes(const json& metadata) {
+  if (metadata.contains("classes")) {
+    classes_ = LabelSpace::from_json(metadata.at("classes"));
+  } else {
+    // Written before the classes were recorded: the label mapping's two classes, the threat at 0,
+    // and a threshold on P(class 1), the benign class.
+    std::map<std::string, int> mapping;
+    const json legacy = metadata.value("label_mapping", json::object());
+    for (auto& [k, v] : legacy.items()) mapping[k] = v.get<int>();
+    if (mapping.empty()) mapping = {{"-1", 0}, {"1", 1}};
+    classes_ = LabelSpace::legacy(mapping);
+    threshold_ = 1.0 - threshold_;
+  }
+  if (!classes_.binary())
+    throw DataError("the bundle has " + std::to_string(classes_.size()) +
+                    " classes; this version of netsentry scores two-class models only");
+  model_scores_threat_ = classes_.is_threat(1);
 }
 
 Matrix ModelBundle::features_from(const Table& t) const {
@@ -125,18 +138,37 @@ Matrix ModelBundle::features_from(const Table& t) const {
   return X;
 }
 
-Labels ModelBundle::labels_from(const Table& t) const {
-  std::map<std::string, int> mapping;
-  const json m = metadata_.value("label_mapping", json::object());
-  for (auto& [k, v] : m.items()) mapping[k] = v.get<int>();
-  return map_labels(t, target_, mapping);
+Labels ModelBundle::labels_from(const Table& t) const { return classes_.labels(t, target_); }
+
+LabelledMetrics ModelBundle::metrics_on(const Table& t) const {
+  auto enc = classes_.encode(t, target_, true);
+  LabelledMetrics out;
+  out.unmapped = enc.unmapped;
+  out.unmapped_values = std::move(enc.unmapped_values);
+  const Scored s = score(features_from(t));
+  Labels y;
+  std::vector<double> p;
+  for (std::size_t i = 0; i < enc.y.size(); ++i) {
+    if (enc.y[i] < 0) continue;
+    y.push_back(classes_.is_threat(enc.y[i]) ? 1 : 0);
+    p.push_back(s.probability[i]);
+  }
+  if (y.empty())
+    throw DataError(t.source + ": no row has a known class (" + std::to_string(out.unmapped) +
+                    " rows with unknown target values)");
+  out.metrics = compute_metrics(y, p, threshold_);
+  return out;
 }
 
 Scored ModelBundle::score(const Matrix& X) const {
   Scored s;
   s.probability = model_->predict_proba(pre_->transform(X));
+  if (!model_scores_threat_)
+    for (double& p : s.probability) p = 1.0 - p;
+  const int threat = model_scores_threat_ ? 1 : 0, benign = 1 - threat;
   s.label.resize(s.probability.size());
-  for (std::size_t i = 0; i < s.label.size(); ++i) s.label[i] = s.probability[i] >= threshold_ ? 1 : 0;
+  for (std::size_t i = 0; i < s.label.size(); ++i)
+    s.label[i] = s.probability[i] >= threshold_ ? threat : benign;
   return s;
 }
 
@@ -145,8 +177,9 @@ std::optional<Matrix> ModelBundle::explain(const Matrix& X, Attribution how) con
   auto c = how == Attribution::Path ? model_->path_contributions(Xt) : model_->contributions(Xt);
   if (!c) return std::nullopt;
   Matrix out(c->rows, features_.size());  // drop the bias column
+  const double sign = model_scores_threat_ ? 1.0 : -1.0;
   for (std::size_t i = 0; i < out.rows; ++i)
-    for (std::size_t j = 0; j < out.cols; ++j) out(i, j) = (*c)(i, j);
+    for (std::size_t j = 0; j < out.cols; ++j) out(i, j) = sign * (*c)(i, j);
   return out;
 }
 
@@ -188,7 +221,7 @@ ModelBundle ModelBundle::assemble(std::unique_ptr<Classifier> model, std::unique
                                   json metadata) {
   ModelBundle b;
   metadata["format"] = "netsentry-bundle";
-  metadata["format_version"] = 1;
+  metadata["format_version"] = 2;  // 2: the classes are recorded ("classes")
   metadata["family"] = model->family();
   auto params = model->params();
   params.erase("nthread");
@@ -197,6 +230,18 @@ ModelBundle ModelBundle::assemble(std::unique_ptr<Classifier> model, std::unique
   metadata["target"] = target;
   b.threshold_ = metadata.value("threshold", 0.5);
   metadata["threshold"] = b.threshold_;
+  if (!metadata.contains("classes")) {  // two classes by index, the threat at 1
+    json names = json::array({"0", "1"});
+    json values = json::object();
+    const json mapping = metadata.value("label_mapping", json::object({{"0", 0}, {"1", 1}}));
+    for (auto& [k, v] : mapping.items()) {
+      names[v.get<std::size_t>()] = k;
+      values[k] = v;
+    }
+    metadata["classes"] = {
+        {"classes", names}, {"threat_classes", json::array({names[1]})}, {"values", values}};
+  }
+  b.set_classes(metadata);
   b.metadata_ = std::move(metadata);
   b.schema_ = std::move(schema);
   b.features_ = std::move(features);

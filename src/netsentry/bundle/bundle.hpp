@@ -1,8 +1,10 @@
 #pragma once
 // A model bundle: the directory `final_model/` (the reference project's name), data-only files:
-//   metadata.json      {"format": "netsentry-bundle", "format_version": 1, "version", "created_at",
+//   metadata.json      {"format": "netsentry-bundle", "format_version": 2, "version", "created_at",
 //                       "data_sha256", "seed", "netsentry_version", "family", "params", "target",
-//                       "features": [...], "label_mapping", "threshold", "metrics": {...}}
+//                       "features": [...], "classes": {classes, threat_classes, values},
+//                       "threshold" (on P(threat)), "metrics": {...}}
+//                      (format 1 had "label_mapping" instead of "classes": see classes())
 //   model/             the classifier's own files (XGBoost JSON model, OpenCV YAML, ...)
 //   preprocessor.json  fitted imputer (+ scaler): parameters and training statistics
 //   schema.json        the schema the model was trained with
@@ -19,6 +21,8 @@
 
 #include "netsentry/config/config.hpp"
 #include "netsentry/core/matrix.hpp"
+#include "netsentry/model/metrics.hpp"
+#include "netsentry/schema/labels.hpp"
 #include "netsentry/schema/schema.hpp"
 #include "netsentry/table/table.hpp"
 
@@ -28,8 +32,16 @@ class Classifier;
 class Preprocessor;
 
 struct Scored {
-  std::vector<int> label;           // 1 = class 1 (the target value mapped to 1)
-  std::vector<double> probability;  // P(class 1)
+  std::vector<int> label;           // the predicted class (an index into ModelBundle::classes())
+  std::vector<double> probability;  // P(threat): the probability that the row is a threat
+};
+
+// A bundle's test metrics on labelled rows: binary, threat = positive, over the rows whose target
+// value has a class; `unmapped` rows (a later period's new labels) are left out and counted.
+struct LabelledMetrics {
+  Metrics metrics;
+  std::size_t unmapped = 0;
+  std::map<std::string, std::size_t> unmapped_values;
 };
 
 class ModelBundle {
@@ -52,20 +64,27 @@ class ModelBundle {
   const Schema& schema() const { return schema_; }
   const std::vector<std::string>& features() const { return features_; }
   const std::string& target() const { return target_; }
+  // The decision threshold on P(threat).
   double threshold() const { return threshold_; }
   std::string version() const { return metadata_.value("version", std::string{}); }
-  // The original target value a class index maps back to (e.g. 0 -> "-1").
-  std::string class_value(int cls) const;
+  // The target's classes (names, threats); bundles from before they were recorded get the classes of
+  // their label_mapping with the threat at index 0 (LabelSpace::legacy).
+  const LabelSpace& classes() const { return classes_; }
+  // The class name of a class index (e.g. 1 -> "-1" for the phishing data).
+  std::string class_value(int cls) const { return classes_.name(cls); }
 
   // The feature matrix (schema order) from a table; DataError naming a missing or non-numeric column
   // and the row of a bad value. Extra columns (e.g. the target) are ignored.
   Matrix features_from(const Table& t) const;
-  // Class indices of the target column through the bundle's label mapping; DataError naming the row
-  // of a value the mapping does not know.
+  // Class indices of the target column through the bundle's classes; DataError naming the row of a
+  // value no class knows.
   Labels labels_from(const Table& t) const;
+  // Scores `t` (features and target) and measures the threat-class metrics.
+  LabelledMetrics metrics_on(const Table& t) const;
   // Preprocess + predict. X in feature order, NaN = missing.
   Scored score(const Matrix& X) const;
-  // Per-row feature contributions (rows x features, log-odds units); empty if the family has none.
+  // Per-row feature contributions to the log-odds of a threat (rows x features); empty if the family
+  // has none.
   // Shap: the family's exact method (SHAP for XGBoost's families); Path: path attributions
   // (Classifier::path_contributions), empty for families without them.
   enum class Attribution { Shap, Path };
@@ -102,6 +121,11 @@ class ModelBundle {
   std::vector<std::string> features_;
   std::string target_;
   double threshold_ = 0.5;
+  LabelSpace classes_;
+  // Whether the model's class 1 is the threat (every bundle but the legacy ones, where it is class 0:
+  // there P(threat) = 1 - P(class 1) and contributions change sign).
+  bool model_scores_threat_ = true;
+  void set_classes(const nlohmann::json& metadata);
   std::unique_ptr<Classifier> model_;
   std::unique_ptr<Preprocessor> pre_;
 };

@@ -36,7 +36,8 @@ struct SampleArgs {
 
 NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
   auto args = std::make_shared<PredictArgs>();
-  auto* cmd = app.add_subcommand("predict", "score a CSV with a model bundle (adds prediction, probability)");
+  auto* cmd = app.add_subcommand(
+      "predict", "score a CSV with a model bundle (adds prediction and probability: P(threat))");
   cmd->add_option("-m,--model-dir", args->model_dir, "model bundle directory")->capture_default_str();
   cmd->add_option("-i,--input", args->input, "CSV with the schema's feature columns")->required();
   cmd->add_option("-o,--output", args->output, "output CSV (default: stdout)");
@@ -101,8 +102,11 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
     if (args->metrics) {
       if (!t.find(bundle.target()))
         throw UsageError("--metrics needs the target column '" + bundle.target() + "'");
-      auto m = compute_metrics(bundle.labels_from(t), s.probability, bundle.threshold());
-      std::string line = m.to_json().dump();
+      const auto lm = bundle.metrics_on(t);
+      json j = lm.metrics.to_json();
+      j["scored_class"] = bundle.classes().threat_classes();
+      j["unmapped_rows"] = lm.unmapped;
+      std::string line = j.dump();
       if (args->output.empty())
         std::cerr << line << std::endl;
       else

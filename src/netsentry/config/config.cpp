@@ -47,6 +47,11 @@ nlohmann::json yaml_to_json(const YAML::Node& n) {
   }
 }
 
+// A class name as written in YAML: text, or an integer (`-1`) as the data would spell it.
+std::string class_text(const nlohmann::json& v) {
+  return v.is_string() ? v.get<std::string>() : std::to_string(v.get<long long>());
+}
+
 // The keys each section may hold ("a.b" for a nested mapping); anything else is refused by name.
 const std::map<std::string, std::vector<std::string>>& known_keys() {
   static const std::map<std::string, std::vector<std::string>> k = {
@@ -54,7 +59,9 @@ const std::map<std::string, std::vector<std::string>>& known_keys() {
        {"pipeline", "data", "ingestion", "validation", "transformation", "model_trainer", "registry",
         "serve"}},
       {"pipeline", {"name", "artifact_dir", "model_dir", "random_seed"}},
-      {"data", {"source", "demo_rows", "target_column", "label_mapping", "drop_columns", "missing_values"}},
+      {"data",
+       {"source", "demo_rows", "target_column", "label_mapping", "label_groups", "positive_class",
+        "benign_classes", "drop_columns", "missing_values"}},
       {"ingestion", {"feature_store_file", "train_file", "test_file", "test_ratio", "stratify", "split"}},
       {"validation", {"schema_file", "drift_p_value", "fail_on_drift"}},
       {"transformation", {"imputer", "scaler", "sampler", "smote_k"}},
@@ -182,12 +189,41 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get("data", "drop_columns", c.data.drop_columns);
   r.get("data", "missing_values", c.data.missing_values);
   if (const auto& d = r.at("data"); d.contains("label_mapping")) {
-    if (!d["label_mapping"].is_object()) r.fail("data.label_mapping must map target values to 0 or 1");
+    if (!d["label_mapping"].is_object())
+      r.fail("data.label_mapping must map target values to class indices (0, 1, ...)");
     c.data.label_mapping.clear();
     for (auto& [k, v] : d["label_mapping"].items()) {
-      if (!v.is_number_integer() || (v.get<int>() != 0 && v.get<int>() != 1))
-        r.fail("data.label_mapping." + k + " must be 0 or 1");
+      if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > 1000000)
+        r.fail("data.label_mapping." + k + " must be a class index (0, 1, ...), not " + v.dump());
       c.data.label_mapping[k] = v.get<int>();
+    }
+  }
+  if (const auto& d = r.at("data"); d.contains("label_groups")) {
+    if (!d["label_groups"].is_object())
+      r.fail("data.label_groups must map each class name to a list of target values");
+    for (auto& [k, v] : d["label_groups"].items()) {
+      if (!v.is_array()) r.fail("data.label_groups." + k + " must be a list of target values");
+      auto& out = c.data.label_groups[k];
+      for (auto& x : v) {
+        if (!x.is_string() && !x.is_number_integer())
+          r.fail("data.label_groups." + k + " must list target values (got " + x.dump() + ")");
+        out.push_back(class_text(x));
+      }
+    }
+  }
+  if (const auto& d = r.at("data"); d.contains("positive_class")) {
+    const auto& v = d["positive_class"];
+    if (!v.is_string() && !v.is_number_integer())
+      r.fail("data.positive_class must name a class (got " + v.dump() + ")");
+    c.data.positive_class = class_text(v);
+  }
+  if (const auto& d = r.at("data"); d.contains("benign_classes")) {
+    const auto& v = d["benign_classes"];
+    if (!v.is_array()) r.fail("data.benign_classes must be a list of class names");
+    for (auto& x : v) {
+      if (!x.is_string() && !x.is_number_integer())
+        r.fail("data.benign_classes must list class names (got " + x.dump() + ")");
+      c.data.benign_classes.push_back(class_text(x));
     }
   }
   r.get("ingestion", "feature_store_file", c.ingestion.feature_store_file);

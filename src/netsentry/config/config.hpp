@@ -75,7 +75,13 @@ struct DataSettings {
   std::string source = "demo";
   std::size_t demo_rows = 11055;
   std::string target = "Result";
-  std::map<std::string, int> label_mapping = {{"-1", 0}, {"1", 1}};
+  // The classes (schema/labels.hpp): target value -> class index, or class -> target values; with
+  // neither, one class per distinct training value.
+  std::map<std::string, int> label_mapping;
+  std::map<std::string, std::vector<std::string>> label_groups;
+  // The threat: one class, or every class but the benign ones (two classes: the second by default).
+  std::string positive_class;
+  std::vector<std::string> benign_classes;
   std::vector<std::string> drop_columns = {"_id"};
   std::vector<std::string> missing_values = {"", "na", "NaN", "nan", "NA"};
 };

@@ -33,9 +33,9 @@ EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const Transformatio
     test_ptr = std::make_shared<const Table>(read_csv(data.raw_test, co));
   }
   const Table& test = *test_ptr;
-  const Labels y = bundle.labels_from(test);
-  const Scored s = bundle.score(bundle.features_from(test));
-  const Metrics m = compute_metrics(y, s.probability, bundle.threshold());
+  // Binary metrics of the threat class; test rows whose label no class knows are left out, counted.
+  const LabelledMetrics lm = bundle.metrics_on(test);
+  const Metrics& m = lm.metrics;
 
   EvaluationArtifact a;
   a.test_metrics = m.to_json();
@@ -61,7 +61,13 @@ EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const Transformatio
     a.accepted = true;
   }
   a.metrics_file = stage_dir / "metrics.json";
+  json unmapped = json::object();
+  for (auto& [v, n] : lm.unmapped_values) unmapped[v] = n;
   json report = {{"test", a.test_metrics},
+                 {"scored_class", bundle.classes().threat_classes()},
+                 {"classes", bundle.classes().to_json()},
+                 {"unmapped_test_rows", lm.unmapped},
+                 {"unmapped_test_values", unmapped},
                  {"train", a.train_metrics},
                  {"metric", cfg.model_trainer.metric},
                  {"gate",
@@ -72,8 +78,11 @@ EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const Transformatio
                    {"train_score", train_score},
                    {"test_score", test_score}}}};
   write_file_atomic(a.metrics_file, report.dump(2));
-  spdlog::info("evaluate: test accuracy {:.4f} f1 {:.4f} roc_auc {:.4f}; gate: {}", m.accuracy, m.f1,
-               m.roc_auc, a.reason);
+  if (lm.unmapped)
+    spdlog::warn("evaluate: {} test rows have a target value no class knows; left out of the metrics",
+                 lm.unmapped);
+  spdlog::info("evaluate: threat class '{}': test accuracy {:.4f} f1 {:.4f} roc_auc {:.4f}; gate: {}",
+               bundle.classes().threat_classes().front(), m.accuracy, m.f1, m.roc_auc, a.reason);
   if (!a.accepted) throw GateError(a.reason + " (report: " + a.metrics_file.string() + ")");
 
   bundle.metadata()["metrics"] = report;

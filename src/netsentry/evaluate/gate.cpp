@@ -97,10 +97,7 @@ Metrics evaluate_bundle(const std::filesystem::path& bundle_dir, const std::file
   opt.missing_values = missing_values;
   Table t = read_csv(test_csv, opt);
   if (t.rows() == 0) throw DataError(test_csv.string() + ": the test split has no rows");
-  Matrix X = bundle.features_from(t);
-  Labels y = bundle.labels_from(t);
-  Scored s = bundle.score(X);
-  return compute_metrics(y, s.probability, bundle.threshold());
+  return bundle.metrics_on(t).metrics;
 }
 
 }  // namespace netsentry

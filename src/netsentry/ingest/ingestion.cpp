@@ -16,10 +16,14 @@ namespace netsentry {
 using json = nlohmann::json;
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(IngestionArtifact, feature_store, train, test, source,
-                                                data_sha256, rows, train_rows, test_rows, split)
+                                                data_sha256, rows, train_rows, test_rows, split, classes)
 
 json IngestionArtifact::to_json() const { return *this; }
 IngestionArtifact IngestionArtifact::from_json(const json& j) { return j.get<IngestionArtifact>(); }
+
+LabelSpec label_spec(const DataSettings& d) {
+  return {d.label_mapping, d.label_groups, d.positive_class, d.benign_classes};
+}
 
 SplitData SplitData::or_read(const PipelineConfig& cfg, const fs::path& train_csv,
                              const fs::path& test_csv) const {
@@ -30,6 +34,8 @@ SplitData SplitData::or_read(const PipelineConfig& cfg, const fs::path& train_cs
   co.missing_values = cfg.data.missing_values;
   d.train = std::make_shared<const Table>(read_csv(train_csv, co));
   d.test = std::make_shared<const Table>(read_csv(test_csv, co));
+  d.labels =
+      std::make_shared<const LabelSpace>(LabelSpace::derive(label_spec(cfg.data), *d.train, cfg.data.target));
   return d;
 }
 
@@ -57,12 +63,18 @@ IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& so
   if (!t.find(cfg.data.target))
     throw DataError(where + ": target column '" + cfg.data.target +
                     "' is missing (columns: " + std::to_string(t.cols()) + ")");
-  const Labels y = map_labels(t, cfg.data.target, cfg.data.label_mapping);
-  std::size_t ones = static_cast<std::size_t>(std::count(y.begin(), y.end(), 1));
-  if (ones == 0 || ones == y.size())
+  t.source = where;
+  auto labels =
+      std::make_shared<const LabelSpace>(LabelSpace::derive(label_spec(cfg.data), t, cfg.data.target));
+  if (!labels->binary())
+    throw UsageError(where + ": the target '" + cfg.data.target + "' has " + std::to_string(labels->size()) +
+                     " classes; this version trains two-class models: group them into a threat and a "
+                     "benign class with data.label_groups");
+  const Labels y = labels->labels(t, cfg.data.target);
+  if (std::all_of(y.begin(), y.end(), [&](int c) { return c == y.front(); }))
     throw DataError(where + ": target column '" + cfg.data.target + "' has a single class (" +
-                    std::to_string(y.size()) + " rows of class " + std::to_string(y[0]) +
-                    "); at least two are needed");
+                    std::to_string(y.size()) + " rows of class '" + labels->name(y.front()) +
+                    "'); at least two are needed");
 
   IngestionArtifact a;
   a.source = redact_uri(where);
@@ -90,13 +102,15 @@ IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& so
   write_csv_atomic(a.test, *test);
   train->source = a.train.string();
   test->source = a.test.string();
-  a.data = {schema_ptr, std::move(train), std::move(test)};
+  a.classes = labels->to_json();
+  a.data = {schema_ptr, std::move(train), std::move(test), labels};
   a.rows = t.rows();
   a.train_rows = s.train.size();
   a.test_rows = s.test.size();
   write_file_atomic(stage_dir / "artifact.json", a.to_json().dump(2));
-  spdlog::info("ingest: {} rows from {} -> train {} / test {} ({} split)", a.rows, a.source, a.train_rows,
-               a.test_rows, a.split);
+  spdlog::info("ingest: {} rows from {} -> train {} / test {} ({} split); classes {} (threat: {})", a.rows,
+               a.source, a.train_rows, a.test_rows, a.split, labels->to_json()["classes"].dump(),
+               labels->to_json()["threat_classes"].dump());
   return a;
 }
 

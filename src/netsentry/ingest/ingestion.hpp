@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "netsentry/config/config.hpp"
+#include "netsentry/schema/labels.hpp"
 #include "netsentry/schema/schema.hpp"
 #include "netsentry/table/table.hpp"
 
@@ -18,11 +19,15 @@ namespace netsentry {
 struct SplitData {
   std::shared_ptr<const Schema> schema;
   std::shared_ptr<const Table> train, test;
-  bool in_memory() const { return schema && train && test; }
+  std::shared_ptr<const LabelSpace> labels;  // the target's classes, derived from the training side
+  bool in_memory() const { return schema && train && test && labels; }
   // This data when it is in memory, else the schema of the config and the split files read back.
   SplitData or_read(const PipelineConfig& cfg, const std::filesystem::path& train_csv,
                     const std::filesystem::path& test_csv) const;
 };
+
+// The data.* keys that define the classes.
+LabelSpec label_spec(const DataSettings& d);
 
 struct IngestionArtifact {
   std::filesystem::path feature_store, train, test;
@@ -30,7 +35,8 @@ struct IngestionArtifact {
   std::string data_sha256;
   std::size_t rows = 0, train_rows = 0, test_rows = 0;
   std::string split = "random";
-  SplitData data;  // in memory, not in artifact.json
+  nlohmann::json classes;  // LabelSpace::to_json
+  SplitData data;          // in memory, not in artifact.json
   nlohmann::json to_json() const;
   static IngestionArtifact from_json(const nlohmann::json& j);
 };

@@ -97,15 +97,14 @@ void append_predictions_json(std::string& out, const LoadedModel& m, const Matri
     out += ",\"verdict\":";
     append_json_string(out, m.verdict[cls]);
     out += ",\"probability\":";
-    append_number(out, verdict_probability(s.scored, r));
-    out += ",\"probabilities\":{";
-    append_json_string(out, m.class_value[0]);
-    out += ':';
-    append_number(out, 1.0 - s.scored.probability[r]);
-    out += ',';
-    append_json_string(out, m.class_value[1]);
-    out += ':';
     append_number(out, s.scored.probability[r]);
+    out += ",\"probabilities\":{";
+    for (int k = 0; k < 2; ++k) {
+      if (k) out += ',';
+      append_json_string(out, m.class_value[k]);
+      out += ':';
+      append_number(out, m.threat[k] ? s.scored.probability[r] : 1.0 - s.scored.probability[r]);
+    }
     out += '}';
     if (s.contributions) {
       top_reasons(*s.contributions, r, nf, top_k, idx);
@@ -121,7 +120,7 @@ void append_predictions_json(std::string& out, const LoadedModel& m, const Matri
         out += ",\"contribution\":";
         append_number(out, v);
         out += ",\"towards\":";
-        append_json_string(out, m.verdict[v > 0 ? 1 : 0]);
+        append_json_string(out, m.verdict[(v > 0) == m.threat[1] ? 1 : 0]);  // > 0: towards the threat
         out += '}';
       }
       out += ']';
@@ -170,7 +169,7 @@ std::string predictions_csv(const Table& input, const LoadedModel& m, const Matr
     out.put(',');
     write_csv_field(out, m.verdict[cls]);
     out.put(',');
-    out.number(std::round(verdict_probability(s.scored, r) * 1e6) / 1e6);
+    out.number(std::round(s.scored.probability[r] * 1e6) / 1e6);
     if (s.contributions) {
       top_reasons(*s.contributions, r, nf, top_k, idx);
       txt.clear();

@@ -18,7 +18,7 @@ std::string error_json(const std::string& message, const std::optional<std::stri
                        const std::optional<std::size_t>& row = std::nullopt);
 
 // {"model_version": ..., "count": n, "predictions": [{"row", "class", "label", "verdict",
-//  "probability" (of the verdict), "probabilities": {value: p}, "reasons": [{feature, value,
+//  "probability" (of a threat), "probabilities": {value: p}, "reasons": [{feature, value,
 //  contribution, towards}]}]}; "explanations": note, when reasons were left out.
 void append_predictions_json(std::string& out, const LoadedModel& m, const Matrix& X, const Scores& s,
                              int top_k, std::string_view note = {});

@@ -41,7 +41,8 @@ std::string build_info(const LoadedModel& m) {
   j["model_dir"] = m.dir.filename().string();
   nlohmann::json classes = nlohmann::json::array();
   for (int c = 0; c < 2; ++c)
-    classes.push_back({{"index", c}, {"value", m.class_value[c]}, {"verdict", m.verdict[c]}});
+    classes.push_back(
+        {{"index", c}, {"value", m.class_value[c]}, {"verdict", m.verdict[c]}, {"threat", m.threat[c]}});
   j["classes"] = classes;
   nlohmann::json feats = nlohmann::json::array();
   for (const auto& f : m.features) {
@@ -99,6 +100,7 @@ std::shared_ptr<const LoadedModel> load_model(const std::filesystem::path& dir,
     m->class_value[c] = m->bundle.class_value(c);
     auto it = class_names.find(m->class_value[c]);
     m->verdict[c] = it != class_names.end() ? it->second : m->class_value[c];
+    m->threat[c] = m->bundle.classes().is_threat(c);
   }
   // Warm up: the first prediction of a model may initialise lazily; do it before anyone waits on it.
   Matrix one(1, m->features.size(), 0.0);

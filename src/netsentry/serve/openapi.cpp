@@ -47,7 +47,7 @@ constexpr const char* kOpenApi = R"json({
           "row": {"type": "integer"}, "class": {"type": "integer", "enum": [0, 1]},
           "label": {"type": "string", "description": "the target's original value for the class"},
           "verdict": {"type": "string", "example": "phishing"},
-          "probability": {"type": "number", "description": "probability of the verdict"},
+          "probability": {"type": "number", "description": "probability that the record is a threat (the threat class's probability; the same meaning in the CLI, the API and the UI)"},
           "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
           "reasons": {"type": "array", "items": {"$ref": "#/components/schemas/Reason"}, "description": "top-K by |contribution|, when the model can explain"}
         }

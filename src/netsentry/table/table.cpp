@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/table/number_text.hpp"
 
 namespace netsentry {
 
@@ -61,6 +63,53 @@ Matrix Table::to_matrix(const std::vector<std::string>& features) const {
     for (std::size_t i = 0; i < c.num.size(); ++i) m(i, j) = c.num[i];
   }
   return m;
+}
+
+Matrix Table::to_key_matrix(const std::vector<std::string>& features) const {
+  Matrix m(rows(), features.size());
+  for (std::size_t j = 0; j < features.size(); ++j) {
+    const Column& c = at(features[j]);
+    if (c.type == ColumnType::Numeric) {
+      for (std::size_t i = 0; i < c.num.size(); ++i) m(i, j) = c.num[i];
+      continue;
+    }
+    std::unordered_map<std::string_view, double> code;
+    for (std::size_t i = 0; i < c.text.size(); ++i) {
+      if (c.text[i].empty()) {
+        m(i, j) = std::nan("");
+        continue;
+      }
+      auto [it, fresh] = code.emplace(c.text[i], static_cast<double>(code.size()));
+      m(i, j) = it->second;
+    }
+  }
+  return m;
+}
+
+Table concat_rows(const Table& a, const Table& b) {
+  Table t = a;
+  for (auto& dst : t.columns) {
+    const Column& src = b.at(dst.name);
+    if (src.type == dst.type) {
+      dst.num.insert(dst.num.end(), src.num.begin(), src.num.end());
+      dst.text.insert(dst.text.end(), src.text.begin(), src.text.end());
+      continue;
+    }
+    // A column read as numbers on one side and as text on the other: both as text.
+    auto as_text = [](const Column& c) {
+      if (c.type == ColumnType::Text) return c.text;
+      std::vector<std::string> v;
+      v.reserve(c.num.size());
+      for (double x : c.num) v.push_back(std::isnan(x) ? std::string() : format_number(x));
+      return v;
+    };
+    std::vector<std::string> text = as_text(dst), more = as_text(src);
+    text.insert(text.end(), more.begin(), more.end());
+    dst.type = ColumnType::Text;
+    dst.num.clear();
+    dst.text = std::move(text);
+  }
+  return t;
 }
 
 }  // namespace netsentry

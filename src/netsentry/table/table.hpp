@@ -37,6 +37,11 @@ struct Table {
 
   // Numeric columns `features`, in that order, as a row-major matrix.
   Matrix to_matrix(const std::vector<std::string>& features) const;
+  // The same for comparing rows: text columns as codes (equal text, equal code; missing = NaN).
+  Matrix to_key_matrix(const std::vector<std::string>& features) const;
 };
+
+// The rows of `a` followed by those of `b` (b must have a's columns, of the same types).
+Table concat_rows(const Table& a, const Table& b);
 
 }  // namespace netsentry

@@ -130,15 +130,13 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
           : std::make_unique<Preprocessor>(Preprocessor::from_json(json::parse(read_file(in.preprocessor))));
   const Schema schema =
       in.data ? *in.data->raw.schema : Schema::load_yaml(cfg.resolve(cfg.validation.schema_file));
-  json mapping = json::object();
-  for (auto& [k, v] : cfg.data.label_mapping) mapping[k] = v;
   json meta = {{"version", stage_dir.parent_path().filename().string()},
                {"created_at", utc_iso8601()},
                {"data_sha256", ingestion.data_sha256},
                {"source", ingestion.source},
                {"seed", cfg.pipeline.seed},
                {"netsentry_version", NETSENTRY_VERSION},
-               {"label_mapping", mapping},
+               {"classes", in.classes},
                {"threshold", a.threshold},
                {"cv",
                 {{"metric", cfg.model_trainer.metric},

@@ -12,7 +12,7 @@ namespace netsentry {
 using json = nlohmann::json;
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TransformationArtifact, preprocessor, train, test, raw_train,
-                                                raw_test, features)
+                                                raw_test, features, classes)
 
 json TransformationArtifact::to_json() const { return *this; }
 TransformationArtifact TransformationArtifact::from_json(const json& j) {
@@ -54,8 +54,10 @@ TransformationArtifact run_transformation(const PipelineConfig& cfg, const Valid
   auto data = std::make_shared<TransformedData>();
   data->train = pre.transform(Xtr);
   data->test = pre.transform(Xte);
-  data->train_labels = map_labels(train, cfg.data.target, cfg.data.label_mapping);
-  data->test_labels = map_labels(test, cfg.data.target, cfg.data.label_mapping);
+  data->train_labels = raw.labels->labels(train, cfg.data.target);
+  data->test_labels =
+      raw.labels->encode(test, cfg.data.target, true).y;  // -1: no class (counted by validation)
+  a.classes = raw.labels->to_json();
   data->preprocessor = std::move(pre_ptr);
   data->raw = raw;
   const Matrix &Ttr = data->train, &Tte = data->test;

@@ -27,6 +27,7 @@ struct TransformationArtifact {
   std::filesystem::path train, test;          // transformed features + class column, CSV
   std::filesystem::path raw_train, raw_test;  // the validated (untransformed) splits
   std::vector<std::string> features;
+  nlohmann::json classes;                       // LabelSpace::to_json of the target
   std::shared_ptr<const TransformedData> data;  // in memory, not in artifact.json (null: read the files)
   nlohmann::json to_json() const;
   static TransformationArtifact from_json(const nlohmann::json& j);

@@ -37,12 +37,15 @@ ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArti
   }
   if (!schema.has(cfg.data.target))
     a.messages.push_back("schema has no target column '" + cfg.data.target + "'");
-  for (const Table* t : {&train, &test})
-    if (t->find(cfg.data.target)) {
-      auto y = map_labels(*t, cfg.data.target, cfg.data.label_mapping);  // throws naming the row
-      if (t == &train && std::count(y.begin(), y.end(), 1) % static_cast<long>(y.size()) == 0)
-        a.messages.push_back(t->source + ": the target '" + cfg.data.target + "' has a single class");
-    }
+  const LabelSpace& classes = *data.labels;
+  std::size_t unmapped_test = 0;
+  if (train.find(cfg.data.target)) {
+    const Labels y = classes.labels(train, cfg.data.target);  // throws naming the row
+    if (std::all_of(y.begin(), y.end(), [&](int c) { return c == y.front(); }))
+      a.messages.push_back(train.source + ": the target '" + cfg.data.target + "' has a single class");
+  }
+  // A later test period may hold attack names no class knows: counted, not an error.
+  if (test.find(cfg.data.target)) unmapped_test = classes.encode(test, cfg.data.target, true).unmapped;
 
   // Drift: KS per numeric column present in both splits.
   json report = json::object();
@@ -62,17 +65,11 @@ ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArti
     std::vector<std::string> features;
     for (auto& c : train.columns)
       if (c.name != cfg.data.target) features.push_back(c.name);
-    std::vector<std::size_t> all(train.rows());
-    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-    // Duplicates over the whole data set (train + test): copies within and across the splits.
-    Table both = train;
-    for (std::size_t k = 0; k < both.cols(); ++k) {
-      auto& dst = both.columns[k];
-      const auto& src = test.at(dst.name);
-      dst.num.insert(dst.num.end(), src.num.begin(), src.num.end());
-    }
-    a.duplicate_rows = count_duplicate_rows(both.to_matrix(features),
-                                            map_labels(both, cfg.data.target, cfg.data.label_mapping));
+    // Duplicates over the whole data set (train + test): copies within and across the splits, every
+    // column compared (text columns by value), the target as written.
+    const Table both = concat_rows(train, test);
+    features.push_back(cfg.data.target);
+    a.duplicate_rows = count_duplicate_rows(both.to_key_matrix(features), {});
   }
   a.status = a.messages.empty() && !(cfg.validation.fail_on_drift && a.drift_detected);
   yaml << YAML::EndMap;
@@ -80,6 +77,8 @@ ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArti
                {"drift_detected", a.drift_detected},
                {"drift_p_value_threshold", cfg.validation.drift_p_value},
                {"duplicate_rows", a.duplicate_rows},
+               {"classes", classes.to_json()},
+               {"unmapped_test_labels", unmapped_test},
                {"messages", a.messages},
                {"columns", report}};
   a.report_yaml = stage_dir / "drift_report" / "report.yaml";
