@@ -47,7 +47,9 @@ ModelBundle ModelBundle::load(const fs::path& dir) {
     b.threshold_ = b.metadata_.value("threshold", 0.5);
     b.set_classes(b.metadata_);
     b.pre_ = std::make_unique<Preprocessor>(Preprocessor::from_json(read_json(dir / "preprocessor.json")));
-    b.model_ = create_classifier(b.metadata_.at("family").get<std::string>(), b.metadata_.at("params"));
+    b.pre_->name_features(b.features_);
+    b.model_ = create_classifier(b.metadata_.at("family").get<std::string>(), b.metadata_.at("params"),
+                                 b.pre_->cardinality());
   } catch (const json::exception& e) {
     throw DataError((dir / "metadata.json").string() + ": malformed (" + e.what() + ")");
   }
@@ -116,27 +118,11 @@ void ModelBundle::set_classes(const json& metadata) {
   model_scores_threat_ = classes_.is_threat(1);
 }
 
-Matrix ModelBundle::features_from(const Table& t) const {
-  Matrix X(t.rows(), features_.size());
-  for (std::size_t j = 0; j < features_.size(); ++j) {
-    auto idx = t.find(features_[j]);
-    if (!idx) throw DataError(t.source + ": missing column '" + features_[j] + "'");
-    const Column& c = t.columns[*idx];
-    if (c.type == ColumnType::Numeric) {
-      for (std::size_t i = 0; i < c.num.size(); ++i) X(i, j) = c.num[i];
-    } else {
-      for (std::size_t i = 0; i < c.text.size(); ++i) {
-        if (c.text[i].empty()) {
-          X(i, j) = kMissing;
-          continue;
-        }
-        throw DataError(t.source + ": row " + std::to_string(i + 1) + ", column '" + features_[j] +
-                        "': expected a number, got '" + c.text[i] + "'");
-      }
-    }
-  }
-  return X;
+Matrix ModelBundle::features_from(const Table& t, UnseenCategories* unseen) const {
+  return pre_->encode(t, unseen);
 }
+
+const CategoricalEncoder& ModelBundle::encoder() const { return pre_->encoder(); }
 
 Labels ModelBundle::labels_from(const Table& t) const { return classes_.labels(t, target_); }
 
@@ -243,6 +229,7 @@ ModelBundle ModelBundle::assemble(std::unique_ptr<Classifier> model, std::unique
   }
   b.set_classes(metadata);
   b.metadata_ = std::move(metadata);
+  pre->name_features(features);
   b.schema_ = std::move(schema);
   b.features_ = std::move(features);
   b.target_ = std::move(target);

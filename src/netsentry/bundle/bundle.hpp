@@ -25,6 +25,7 @@
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/schema/schema.hpp"
 #include "netsentry/table/table.hpp"
+#include "netsentry/transform/categorical_encoder.hpp"
 
 namespace netsentry {
 
@@ -73,9 +74,13 @@ class ModelBundle {
   // The class name of a class index (e.g. 1 -> "-1" for the phishing data).
   std::string class_value(int cls) const { return classes_.name(cls); }
 
-  // The feature matrix (schema order) from a table; DataError naming a missing or non-numeric column
-  // and the row of a bad value. Extra columns (e.g. the target) are ignored.
-  Matrix features_from(const Table& t) const;
+  // The feature matrix (schema order) from a table: numbers, and category codes for categorical
+  // features (NaN: missing, or a category training never saw, counted into `unseen`); DataError
+  // naming a missing or non-numeric column and the row of a bad value. Extra columns (e.g. the
+  // target) are ignored.
+  Matrix features_from(const Table& t, UnseenCategories* unseen = nullptr) const;
+  // The categories of the categorical features (code -> name), for answers and reasons.
+  const CategoricalEncoder& encoder() const;
   // Class indices of the target column through the bundle's classes; DataError naming the row of a
   // value no class knows.
   Labels labels_from(const Table& t) const;

@@ -55,8 +55,17 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
   cmd->callback([args] {
     auto bundle = ModelBundle::load(args->model_dir);
     Table t = read_csv(args->input);
-    const Matrix X = bundle.features_from(t);
+    UnseenCategories unseen;
+    const Matrix X = bundle.features_from(t, &unseen);
     const Scored s = bundle.score(X);
+    if (unseen.total) {
+      std::string where;
+      for (auto& [f, n] : unseen.per_feature)
+        where += (where.empty() ? "" : ", ") + f + ": " + std::to_string(n);
+      spdlog::warn(
+          "predict: {} values are categories the model never saw in training ({}); scored as missing",
+          unseen.total, where);
+    }
     Column pred{"prediction", ColumnType::Text, {}, {}}, prob{"probability", ColumnType::Numeric, {}, {}};
     for (std::size_t i = 0; i < s.label.size(); ++i) pred.text.push_back(bundle.class_value(s.label[i]));
     prob.num = s.probability;
@@ -81,7 +90,13 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
         std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
                           [&](auto a, auto b) { return std::abs((*c)(i, a)) > std::abs((*c)(i, b)); });
         for (std::size_t r = 0; r < k; ++r) {
-          reasons[r].text.push_back(f[order[r]]);
+          const std::size_t j = order[r];
+          // A categorical feature's reason names its value: "service = http".
+          reasons[r].text.push_back(bundle.encoder().categorical(j)
+                                        ? f[j] + " = " +
+                                              (std::isnan(X(i, j)) ? std::string("(missing or unseen)")
+                                                                   : bundle.encoder().value_name(j, X(i, j)))
+                                        : f[j]);
           contrib[r].num.push_back((*c)(i, order[r]));
         }
       }

@@ -64,7 +64,8 @@ const std::map<std::string, std::vector<std::string>>& known_keys() {
         "benign_classes", "drop_columns", "missing_values"}},
       {"ingestion", {"feature_store_file", "train_file", "test_file", "test_ratio", "stratify", "split"}},
       {"validation", {"schema_file", "drift_p_value", "fail_on_drift"}},
-      {"transformation", {"imputer", "scaler", "sampler", "smote_k"}},
+      {"transformation", {"imputer", "scaler", "sampler", "smote_k", "categorical"}},
+      {"transformation.categorical", {"max_categories", "min_frequency"}},
       {"transformation.imputer", {"n_neighbors", "weights"}},
       {"model_trainer",
        {"expected_score", "overfitting_threshold", "cv_folds", "metric", "search", "halving_factor",
@@ -240,6 +241,8 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get("transformation", "scaler", c.transformation.scaler);
   r.get("transformation", "sampler", c.transformation.sampler);
   r.get("transformation", "smote_k", c.transformation.smote_k);
+  r.get_int("transformation.categorical", "max_categories", c.transformation.max_categories, 2, 1 << 20);
+  r.get_int("transformation.categorical", "min_frequency", c.transformation.min_frequency, 1, 1LL << 40);
   r.get("model_trainer", "expected_score", c.model_trainer.expected_score);
   r.get("model_trainer", "overfitting_threshold", c.model_trainer.overfitting_threshold);
   r.get("model_trainer", "cv_folds", c.model_trainer.cv_folds);

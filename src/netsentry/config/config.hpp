@@ -110,6 +110,9 @@ struct TransformationSettings {
   std::string scaler = "none";   // none | robust
   std::string sampler = "none";  // none | smote
   int smote_k = 5;
+  // `categorical:` codes per categorical feature ("other" included) and the rarest kept category.
+  std::size_t max_categories = 64;
+  std::size_t min_frequency = 5;
 };
 
 // `model_trainer:`: the quality gate, the search and its space, the decision threshold.

@@ -1,8 +1,10 @@
 #include "netsentry/model/classifier.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/model/one_hot.hpp"
 
 namespace netsentry {
 
@@ -60,8 +62,16 @@ std::vector<std::string> family_names() {
   return n;
 }
 
-std::unique_ptr<Classifier> create_classifier(const std::string& name, const nlohmann::json& params) {
-  return family(name).create(params);
+std::unique_ptr<Classifier> create_classifier(const std::string& name, const nlohmann::json& params,
+                                              const std::vector<int>& cardinality) {
+  const FamilyInfo& f = family(name);
+  auto clf = f.create(params);
+  if (std::none_of(cardinality.begin(), cardinality.end(), [](int k) { return k > 0; })) return clf;
+  if (f.native_categorical) {
+    clf->use_categories(cardinality);
+    return clf;
+  }
+  return one_hot_classifier(std::move(clf), cardinality);
 }
 
 }  // namespace netsentry

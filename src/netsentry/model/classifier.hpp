@@ -100,6 +100,9 @@ class Classifier {
     return false;
   }
   virtual int nthread() const { return 1; }
+  // Families that split on categories themselves (FamilyInfo::native_categorical) learn, before
+  // fit or load, which features are category codes: per feature 0 (numeric) or the number of codes.
+  virtual void use_categories(const std::vector<int>& cardinality) { (void)cardinality; }
 };
 
 // Creates an unfitted classifier of a family from its parameters ({"n_estimators": 64, ...}).
@@ -113,12 +116,18 @@ struct FamilyInfo {
   // True when every n_estimators value up to the fitted one can be scored from one fit
   // (predict_proba_first), so a grid over n_estimators costs one fit.
   bool staged_n_estimators = false;
+  // True when the family splits on category codes itself (XGBoost's hist trees); the others read
+  // categorical features one-hot encoded (model/one_hot.hpp).
+  bool native_categorical = false;
 };
 
 void register_family(FamilyInfo info);
 const FamilyInfo& family(const std::string& name);  // throws UsageError naming the known families
 std::vector<std::string> family_names();
-std::unique_ptr<Classifier> create_classifier(const std::string& family, const nlohmann::json& params);
+// With categorical features (`cardinality`: per feature 0 or the number of category codes), a family
+// without native support gets them one-hot encoded.
+std::unique_ptr<Classifier> create_classifier(const std::string& family, const nlohmann::json& params,
+                                              const std::vector<int>& cardinality = {});
 
 struct FamilyRegistrar {
   explicit FamilyRegistrar(FamilyInfo info) { register_family(std::move(info)); }

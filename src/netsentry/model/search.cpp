@@ -190,7 +190,7 @@ std::unique_ptr<Classifier> fit_all_rows(const Matrix& X, const Labels& y, const
     yfit = &c.y;
     w = std::move(c.w);
   }
-  auto model = create_classifier(fam, p);
+  auto model = create_classifier(fam, p, opt.cardinality);
   model->fit(*Xfit, *yfit, w.empty() ? nullptr : &w);
   return model;
 }
@@ -387,7 +387,7 @@ class StageRunner {
     params["seed"] = opt_.seed;
     const int rounds = unit.by_rounds ? stage_.rounds_of(unit) : 0;
     if (unit.by_rounds) params["n_estimators"] = rounds;
-    auto clf = create_classifier(unit.family, params);
+    auto clf = create_classifier(unit.family, params, opt_.cardinality);
     auto f0 = std::chrono::steady_clock::now();
     clf->fit(*fd.train);
     double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
@@ -531,6 +531,10 @@ void halve(std::vector<std::size_t>& alive, const std::vector<Unit>& units, cons
 
 SearchResult search_models(const Matrix& X, const Labels& y, const json& families, const SearchOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
+  if (opt.smote && std::any_of(opt.cardinality.begin(), opt.cardinality.end(), [](int k) { return k > 0; }))
+    throw UsageError(
+        "transformation.sampler: smote interpolates numbers and the data has categorical "
+        "features; use model_trainer.class_weights: true to balance the classes instead");
   auto cands = expand_grid(families);
   SearchResult res;
   res.candidates.resize(cands.size());

@@ -29,6 +29,9 @@ struct SearchOptions {
   bool refit = true;           // fit the best candidate on all rows (SearchResult::model)
   // Identical (row, label) pairs of a training set are fitted as one row weighted by their number.
   bool collapse_duplicates = false;
+  // Per feature: 0 numeric, else the number of category codes (the families read them natively or
+  // one-hot encoded); empty: every feature numeric.
+  std::vector<int> cardinality;
   std::function<void(std::size_t done, std::size_t total)> progress;
 };
 

@@ -35,7 +35,18 @@ DMatrixHandle thread_proxy() {
 }
 }  // namespace
 
-DMatrix::DMatrix(const Matrix& X, const Labels* y, const std::vector<float>* w) {
+namespace {
+// Sets XGBoost's feature types ("q" numeric, "c" categorical) on a DMatrix or proxy; 0 on success.
+int set_feature_types(DMatrixHandle h, const std::vector<std::string>& types) {
+  if (types.empty()) return 0;
+  std::vector<const char*> p;
+  for (auto& t : types) p.push_back(t.c_str());
+  return XGDMatrixSetStrFeatureInfo(h, "feature_type", p.data(), p.size());
+}
+}  // namespace
+
+DMatrix::DMatrix(const Matrix& X, const Labels* y, const std::vector<float>* w,
+                 const std::vector<std::string>& feature_types) {
   auto f = to_float(X);
   DMatrixHandle h = nullptr;
   check(XGDMatrixCreateFromMat(f.data(), X.rows, X.cols, std::numeric_limits<float>::quiet_NaN(), &h),
@@ -46,6 +57,7 @@ DMatrix::DMatrix(const Matrix& X, const Labels* y, const std::vector<float>* w) 
     check(XGDMatrixSetFloatInfo(h, "label", lab.data(), lab.size()), "labels");
   }
   if (w) check(XGDMatrixSetFloatInfo(h, "weight", w->data(), w->size()), "weights");
+  check(set_feature_types(h, feature_types), "feature types");
 }
 
 namespace {
@@ -55,6 +67,7 @@ struct OneBatch {
   const Matrix* X = nullptr;
   std::vector<float> labels;
   const std::vector<float>* weights = nullptr;
+  const std::vector<std::string>* feature_types = nullptr;
   bool done = false;
   std::string error;
 };
@@ -70,7 +83,8 @@ int one_batch_next(DataIterHandle it) {
   if (XGProxyDMatrixSetDataDense(b->proxy, iface.c_str()) != 0 ||
       XGDMatrixSetFloatInfo(b->proxy, "label", b->labels.data(), b->labels.size()) != 0 ||
       (b->weights &&
-       XGDMatrixSetFloatInfo(b->proxy, "weight", b->weights->data(), b->weights->size()) != 0)) {
+       XGDMatrixSetFloatInfo(b->proxy, "weight", b->weights->data(), b->weights->size()) != 0) ||
+      set_feature_types(b->proxy, *b->feature_types) != 0) {
     b->error = XGBGetLastError();
     return 0;
   }
@@ -78,8 +92,10 @@ int one_batch_next(DataIterHandle it) {
 }
 }  // namespace
 
-QuantileDMatrix::QuantileDMatrix(const Matrix& X, const Labels& y, const std::vector<float>* w) {
+QuantileDMatrix::QuantileDMatrix(const Matrix& X, const Labels& y, const std::vector<float>* w,
+                                 const std::vector<std::string>& feature_types) {
   OneBatch b;
+  b.feature_types = &feature_types;
   b.X = &X;
   b.labels.assign(y.begin(), y.end());
   b.weights = w;
@@ -127,8 +143,9 @@ void Booster::set_params(const std::map<std::string, std::string>& params) {
   }
 }
 
-void Booster::train(const Matrix& X, const Labels& y, const std::vector<float>* w, int rounds) {
-  DMatrix d(X, &y, w);
+void Booster::train(const Matrix& X, const Labels& y, const std::vector<float>* w, int rounds,
+                    const std::vector<std::string>& feature_types) {
+  DMatrix d(X, &y, w, feature_types);
   train(d.handle(), rounds);
 }
 

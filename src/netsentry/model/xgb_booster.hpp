@@ -19,7 +19,8 @@ void check(int rc, const char* what);
 
 class DMatrix {
  public:
-  DMatrix(const Matrix& X, const Labels* y = nullptr, const std::vector<float>* w = nullptr);
+  DMatrix(const Matrix& X, const Labels* y = nullptr, const std::vector<float>* w = nullptr,
+          const std::vector<std::string>& feature_types = {});
   ~DMatrix();
   DMatrix(const DMatrix&) = delete;
   DMatrix& operator=(const DMatrix&) = delete;
@@ -33,7 +34,9 @@ class DMatrix {
 // max_bin): boosters trained on it share its histogram index instead of each building their own.
 class QuantileDMatrix {
  public:
-  QuantileDMatrix(const Matrix& X, const Labels& y, const std::vector<float>* w = nullptr);
+  // `feature_types`: XGBoost's "q" (numeric) / "c" (category codes) per column; empty: all numeric.
+  QuantileDMatrix(const Matrix& X, const Labels& y, const std::vector<float>* w = nullptr,
+                  const std::vector<std::string>& feature_types = {});
   ~QuantileDMatrix();
   QuantileDMatrix(const QuantileDMatrix&) = delete;
   QuantileDMatrix& operator=(const QuantileDMatrix&) = delete;
@@ -51,7 +54,8 @@ class Booster {
   Booster& operator=(const Booster&) = delete;
 
   void set_params(const std::map<std::string, std::string>& params);
-  void train(const Matrix& X, const Labels& y, const std::vector<float>* w, int rounds);
+  void train(const Matrix& X, const Labels& y, const std::vector<float>* w, int rounds,
+             const std::vector<std::string>& feature_types = {});
   // Trains on a DMatrix handle (DMatrix or QuantileDMatrix) the caller keeps alive during the call.
   void train(void* dmatrix, int rounds);
   // P(class 1) by XGBoost's own predictor; iteration_end = 0 means all rounds.

@@ -56,13 +56,20 @@ class XgbClassifier final : public Classifier {
   json params() const override { return params_; }
   int nthread() const override { return params_.value("nthread", 1); }
 
+  // hist trees split on category codes themselves (XGBoost's feature_type "c"); the exact tree and
+  // gblinear would read codes as numbers, so they are not registered as native (they get one-hot).
+  void use_categories(const std::vector<int>& cardinality) override {
+    feature_types_.clear();
+    for (int k : cardinality) feature_types_.push_back(k > 0 ? "c" : "q");
+  }
+
   void fit(const Matrix& X, const Labels& y, const std::vector<float>* w) override {
     Params xp = xgb_params();
     int rounds = 1;
     spec_.map(params_, xp, rounds);
     booster_ = std::make_unique<xgb::Booster>();
     booster_->set_params(xp);
-    booster_->train(X, y, w, rounds);
+    booster_->train(X, y, w, rounds, feature_types_);
     n_features_ = X.cols;
   }
 
@@ -72,8 +79,11 @@ class XgbClassifier final : public Classifier {
     spec_.map(params_, xp, rounds);
     if (xp["tree_method"] != "hist" || xp.count("max_bin")) return fit(d.X, d.y, d.weights());
     // hist families share one quantised copy of the training set (default max_bin).
-    auto q = std::static_pointer_cast<xgb::QuantileDMatrix>(d.prepared("xgboost-quantile", [&] {
-      return std::static_pointer_cast<void>(std::make_shared<xgb::QuantileDMatrix>(d.X, d.y, d.weights()));
+    std::string key = "xgboost-quantile";
+    for (auto& t : feature_types_) key += t;
+    auto q = std::static_pointer_cast<xgb::QuantileDMatrix>(d.prepared(key, [&] {
+      return std::static_pointer_cast<void>(
+          std::make_shared<xgb::QuantileDMatrix>(d.X, d.y, d.weights(), feature_types_));
     }));
     booster_ = std::make_unique<xgb::Booster>();
     booster_->set_params(xp);
@@ -199,6 +209,7 @@ class XgbClassifier final : public Classifier {
   json params_;
   std::unique_ptr<xgb::Booster> booster_;
   std::size_t n_features_ = 0;
+  std::vector<std::string> feature_types_;  // "q"/"c" per feature; empty: all numeric
 };
 
 const XgbSpec kGradientBoosting{"gradient_boosting",
@@ -286,9 +297,9 @@ NETSENTRY_REGISTER_FAMILY(decision_tree,
                                      factory(kDecisionTree), 1});
 NETSENTRY_REGISTER_FAMILY(random_forest,
                           FamilyInfo{"random_forest", "random forest (XGBoost random-forest mode)",
-                                     factory(kRandomForest), 2});
+                                     factory(kRandomForest), 2, false, true});
 NETSENTRY_REGISTER_FAMILY(gradient_boosting,
                           FamilyInfo{"gradient_boosting", "gradient-boosted trees (XGBoost hist)",
-                                     factory(kGradientBoosting), 3, true});
+                                     factory(kGradientBoosting), 3, true, true});
 
 }  // namespace netsentry

@@ -54,6 +54,13 @@ LabelSpace LabelSpace::derive(const LabelSpec& spec, const Table& train, const s
     }
     for (std::size_t k = 0; k < names.size(); ++k)
       for (auto& v : spec.groups.at(names[k])) {
+        if (v == "*") {
+          if (s.catch_all_ >= 0)
+            throw UsageError("data.label_groups: '*' (every other value) is in both '" +
+                             names[static_cast<std::size_t>(s.catch_all_)] + "' and '" + names[k] + "'");
+          s.catch_all_ = static_cast<int>(k);
+          continue;
+        }
         auto [it, fresh] = s.values_.emplace(v, static_cast<int>(k));
         if (!fresh && it->second != static_cast<int>(k))
           throw UsageError("data.label_groups: value '" + v + "' is in both '" + names[it->second] +
@@ -114,6 +121,7 @@ LabelSpace LabelSpace::derive(const LabelSpec& spec, const Table& train, const s
     std::swap(names[0], names[1]);
     threat = {false, true};
     for (auto& [v, k] : s.values_) k = 1 - k;
+    if (s.catch_all_ >= 0) s.catch_all_ = 1 - s.catch_all_;
   }
   s.classes_ = std::move(names);
   s.threat_ = std::move(threat);
@@ -131,7 +139,7 @@ std::vector<std::string> LabelSpace::threat_classes() const {
 
 std::optional<int> LabelSpace::index_of(std::string_view value) const {
   auto it = values_.find(std::string(value));
-  if (it == values_.end()) return std::nullopt;
+  if (it == values_.end()) return catch_all_ >= 0 ? std::optional<int>(catch_all_) : std::nullopt;
   return it->second;
 }
 
@@ -162,7 +170,9 @@ LabelSpace::Encoded LabelSpace::encode(const Table& t, const std::string& target
 json LabelSpace::to_json() const {
   json values = json::object();
   for (auto& [v, k] : values_) values[v] = k;
-  return {{"classes", classes_}, {"threat_classes", threat_classes()}, {"values", values}};
+  json j = {{"classes", classes_}, {"threat_classes", threat_classes()}, {"values", values}};
+  if (catch_all_ >= 0) j["other_values"] = classes_[static_cast<std::size_t>(catch_all_)];
+  return j;
 }
 
 LabelSpace LabelSpace::from_json(const json& j) {
@@ -181,6 +191,11 @@ LabelSpace LabelSpace::from_json(const json& j) {
       if (idx < 0 || idx >= static_cast<int>(s.classes_.size()))
         throw DataError("value '" + v + "' maps to class " + std::to_string(idx) + ", which does not exist");
       s.values_[v] = idx;
+    }
+    if (j.contains("other_values")) {
+      auto it = std::find(s.classes_.begin(), s.classes_.end(), j["other_values"].get<std::string>());
+      if (it == s.classes_.end()) throw DataError("other_values names no class");
+      s.catch_all_ = static_cast<int>(it - s.classes_.begin());
     }
   } catch (const json::exception& e) {
     throw DataError(std::string("malformed classes: ") + e.what());

@@ -71,6 +71,7 @@ class LabelSpace {
   std::vector<std::string> classes_;
   std::vector<bool> threat_;
   std::map<std::string, int> values_;  // every known target value -> its class
+  int catch_all_ = -1;                 // the class of every other value (label_groups "*"), or -1
 };
 
 // The text of cell `i` of a target column as the mapping sees it ("-1", "normal"; "" = missing).

@@ -72,7 +72,7 @@ std::string error_json(const std::string& message, const std::optional<std::stri
 }
 
 void append_predictions_json(std::string& out, const LoadedModel& m, const Matrix& X, const Scores& s,
-                             int top_k, std::string_view note) {
+                             int top_k, std::string_view note, const UnseenCategories* unseen) {
   const std::size_t n = X.rows, nf = m.features.size();
   out.reserve(out.size() + 64 + n * (160 + (s.contributions ? 90 * static_cast<std::size_t>(top_k) : 0)));
   out += "{\"model_version\":";
@@ -82,6 +82,18 @@ void append_predictions_json(std::string& out, const LoadedModel& m, const Matri
   if (!note.empty()) {
     out += ",\"explanations\":";
     append_json_string(out, note);
+  }
+  if (unseen && unseen->total) {
+    out += ",\"unseen_categories\":{";
+    bool first = true;
+    for (const auto& [f, k] : unseen->per_feature) {
+      if (!first) out += ',';
+      first = false;
+      append_json_string(out, f);
+      out += ':';
+      out += std::to_string(k);
+    }
+    out += '}';
   }
   out += ",\"predictions\":[";
   thread_local std::vector<std::size_t> idx;
@@ -116,7 +128,15 @@ void append_predictions_json(std::string& out, const LoadedModel& m, const Matri
         out += "{\"feature\":";
         append_json_string(out, m.features[c]);
         out += ",\"value\":";
-        append_number(out, X(r, c));
+        if (m.categorical[c]) {  // the category ("service": "http"); null when missing or unseen
+          const std::string name = m.bundle.encoder().value_name(c, X(r, c));
+          if (name.empty())
+            out += "null";
+          else
+            append_json_string(out, name);
+        } else {
+          append_number(out, X(r, c));
+        }
         out += ",\"contribution\":";
         append_number(out, v);
         out += ",\"towards\":";
@@ -177,7 +197,10 @@ std::string predictions_csv(const Table& input, const LoadedModel& m, const Matr
         if (k) txt += "; ";
         txt += m.features[idx[k]];
         txt += '=';
-        append_number(txt, X(r, idx[k]));
+        if (m.categorical[idx[k]])
+          txt += m.bundle.encoder().value_name(idx[k], X(r, idx[k]));
+        else
+          append_number(txt, X(r, idx[k]));
         txt += " (";
         const double c = (*s.contributions)(r, idx[k]);
         if (c > 0) txt += '+';

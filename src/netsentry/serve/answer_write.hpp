@@ -19,9 +19,11 @@ std::string error_json(const std::string& message, const std::optional<std::stri
 
 // {"model_version": ..., "count": n, "predictions": [{"row", "class", "label", "verdict",
 //  "probability" (of a threat), "probabilities": {value: p}, "reasons": [{feature, value,
-//  contribution, towards}]}]}; "explanations": note, when reasons were left out.
+//  contribution, towards}]}]} (a categorical feature's value is its category); "explanations": note,
+//  when reasons were left out; "unseen_categories": {feature: rows}, when some values were categories
+//  the model never saw (scored as missing).
 void append_predictions_json(std::string& out, const LoadedModel& m, const Matrix& X, const Scores& s,
-                             int top_k, std::string_view note = {});
+                             int top_k, std::string_view note = {}, const UnseenCategories* unseen = nullptr);
 
 // The upload's columns followed by label, verdict, probability and reasons.
 std::string predictions_csv(const Table& input, const LoadedModel& m, const Matrix& X, const Scores& s,

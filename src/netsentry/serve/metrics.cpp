@@ -107,6 +107,10 @@ std::string Metrics::render(std::string_view model_version, std::string_view cla
   o += "# TYPE netsentry_predictions_total counter\n";
   o += fmt::format("netsentry_predictions_total{{class=\"{}\"}} {}\n", esc(class0), predictions_[0].load());
   o += fmt::format("netsentry_predictions_total{{class=\"{}\"}} {}\n", esc(class1), predictions_[1].load());
+  o += "# HELP netsentry_unseen_categories_total Categorical values the model never saw in training "
+       "(scored as missing).\n";
+  o += "# TYPE netsentry_unseen_categories_total counter\n";
+  o += fmt::format("netsentry_unseen_categories_total {}\n", unseen_.load());
   o += "# HELP netsentry_model_info The model version being served (value 1).\n";
   o += "# TYPE netsentry_model_info gauge\n";
   if (!model_version.empty())

@@ -40,6 +40,7 @@ class Metrics {
   void count_predictions(int cls, std::uint64_t n) {
     predictions_[cls == 0 ? 0 : 1].fetch_add(n, std::memory_order_relaxed);
   }
+  void count_unseen(std::uint64_t n) { unseen_.fetch_add(n, std::memory_order_relaxed); }
   // Prometheus exposition text. Model labels come from the caller (they change with reloads).
   std::string render(std::string_view model_version, std::string_view class0, std::string_view class1,
                      std::uint64_t reloads, std::uint64_t reload_failures, bool ready) const;
@@ -53,6 +54,7 @@ class Metrics {
   };
   std::array<PerRoute, kRoutes> routes_{};
   std::array<std::atomic<std::uint64_t>, 2> predictions_{};
+  std::atomic<std::uint64_t> unseen_{0};  // categorical values the model never saw
 };
 
 }  // namespace netsentry::serve

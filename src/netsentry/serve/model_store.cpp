@@ -95,7 +95,10 @@ std::shared_ptr<const LoadedModel> load_model(const std::filesystem::path& dir,
   m->version = m->bundle.version();
   m->features = m->bundle.features();
   m->target = m->bundle.target();
-  for (std::size_t i = 0; i < m->features.size(); ++i) m->index.emplace(m->features[i], i);
+  for (std::size_t i = 0; i < m->features.size(); ++i) {
+    m->index.emplace(m->features[i], i);
+    m->categorical.push_back(m->bundle.encoder().categorical(i) ? 1 : 0);
+  }
   for (int c = 0; c < 2; ++c) {
     m->class_value[c] = m->bundle.class_value(c);
     auto it = class_names.find(m->class_value[c]);

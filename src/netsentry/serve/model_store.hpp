@@ -31,6 +31,7 @@ struct LoadedModel {
   std::array<std::string, 2> class_value;  // per class index, the target's original value ("-1", "1")
   std::array<std::string, 2> verdict;      // per class index, a name for people ("phishing")
   std::array<bool, 2> threat{};            // per class index, whether it is the threat class
+  std::vector<char> categorical;           // per feature: its values are categories (codes in X)
   bool can_explain = false;
   double explain_seconds_per_row = 0.0;  // estimated by the family's cost model (never measured)
   ModelBundle::Attribution attribution = ModelBundle::Attribution::Shap;  // how reasons are computed

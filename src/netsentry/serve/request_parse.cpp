@@ -68,6 +68,11 @@ class PredictSax {
     if (ignoring()) return true;
     if (depth_ == 1 && top_key_ == TopKey::Explain)
       throw RequestError(400, "\"explain\" must be true or false");
+    if (const std::size_t c = feature_here(); c < nf_ && m_.categorical[c]) {
+      const auto t = trim(s);
+      coded_ = true;
+      return value(t.empty() || is_missing_token(t, rules_) ? kMissing : code(c, t), "a string");
+    }
     if (auto d = number_from_text(s, rules_)) return value(*d, "a string");
     return value_error("\"" + (s.size() > 40 ? s.substr(0, 40) + "..." : s) + "\"");
   }
@@ -188,8 +193,28 @@ class PredictSax {
                        std::nullopt, r);
   }
 
+  // The feature the next value belongs to (nf_ or more: none).
+  std::size_t feature_here() const {
+    if (depth_ == 3 && (top_key_ == TopKey::Records || top_key_ == TopKey::Rows)) return col_;
+    return SIZE_MAX;
+  }
+  // A category's code (NaN, counted, when the model never saw it).
+  double code(std::size_t c, std::string_view text) {
+    const double k = m_.bundle.encoder().code(c, text);
+    if (std::isnan(k)) {
+      ++out_.unseen.per_feature[m_.features[c]];
+      ++out_.unseen.total;
+    }
+    return k;
+  }
+
   // A scalar: a feature value inside a record or a row, or a value where none belongs.
   bool value(double v, const char* shown) {
+    // A number for a categorical feature is the category the data spells that way ("6": a code).
+    if (const std::size_t c = feature_here();
+        c < nf_ && m_.categorical[c] && !coded_ && !std::isnan(v) && std::isfinite(v))
+      v = code(c, format_number(v));
+    coded_ = false;
     if (depth_ == 3 && top_key_ == TopKey::Records) {
       if (col_ == SIZE_MAX - 1) return true;  // an ignored column
       if (!std::isfinite(v) && !std::isnan(v)) return value_error("a non-finite number");
@@ -248,6 +273,7 @@ class PredictSax {
   bool collection_seen_ = false;
   std::size_t rows_ = 0;
   std::size_t col_ = 0;
+  bool coded_ = false;  // the value being stored is already a category code
 };
 
 }  // namespace
@@ -305,6 +331,22 @@ CsvRequest parse_predict_csv(std::string_view text, const LoadedModel& m, const 
   req.X = Matrix(n, nf);
   for (std::size_t i = 0; i < nf; ++i) {
     const Column& c = *cols[i];
+    if (m.categorical[i]) {  // categories: text, or numbers as the data spells them
+      std::size_t unseen = 0;
+      for (std::size_t r = 0; r < n; ++r) {
+        const std::string text = c.type == ColumnType::Numeric
+                                     ? (std::isnan(c.num[r]) ? std::string() : format_number(c.num[r]))
+                                     : std::string(trim(c.text[r]));
+        const bool missing = text.empty() || is_missing_token(text, rules);
+        req.X(r, i) = missing ? kMissing : m.bundle.encoder().code(i, text);
+        unseen += !missing && std::isnan(req.X(r, i));
+      }
+      if (unseen) {
+        req.unseen.per_feature[c.name] += unseen;
+        req.unseen.total += unseen;
+      }
+      continue;
+    }
     if (c.type == ColumnType::Numeric) {
       for (std::size_t r = 0; r < n; ++r) req.X(r, i) = c.num[r];
     } else {

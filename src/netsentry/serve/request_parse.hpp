@@ -32,15 +32,18 @@ struct InputRules {
 struct PredictRequest {
   Matrix X;
   bool explain = true;
+  UnseenCategories unseen;  // categorical values the model never saw (scored as missing)
 };
 
 // {"records": [{column: value, ...}, ...]} or {"rows": [[values in feature order], ...]},
-// optionally "explain": false. Values: numbers, numeric strings, null or a missing token (= missing).
+// optionally "explain": false. Values: numbers, numeric strings, null or a missing token (= missing);
+// a categorical feature's values are its categories (text, or numbers as the data spells them).
 PredictRequest parse_predict_json(std::string_view body, const LoadedModel& m, const InputRules& rules);
 
 struct CsvRequest {
   Table table;  // the upload as parsed (for echoing the input columns back)
   Matrix X;
+  UnseenCategories unseen;
 };
 // A CSV upload as parse_csv reads it (a numeric upload in one pass, by parse_numeric_csv).
 CsvRequest parse_predict_csv(std::string_view text, const LoadedModel& m, const InputRules& rules);

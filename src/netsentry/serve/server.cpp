@@ -355,12 +355,14 @@ struct Server::Impl {
               const bool explain =
                   explain_within_budget(*m, pr.X.rows, pr.explain && !param_false(req, "explain"), note);
               const bool later = explain && slow_explanations(*m, pr.X.rows);
-              auto answer = [this, m, X = std::move(pr.X), explain, note](http::Response& r) {
+              metrics.count_unseen(pr.unseen.total);
+              auto answer = [this, m, X = std::move(pr.X), explain, note,
+                             unseen = std::move(pr.unseen)](http::Response& r) {
                 openmp_threads_for(X.rows);
                 auto sc = run_model(*m, X, explain);
                 count(sc);
                 std::string out;
-                append_predictions_json(out, *m, X, sc, opt.explain_top_k, note);
+                append_predictions_json(out, *m, X, sc, opt.explain_top_k, note, &unseen);
                 r.set_body(std::move(out), "application/json");
                 r.set_header("X-Model-Version", m->version);
               };
@@ -376,6 +378,7 @@ struct Server::Impl {
               const bool explain = explain_within_budget(*m, cr.X.rows, !param_false(req, "explain"), note);
               const bool json = accepts_json(req);
               const bool later = explain && slow_explanations(*m, cr.X.rows);
+              metrics.count_unseen(cr.unseen.total);
               auto answer = [this, m, cr = std::move(cr), explain, note, json](http::Response& r) {
                 openmp_threads_for(cr.X.rows);
                 auto sc = run_model(*m, cr.X, explain);
@@ -384,7 +387,7 @@ struct Server::Impl {
                 if (!note.empty()) r.set_header("X-Explanations", "omitted: over serve.explain_budget_ms");
                 if (json) {
                   std::string out;
-                  append_predictions_json(out, *m, cr.X, sc, opt.explain_top_k, note);
+                  append_predictions_json(out, *m, cr.X, sc, opt.explain_top_k, note, &cr.unseen);
                   r.set_body(std::move(out), "application/json");
                 } else {
                   r.set_body(predictions_csv(cr.table, *m, cr.X, sc, opt.explain_top_k),
@@ -413,6 +416,7 @@ struct Server::Impl {
                 throw RequestError(415, "expected a multipart/form-data upload with a field \"file\"");
               const auto text = csv_body(req, "multipart/form-data");
               auto cr = parse_predict_csv(text, *m, rules);
+              metrics.count_unseen(cr.unseen.total);
               openmp_threads_for(cr.X.rows);
               auto sc = run_model(*m, cr.X, false);
               count(sc);

@@ -74,7 +74,13 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
     split_xy(read_csv(in.train), in.features, X, y);
   }
 
+  auto pre =
+      in.data
+          ? std::make_unique<Preprocessor>(*in.data->preprocessor)
+          : std::make_unique<Preprocessor>(Preprocessor::from_json(json::parse(read_file(in.preprocessor))));
+  pre->name_features(in.features);
   SearchOptions so;
+  so.cardinality = pre->cardinality();
   so.folds = cfg.model_trainer.cv_folds;
   so.metric = cfg.model_trainer.metric;
   so.strategy = cfg.model_trainer.search;
@@ -124,10 +130,6 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
                                       .dump(2));
 
   spdlog::debug("train: threshold, train metrics and candidate table done");
-  auto pre =
-      in.data
-          ? std::make_unique<Preprocessor>(*in.data->preprocessor)
-          : std::make_unique<Preprocessor>(Preprocessor::from_json(json::parse(read_file(in.preprocessor))));
   const Schema schema =
       in.data ? *in.data->raw.schema : Schema::load_yaml(cfg.resolve(cfg.validation.schema_file));
   json meta = {{"version", stage_dir.parent_path().filename().string()},

@@ -7,6 +7,8 @@
 #include "netsentry/schema/schema.hpp"
 #include "netsentry/table/csv.hpp"
 
+#include <algorithm>
+
 namespace netsentry {
 
 using json = nlohmann::json;
@@ -20,8 +22,23 @@ TransformationArtifact TransformationArtifact::from_json(const json& j) {
 }
 
 PreprocessorOptions preprocessor_options(const PipelineConfig& cfg) {
-  return {cfg.transformation.knn_neighbors, cfg.transformation.knn_weights,
-          cfg.transformation.scaler == "robust"};
+  return {cfg.transformation.knn_neighbors,
+          cfg.transformation.knn_weights,
+          cfg.transformation.scaler == "robust",
+          {cfg.transformation.max_categories, cfg.transformation.min_frequency}};
+}
+
+std::vector<std::string> categorical_features(const Schema& schema,
+                                              const std::vector<std::string>& features) {
+  std::vector<std::string> out;
+  for (auto& f : features) {
+    const bool listed = std::find(schema.categorical_columns.begin(), schema.categorical_columns.end(), f) !=
+                        schema.categorical_columns.end();
+    const auto col =
+        std::find_if(schema.columns.begin(), schema.columns.end(), [&](auto& c) { return c.name == f; });
+    if (listed || (col != schema.columns.end() && !col->numeric())) out.push_back(f);
+  }
+  return out;
 }
 
 namespace {
@@ -47,10 +64,14 @@ TransformationArtifact run_transformation(const PipelineConfig& cfg, const Valid
   a.features = raw.schema->features(cfg.data.target);
   a.raw_train = in.train;
   a.raw_test = in.test;
-  const Matrix Xtr = train.to_matrix(a.features), Xte = test.to_matrix(a.features);
   auto pre_ptr = std::make_shared<Preprocessor>(preprocessor_options(cfg));
   Preprocessor& pre = *pre_ptr;
-  pre.fit(Xtr);  // training split only
+  // Category codes and the imputer are learnt from the training split only.
+  const std::vector<std::string> categorical = categorical_features(*raw.schema, a.features);
+  const Matrix Xtr = pre.fit_encoding(train, a.features, categorical);
+  UnseenCategories unseen;
+  const Matrix Xte = pre.encode(test, &unseen);
+  pre.fit(Xtr);
   auto data = std::make_shared<TransformedData>();
   data->train = pre.transform(Xtr);
   data->test = pre.transform(Xte);
@@ -70,11 +91,32 @@ TransformationArtifact run_transformation(const PipelineConfig& cfg, const Valid
   write_file_atomic(stage_dir / "artifact.json", a.to_json().dump(2));
   a.data = std::move(data);
   std::size_t missing = 0;
-  for (double v : Xtr.data) missing += std::isnan(v);
-  for (double v : Xte.data) missing += std::isnan(v);
+  const auto card = pre.cardinality();
+  auto count_missing = [&](const Matrix& X) {
+    for (std::size_t i = 0; i < X.rows; ++i)
+      for (std::size_t j = 0; j < X.cols; ++j)
+        missing += std::isnan(X(i, j)) && (card.empty() || card[j] == 0);
+  };
+  count_missing(Xtr);
+  count_missing(Xte);
   spdlog::info("transform: KNN imputer (k={}, {}) fitted on {} training rows, {} missing values imputed{}",
                cfg.transformation.knn_neighbors, cfg.transformation.knn_weights, Xtr.rows, missing,
                cfg.transformation.scaler == "robust" ? ", robust scaler" : "");
+  if (!categorical.empty()) {
+    std::string cats;
+    for (std::size_t j = 0; j < a.features.size(); ++j)
+      if (card[j] > 0)
+        cats += (cats.empty() ? "" : ", ") + a.features[j] + " (" + std::to_string(card[j]) + ")";
+    spdlog::info("transform: categorical features, codes fitted on the training split: {}", cats);
+  }
+  if (unseen.total) {
+    std::string where;
+    for (auto& [f, n] : unseen.per_feature)
+      where += (where.empty() ? "" : ", ") + f + ": " + std::to_string(n);
+    spdlog::warn(
+        "transform: {} test values are categories the training split never had ({}); scored as missing",
+        unseen.total, where);
+  }
   return a;
 }
 

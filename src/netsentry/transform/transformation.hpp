@@ -34,6 +34,8 @@ struct TransformationArtifact {
 };
 
 PreprocessorOptions preprocessor_options(const PipelineConfig& cfg);
+// The features the schema makes categorical: listed under categorical_columns, or of a text type.
+std::vector<std::string> categorical_features(const Schema& schema, const std::vector<std::string>& features);
 
 TransformationArtifact run_transformation(const PipelineConfig& cfg, const ValidationArtifact& in,
                                           const std::filesystem::path& stage_dir);
