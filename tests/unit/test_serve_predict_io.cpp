@@ -26,6 +26,7 @@ std::shared_ptr<LoadedModel> model() {
   m->class_value = {"-1", "1"};
   m->verdict = {"phishing", "legit, probably"};  // a comma: quoted in CSV
   m->threat = {false, true};
+  m->categorical.assign(kFeatures.size(), 0);
   return m;
 }
 
