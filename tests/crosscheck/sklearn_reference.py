@@ -6,6 +6,9 @@ Usage:
       KNNImputer(n_neighbors, weights, keep_empty_features=True).fit(TRAIN).transform(TEST)
   sklearn_reference.py robust TRAIN.csv TEST.csv
       RobustScaler().fit(TRAIN): center_, scale_ and transform(TEST)
+  sklearn_reference.py onehot TRAIN.csv TEST.csv MAX_CATEGORIES MIN_FREQUENCY
+      OneHotEncoder(handle_unknown='ignore', max_categories, min_frequency).fit(TRAIN).transform(TEST)
+      on text columns (every column of the files); also categories_ and infrequent_categories_
 CSV files have a header; an empty field is a missing value (NaN). Prints one JSON object; NaN is
 written as null.
 """
@@ -18,7 +21,7 @@ try:
     import numpy as np
     import sklearn
     from sklearn.impute import KNNImputer
-    from sklearn.preprocessing import RobustScaler
+    from sklearn.preprocessing import OneHotEncoder, RobustScaler
 except ImportError as e:  # the C++ test reports this as a failure
     sys.exit(f"sklearn_reference.py: scikit-learn/numpy not importable ({e}); install python3-sklearn")
 
@@ -27,6 +30,12 @@ def read_matrix(path):
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     return np.array([[float(v) if v != "" else np.nan for v in r] for r in rows[1:]], dtype=float)
+
+
+def read_text(path):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    return np.array(rows[1:], dtype=object)
 
 
 def plain(a):
@@ -51,6 +60,13 @@ def main(argv):
         out["center"] = plain1(sc.center_)
         out["scale"] = plain1(sc.scale_)
         out["transformed"] = plain(sc.transform(test))
+    elif argv[0] == "onehot" and len(argv) == 5:
+        train, test = read_text(argv[1]), read_text(argv[2])
+        enc = OneHotEncoder(handle_unknown="ignore", max_categories=int(argv[3]),
+                            min_frequency=int(argv[4]), sparse_output=False)
+        out["transformed"] = plain(enc.fit(train).transform(test))
+        out["categories"] = [[str(v) for v in c] for c in enc.categories_]
+        out["infrequent"] = [[] if c is None else [str(v) for v in c] for c in enc.infrequent_categories_]
     else:
         sys.exit(__doc__)
     print(json.dumps(out))
