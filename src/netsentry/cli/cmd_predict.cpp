@@ -10,6 +10,7 @@
 #include "netsentry/cli/command.hpp"
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
+#include "netsentry/demo/connection_data.hpp"
 #include "netsentry/demo/sample_data.hpp"
 #include "netsentry/model/metrics.hpp"
 #include "netsentry/table/csv.hpp"
@@ -29,7 +30,7 @@ struct PredictArgs {
 struct SampleArgs {
   std::size_t rows = 11055;
   std::uint64_t seed = 42;
-  std::string output;
+  std::string output, kind = "phishing";
 };
 
 }  // namespace
@@ -134,13 +135,20 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
 
 NETSENTRY_COMMAND(sample_data, 40, [](CLI::App& app, cli::Context&) {
   auto args = std::make_shared<SampleArgs>();
-  auto* cmd =
-      app.add_subcommand("sample-data", "write demo data with the phishing schema (no download needed)");
+  auto* cmd = app.add_subcommand(
+      "sample-data", "write demo data (no download needed): phishing sites, or connection records");
   cmd->add_option("-n,--rows", args->rows, "number of rows")->capture_default_str();
   cmd->add_option("-s,--seed", args->seed, "random seed")->capture_default_str();
   cmd->add_option("-o,--output", args->output, "output CSV")->required();
+  cmd->add_option("-k,--kind", args->kind,
+                  "phishing (the UCI phishing schema) or connections (network connection records with "
+                  "categorical fields and ten attack names, config/connections.yaml)")
+      ->check(CLI::IsMember({"phishing", "connections"}))
+      ->capture_default_str();
   cmd->callback([args] {
-    write_csv_atomic(args->output, sample_phishing_data(args->rows, args->seed));
+    write_csv_atomic(args->output, args->kind == "connections"
+                                       ? sample_connection_data(args->rows, args->seed)
+                                       : sample_phishing_data(args->rows, args->seed));
     spdlog::info("sample-data: {} rows written to {}", args->rows, args->output);
   });
 });

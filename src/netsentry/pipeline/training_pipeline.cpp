@@ -10,6 +10,7 @@
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
 #include "netsentry/core/parallel.hpp"
+#include "netsentry/demo/connection_data.hpp"
 #include "netsentry/demo/sample_data.hpp"
 #include "netsentry/evaluate/evaluation.hpp"
 #include "netsentry/ingest/ingestion.hpp"
@@ -35,10 +36,13 @@ fs::path new_run_dir(const fs::path& artifact_dir) {
 std::string resolve_source(const PipelineConfig& cfg, const std::optional<std::string>& data,
                            const fs::path& run_dir) {
   std::string src = data ? *data : cfg.data.source;
-  if (src == "demo") {
-    fs::path p = run_dir / "demo_source.csv";
-    write_csv_atomic(p, sample_phishing_data(cfg.data.demo_rows, cfg.pipeline.seed));
-    spdlog::info("data: generated {} demo rows into {}", cfg.data.demo_rows, p.string());
+  if (src == "demo" || src == "demo:connections") {
+    const bool connections = src == "demo:connections";
+    fs::path p = run_dir / (connections ? "demo_connections.csv" : "demo_source.csv");
+    write_csv_atomic(p, connections ? sample_connection_data(cfg.data.demo_rows, cfg.pipeline.seed)
+                                    : sample_phishing_data(cfg.data.demo_rows, cfg.pipeline.seed));
+    spdlog::info("data: generated {} demo {} rows into {}", cfg.data.demo_rows,
+                 connections ? "connection" : "phishing", p.string());
     return p.string();
   }
   return src;
