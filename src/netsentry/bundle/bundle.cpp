@@ -117,7 +117,7 @@ Matrix ModelBundle::features_from(const Table& t) const {
           X(i, j) = kMissing;
           continue;
         }
-        throw DataError(t.source + ": row " + std::to_string(i + 1) + ", column '" + features_[j] +
+        throw DataError(t.source + ": " + t.row_label(i) + ", column '" + features_[j] +
                         "': expected a number, got '" + c.text[i] + "'");
       }
     }

@@ -15,7 +15,7 @@ Labels map_labels(const Table& t, const std::string& target, const std::map<std:
       std::string known;
       for (auto& [k, _] : mapping) known += (known.empty() ? "" : ", ") + k;
       throw DataError(
-          t.source + ": row " + std::to_string(i + 1) + ", column '" + target + "': " +
+          t.source + ": " + t.row_label(i) + ", column '" + target + "': " +
           (v.empty() ? std::string("missing target value") : "value '" + v + "' is not a known class") +
           " (expected one of: " + known + ")");
     }
