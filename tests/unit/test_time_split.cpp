@@ -101,6 +101,11 @@ TEST(TimeSplit, ConfigurationErrorsNameTheKey) {
   EXPECT_NE(
       config_error({{"split", "latest"}}).find("ingestion.split must be random, duplicate_aware or time"),
       std::string::npos);
+  EXPECT_NE(config_error({{"split", "time"}, {"time_column", "Result"}})
+                .find("ingestion.time_column cannot be the target column 'Result'"),
+            std::string::npos);
+  EXPECT_NE(config_error({{"split", "time"}, {"time_column", "_id"}}).find("is in data.drop_columns"),
+            std::string::npos);
   for (double r : {0.0, 1.0, 1.5})
     EXPECT_NE(config_error({{"split", "time"}, {"time_column", "ts"}, {"test_ratio", r}})
                   .find("ingestion.test_ratio must be in (0, 1)"),

@@ -265,6 +265,11 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
     bad("ingestion.split must be random, duplicate_aware or time (got '" + c.ingestion.split + "')");
   if (c.ingestion.split == "time" && c.ingestion.time_column.empty())
     bad("ingestion.split: time needs ingestion.time_column (the column that orders the rows)");
+  if (!c.ingestion.time_column.empty() && c.ingestion.time_column == c.data.target)
+    bad("ingestion.time_column cannot be the target column '" + c.data.target + "'");
+  if (!c.ingestion.time_column.empty() &&
+      std::count(c.data.drop_columns.begin(), c.data.drop_columns.end(), c.ingestion.time_column))
+    bad("ingestion.time_column '" + c.ingestion.time_column + "' is in data.drop_columns (never read)");
   if (c.ingestion.split != "time" && !c.ingestion.time_column.empty())
     bad("ingestion.time_column is only used by ingestion.split: time (split is " + c.ingestion.split + ")");
   if (c.transformation.knn_neighbors < 1) bad("transformation.imputer.n_neighbors must be >= 1");
