@@ -183,7 +183,8 @@ IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& so
   if (separate) {
     train = std::make_shared<Table>(std::move(t));
     test = std::make_shared<Table>(std::move(test_read->table));
-    how = "every row of " + where + " trains, every row of " + a.test_source + " tests (data.test_source)";
+    how = "a separate evaluation set: every row of " + where + " trains, every row of " + a.test_source +
+          " tests";
     if (cfg.ingestion.split == "time")
       how += "; ingestion.split: time is not used with a separate evaluation set";
   } else {
