@@ -84,7 +84,7 @@ TEST(Labels, GroupsMapManyAttackNamesToOneClassAndCountUnknownTestLabels) {
     (void)s.encode(test, "label");
     FAIL() << "an unknown label must be an error when not allowed";
   } catch (const DataError& err) {
-    EXPECT_NE(std::string(err.what()).find("row 2"), std::string::npos) << err.what();
+    EXPECT_NE(std::string(err.what()).find("data row 2"), std::string::npos) << err.what();
     EXPECT_NE(std::string(err.what()).find("'mscan'"), std::string::npos) << err.what();
   }
   // A training value no group lists is an error naming its row.
@@ -93,7 +93,7 @@ TEST(Labels, GroupsMapManyAttackNamesToOneClassAndCountUnknownTestLabels) {
     (void)LabelSpace::derive(spec, bad, "label");
     FAIL() << "a training label in no group must be refused";
   } catch (const DataError& err) {
-    EXPECT_NE(std::string(err.what()).find("labels.csv: row 3"), std::string::npos) << err.what();
+    EXPECT_NE(std::string(err.what()).find("labels.csv: data row 3"), std::string::npos) << err.what();
   }
 }
 
@@ -116,7 +116,7 @@ TEST(Labels, ContradictionsAndMissingValuesAreNamed) {
     (void)LabelSpace::derive({}, t, "label");
     FAIL();
   } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("row 3, column 'label': missing target value"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("data row 3, column 'label': missing target value"), std::string::npos)
         << e.what();
   }
   const Table ok = target_table({"a", "b", "c"});

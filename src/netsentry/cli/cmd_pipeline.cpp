@@ -30,13 +30,17 @@ json read_artifact(const fs::path& run_dir, const char* stage) {
   return json::parse(read_file(p));
 }
 
+constexpr const char* kTestDataHelp =
+    "a separate evaluation set (CSV file or source URI): every row of the data trains, every row of "
+    "this tests, instead of a split; default: data.test_source in the config";
+
 struct TrainArgs {
-  std::string data, model_dir, artifact_dir, registry;
+  std::string data, test_data, model_dir, artifact_dir, registry;
   bool json_out = false;
 };
 
 struct StageArgs {
-  std::string data, run_dir, artifact_dir;
+  std::string data, test_data, run_dir, artifact_dir;
 };
 
 }  // namespace
@@ -48,6 +52,7 @@ NETSENTRY_COMMAND(train, 10, [](CLI::App& app, cli::Context& ctx) {
   cmd->add_option("-d,--data,--source", args->data,
                   "CSV file or source URI (sqlite:PATH?table=T, mongodb://HOST/DB?collection=C, demo); "
                   "default: data.source in the config");
+  cmd->add_option("--test-data", args->test_data, kTestDataHelp);
   cmd->add_option("-m,--model-dir", args->model_dir,
                   "where the accepted model bundle is published (default: "
                   "pipeline.model_dir, final_model)");
@@ -61,6 +66,7 @@ NETSENTRY_COMMAND(train, 10, [](CLI::App& app, cli::Context& ctx) {
     auto cfg = PipelineConfig::load(ctx.config_path);
     TrainOptions opt;
     if (!args->data.empty()) opt.data = args->data;
+    if (!args->test_data.empty()) opt.test_data = args->test_data;
     if (!args->model_dir.empty()) opt.model_dir = args->model_dir;
     if (!args->artifact_dir.empty()) opt.artifact_dir = args->artifact_dir;
     if (!args->registry.empty()) opt.registry = args->registry;
@@ -82,6 +88,15 @@ NETSENTRY_COMMAND(train, 10, [](CLI::App& app, cli::Context& ctx) {
       std::printf("test: accuracy %.4f  f1 %.4f  precision %.4f  recall %.4f  roc_auc %.4f\n",
                   m["accuracy"].get<double>(), m["f1"].get<double>(), m["precision"].get<double>(),
                   m["recall"].get<double>(), m["roc_auc"].get<double>());
+      const auto& rows = r.summary["rows"];
+      if (r.summary.contains("test_source"))
+        std::printf("test set: %s (%zu rows; trained on every row of %s)\n",
+                    r.summary["test_source"].get<std::string>().c_str(), rows["test"].get<std::size_t>(),
+                    r.summary["source"].get<std::string>().c_str());
+      else if (r.summary.contains("time_column"))
+        std::printf("test set: the latest %zu rows by '%s' (%zu training rows before them)\n",
+                    rows["test"].get<std::size_t>(), r.summary["time_column"].get<std::string>().c_str(),
+                    rows["train"].get<std::size_t>());
       const std::string published =
           r.published ? r.model_dir.string() : "not published (the registry's gate kept it a candidate)";
       std::printf("run artifacts: %s\nmodel bundle:  %s\ntime: %.2f s\n", r.run_dir.c_str(),
@@ -96,6 +111,7 @@ NETSENTRY_COMMAND(ingest, 20, [](CLI::App& app, cli::Context& ctx) {
       app.add_subcommand("ingest", "stage 1 alone: read the source, write the feature store and the split");
   cmd->add_option("-d,--data,--source", args->data,
                   "CSV file or source URI (default: data.source in the config)");
+  cmd->add_option("--test-data", args->test_data, kTestDataHelp);
   cmd->add_option("--run-dir", args->run_dir,
                   "run folder to write into (default: a new one under artifact_dir)");
   cmd->add_option("--artifact-dir", args->artifact_dir, "where new run folders go");
@@ -107,7 +123,10 @@ NETSENTRY_COMMAND(ingest, 20, [](CLI::App& app, cli::Context& ctx) {
                        : fs::path(args->run_dir);
     std::optional<std::string> data;
     if (!args->data.empty()) data = args->data;
-    auto a = run_ingestion(cfg, resolve_source(cfg, data, run), run / "data_ingestion");
+    std::optional<std::string> test_data;
+    if (!args->test_data.empty()) test_data = args->test_data;
+    auto a = run_ingestion(cfg, resolve_source(cfg, data, run), run / "data_ingestion",
+                           resolve_test_source(cfg, test_data));
     std::cout << json({{"run_dir", run}, {"artifact", a.to_json()}}).dump() << std::endl;
   });
 });

@@ -60,9 +60,10 @@ const std::map<std::string, std::vector<std::string>>& known_keys() {
         "serve"}},
       {"pipeline", {"name", "artifact_dir", "model_dir", "random_seed"}},
       {"data",
-       {"source", "demo_rows", "target_column", "label_mapping", "label_groups", "positive_class",
-        "benign_classes", "drop_columns", "missing_values"}},
-      {"ingestion", {"feature_store_file", "train_file", "test_file", "test_ratio", "stratify", "split"}},
+       {"source", "test_source", "demo_rows", "target_column", "label_mapping", "label_groups",
+        "positive_class", "benign_classes", "drop_columns", "missing_values"}},
+      {"ingestion",
+       {"feature_store_file", "train_file", "test_file", "test_ratio", "stratify", "split", "time_column"}},
       {"validation", {"schema_file", "drift_p_value", "fail_on_drift"}},
       {"transformation", {"imputer", "scaler", "sampler", "smote_k", "categorical"}},
       {"transformation.categorical", {"max_categories", "min_frequency"}},
@@ -185,6 +186,7 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get("pipeline", "random_seed", c.pipeline.seed);
   r.get("pipeline", "model_dir", c.pipeline.model_dir);
   r.get("data", "source", c.data.source);
+  r.get("data", "test_source", c.data.test_source);
   r.get("data", "demo_rows", c.data.demo_rows);
   r.get("data", "target_column", c.data.target);
   r.get("data", "drop_columns", c.data.drop_columns);
@@ -233,6 +235,7 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get("ingestion", "test_ratio", c.ingestion.test_ratio);
   r.get("ingestion", "stratify", c.ingestion.stratify);
   r.get("ingestion", "split", c.ingestion.split);
+  r.get("ingestion", "time_column", c.ingestion.time_column);
   r.get("validation", "schema_file", c.validation.schema_file);
   r.get("validation", "drift_p_value", c.validation.drift_p_value);
   r.get("validation", "fail_on_drift", c.validation.fail_on_drift);
@@ -295,8 +298,17 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   auto bad = [&](const std::string& what) { r.fail(what); };
   if (!(c.ingestion.test_ratio > 0 && c.ingestion.test_ratio < 1))
     bad("ingestion.test_ratio must be in (0, 1)");
-  if (!one_of(c.ingestion.split, {"random", "duplicate_aware"}))
-    bad("ingestion.split must be random or duplicate_aware");
+  if (!one_of(c.ingestion.split, {"random", "duplicate_aware", "time"}))
+    bad("ingestion.split must be random, duplicate_aware or time (got '" + c.ingestion.split + "')");
+  if (c.ingestion.split == "time" && c.ingestion.time_column.empty())
+    bad("ingestion.split: time needs ingestion.time_column (the column that orders the rows)");
+  if (!c.ingestion.time_column.empty() && c.ingestion.time_column == c.data.target)
+    bad("ingestion.time_column cannot be the target column '" + c.data.target + "'");
+  if (!c.ingestion.time_column.empty() &&
+      std::count(c.data.drop_columns.begin(), c.data.drop_columns.end(), c.ingestion.time_column))
+    bad("ingestion.time_column '" + c.ingestion.time_column + "' is in data.drop_columns (never read)");
+  if (c.ingestion.split != "time" && !c.ingestion.time_column.empty())
+    bad("ingestion.time_column is only used by ingestion.split: time (split is " + c.ingestion.split + ")");
   if (c.transformation.knn_neighbors < 1) bad("transformation.imputer.n_neighbors must be >= 1");
   if (!one_of(c.transformation.knn_weights, {"uniform", "distance"}))
     bad("transformation.imputer.weights must be uniform or distance");

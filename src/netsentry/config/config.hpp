@@ -73,6 +73,9 @@ struct PipelineSettings {
 // `data:`: the source, the target and how its values map to classes, what to drop, what is missing.
 struct DataSettings {
   std::string source = "demo";
+  // A separate evaluation set (a CSV path or a source URI): every row of `source` trains, every row of
+  // this one tests, instead of splitting `source`. Empty: none (`train --test-data` sets it too).
+  std::string test_source;
   std::size_t demo_rows = 11055;
   std::string target = "Result";
   // The classes (schema/labels.hpp): target value -> class index, or class -> target values; with
@@ -88,12 +91,16 @@ struct DataSettings {
 
 // `ingestion:`: the feature store's and the splits' file names, and the split.
 struct IngestionSettings {
-  std::string feature_store_file = "phisingData.csv";
+  std::string feature_store_file;  // empty: named after the source (<file stem>.csv, <table>.csv, ...)
   std::string train_file = "train.csv";
   std::string test_file = "test.csv";
   double test_ratio = 0.2;
   bool stratify = true;
-  std::string split = "random";  // random | duplicate_aware
+  // random | duplicate_aware | time: the latest test_ratio share of the period (by time_column) tests.
+  std::string split = "random";
+  // split: time: the column of numbers or ISO-8601 dates/times that orders the rows; it is not a
+  // feature (the splits and the schema the later stages see lack it).
+  std::string time_column;
 };
 
 // `validation:`: the schema and the drift test.

@@ -1,5 +1,8 @@
 #pragma once
-// Ingestion stage: source -> feature store CSV -> seeded stratified train/test split.
+// Ingestion stage: source -> feature store CSV -> train/test split: seeded and stratified
+// (ingestion.split: random), duplicate-aware, by time (the latest rows test), or none when a separate
+// evaluation set is given (every row of the source trains, every row of the test source tests).
+// The splits keep naming the user's source and its rows in messages (Table::source, Table::origin).
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -21,7 +24,9 @@ struct SplitData {
   std::shared_ptr<const Table> train, test;
   std::shared_ptr<const LabelSpace> labels;  // the target's classes, derived from the training side
   bool in_memory() const { return schema && train && test && labels; }
-  // This data when it is in memory, else the schema of the config and the split files read back.
+  // This data when it is in memory, else stage_schema(cfg) and the split files read back; their
+  // messages then name the split file and the source that the ingestion stage's artifact.json (beside
+  // the split files' folder) records.
   SplitData or_read(const PipelineConfig& cfg, const std::filesystem::path& train_csv,
                     const std::filesystem::path& test_csv) const;
 };
@@ -31,19 +36,29 @@ LabelSpec label_spec(const DataSettings& d);
 
 struct IngestionArtifact {
   std::filesystem::path feature_store, train, test;
-  std::string source;  // the source URI, credentials redacted
+  std::string source;       // the source URI, credentials redacted
+  std::string test_source;  // the separate evaluation set's URI, redacted; empty: `source` was split
   std::string data_sha256;
+  std::string test_data_sha256;  // of the test source's rows as written to `test` (with test_source)
   std::size_t rows = 0, train_rows = 0, test_rows = 0;
-  std::string split = "random";
-  nlohmann::json classes;  // LabelSpace::to_json
-  SplitData data;          // in memory, not in artifact.json
+  std::string split = "random";  // random | duplicate_aware | time | test_source
+  std::string time_column;       // split "time": the column that ordered the rows (not a feature)
+  nlohmann::json classes;        // LabelSpace::to_json
+  SplitData data;                // in memory, not in artifact.json
   nlohmann::json to_json() const;
   static IngestionArtifact from_json(const nlohmann::json& j);
 };
 
-// `source`: a CSV path or a URI (sqlite:…, mongodb://…). Writes into `stage_dir`
-// (feature_store/<file>, ingested/train.csv, ingested/test.csv, artifact.json).
+// The schema the stages check the data against: the schema file's without data.drop_columns and,
+// with ingestion.split: time, without the time column (the splits hold neither; the file may list
+// them or not).
+Schema stage_schema(const PipelineConfig& cfg);
+
+// `source`: a CSV path or a URI (sqlite:…, mongodb://…); `test_source` the same for a separate
+// evaluation set (empty: `source` is split as ingestion.split says). Writes into `stage_dir`
+// (feature_store/<file>, ingested/train.csv, ingested/test.csv, artifact.json). Throws DataError
+// naming the source, the row and the column on data that does not fit the schema.
 IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& source,
-                                const std::filesystem::path& stage_dir);
+                                const std::filesystem::path& stage_dir, const std::string& test_source = "");
 
 }  // namespace netsentry

@@ -383,6 +383,7 @@ class MongoSource final : public Source {
   }
 
   std::string describe() const override { return t_.shown; }
+  std::string name() const override { return t_.collection; }
 
  private:
   MongoTarget t_;

@@ -1,5 +1,6 @@
 #include "netsentry/ingest/source.hpp"
 
+#include <filesystem>
 #include <map>
 #include <unordered_set>
 
@@ -87,6 +88,7 @@ class CsvSource final : public Source {
     return t;
   }
   std::string describe() const override { return path_; }
+  std::string name() const override { return std::filesystem::path(path_).stem().string(); }
 
  private:
   std::string path_;

@@ -28,6 +28,8 @@ class Source {
   // UsageError on a bad URI, std::runtime_error on connection failures.
   virtual Table read(const SourceOptions& opt) = 0;
   virtual std::string describe() const = 0;  // the URI without secrets, for logs and metadata
+  // What the data is called, for file names: the CSV file's stem, the table, the collection.
+  virtual std::string name() const = 0;
 };
 
 class Sink {

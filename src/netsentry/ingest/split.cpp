@@ -81,6 +81,17 @@ SplitIndices duplicate_aware_split(const Matrix& X, const Labels& y, double test
   return s;
 }
 
+SplitIndices time_split(const std::vector<double>& times, double test_ratio) {
+  std::vector<std::size_t> order(times.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return times[a] < times[b]; });
+  std::size_t nt = quota(order.size(), test_ratio);
+  if (order.size() >= 2) nt = std::clamp<std::size_t>(nt, 1, order.size() - 1);
+  const auto cut = order.begin() + static_cast<std::ptrdiff_t>(order.size() - nt);
+  return {std::vector<std::size_t>(order.begin(), cut), std::vector<std::size_t>(cut, order.end())};
+}
+
 std::size_t count_duplicate_rows(const Matrix& X, const Labels& y) {
   std::unordered_map<std::string, int> seen;
   std::size_t dup = 0;

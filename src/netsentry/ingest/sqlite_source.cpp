@@ -201,6 +201,7 @@ class SqliteSource final : public Source {
   }
 
   std::string describe() const override { return t_.uri; }
+  std::string name() const override { return t_.table; }
 
  private:
   SqliteTarget t_;

@@ -38,7 +38,7 @@ std::string resolve_source(const PipelineConfig& cfg, const std::optional<std::s
   std::string src = data ? *data : cfg.data.source;
   if (src == "demo" || src == "demo:connections") {
     const bool connections = src == "demo:connections";
-    fs::path p = run_dir / (connections ? "demo_connections.csv" : "demo_source.csv");
+    fs::path p = run_dir / (connections ? "demo_connections.csv" : "demo.csv");
     write_csv_atomic(p, connections ? sample_connection_data(cfg.data.demo_rows, cfg.pipeline.seed)
                                     : sample_phishing_data(cfg.data.demo_rows, cfg.pipeline.seed));
     spdlog::info("data: generated {} demo {} rows into {}", cfg.data.demo_rows,
@@ -46,6 +46,10 @@ std::string resolve_source(const PipelineConfig& cfg, const std::optional<std::s
     return p.string();
   }
   return src;
+}
+
+std::string resolve_test_source(const PipelineConfig& cfg, const std::optional<std::string>& test_data) {
+  return test_data ? *test_data : cfg.data.test_source;
 }
 
 namespace {
@@ -97,9 +101,12 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
   try {
     auto t = clock::now();
     report("ingest", 0);
-    const auto ing =
-        run_ingestion(cfg, resolve_source(cfg, opt.data, r.run_dir), r.run_dir / "data_ingestion");
+    const auto ing = run_ingestion(cfg, resolve_source(cfg, opt.data, r.run_dir),
+                                   r.run_dir / "data_ingestion", resolve_test_source(cfg, opt.test_data));
     seconds["ingest"] = since(t);
+    run["source"] = ing.source;
+    run["split"] = ing.split;
+    if (!ing.test_source.empty()) run["test_source"] = ing.test_source;
 
     // Validation and transformation both read the ingested splits and run side by side; the
     // transformation is only kept when validation passes (its folder is removed otherwise), and a
@@ -185,6 +192,9 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
       metrics[k] = ev.test_metrics[k];
     r.summary = {{"run_dir", r.run_dir},
                  {"model_dir", r.model_dir},
+                 {"source", ing.source},
+                 {"split", ing.split},
+                 {"rows", {{"train", ing.train_rows}, {"test", ing.test_rows}}},
                  {"best_model", model.family},
                  {"params", model.params},
                  {"cv", {{"metric", cfg.model_trainer.metric}, {"score", model.cv_score}}},
@@ -197,6 +207,8 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
                  {"seconds", seconds},
                  {"candidates", model.candidate_table},
                  {"published", r.published}};
+    if (!ing.test_source.empty()) r.summary["test_source"] = ing.test_source;
+    if (!ing.time_column.empty()) r.summary["time_column"] = ing.time_column;
     if (registry) r.summary["registry"] = registered;
     run["summary"] = r.summary;
     finish("succeeded", "");

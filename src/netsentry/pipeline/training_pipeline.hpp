@@ -14,7 +14,10 @@
 namespace netsentry {
 
 struct TrainOptions {
-  std::optional<std::string> data;                 // a CSV path or a source URI; overrides the config
+  std::optional<std::string> data;  // a CSV path or a source URI; overrides the config
+  // A separate evaluation set (CSV path or source URI) tested instead of a split; overrides
+  // data.test_source ("" there: none).
+  std::optional<std::string> test_data;
   std::optional<std::filesystem::path> model_dir;  // where final_model/ goes (default: <run_dir>/final_model)
   std::optional<std::filesystem::path> artifact_dir;
   // The model registry the evaluated model is registered in as a candidate (and gated): a folder;
@@ -44,8 +47,11 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt);
 
 // A new, unique run folder <artifact_dir>/<UTC stamp>[-N] (created atomically).
 std::filesystem::path new_run_dir(const std::filesystem::path& artifact_dir);
-// The source URI to ingest: `data` or the config's; "demo" generates the demo data into run_dir.
+// The source URI to ingest: `data` or the config's; "demo" generates the demo data into run_dir
+// (demo.csv).
 std::string resolve_source(const PipelineConfig& cfg, const std::optional<std::string>& data,
                            const std::filesystem::path& run_dir);
+// The separate evaluation set: `test_data` or data.test_source; empty: none (the source is split).
+std::string resolve_test_source(const PipelineConfig& cfg, const std::optional<std::string>& test_data);
 
 }  // namespace netsentry

@@ -33,7 +33,7 @@ bool class_less(const std::string& a, const std::string& b) {
 }
 
 std::string missing_target(const Table& t, const std::string& target, std::size_t i) {
-  return t.source + ": row " + std::to_string(i + 1) + ", column '" + target + "': missing target value";
+  return t.source + ": " + t.row_label(i) + ", column '" + target + "': missing target value";
 }
 
 }  // namespace
@@ -157,7 +157,7 @@ LabelSpace::Encoded LabelSpace::encode(const Table& t, const std::string& target
     if (!allow_unmapped) {
       std::vector<std::string> known;
       for (auto& [val, _] : values_) known.push_back(val);
-      throw DataError(t.source + ": row " + std::to_string(i + 1) + ", column '" + target + "': value '" + v +
+      throw DataError(t.source + ": " + t.row_label(i) + ", column '" + target + "': value '" + v +
                       "' is not a known class (expected one of: " + joined(known) + ")");
     }
     e.y[i] = -1;

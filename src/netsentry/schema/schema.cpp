@@ -99,4 +99,13 @@ std::vector<std::string> Schema::features(const std::string& target) const {
   return f;
 }
 
+Schema Schema::without(const std::vector<std::string>& names) const {
+  auto gone = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+  Schema s = *this;
+  std::erase_if(s.columns, [&](const SchemaColumn& c) { return gone(c.name); });
+  std::erase_if(s.numerical_columns, gone);
+  std::erase_if(s.categorical_columns, gone);
+  return s;
+}
+
 }  // namespace netsentry

@@ -31,6 +31,8 @@ struct Schema {
   bool has(const std::string& name) const;
   // Every column but the target, in schema order.
   std::vector<std::string> features(const std::string& target) const;
+  // This schema without the columns `names` (those it does not list are ignored).
+  Schema without(const std::vector<std::string>& names) const;
 };
 
 }  // namespace netsentry

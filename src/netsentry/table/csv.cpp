@@ -90,9 +90,12 @@ Table parse_csv(std::string_view text, const std::string& source, const CsvOptio
   std::unordered_set<std::string> missing(opt.missing_values.begin(), opt.missing_values.end());
   std::vector<std::string> header = rec;
   std::size_t row = 0;
+  // Data row N is line N + lines_before while every record is one line and none is blank.
+  std::optional<std::size_t> lines_before = line - 1;
   while (true) {
     std::size_t rec_line = line;
     if (!next_record(text, pos, opt.delimiter, rec, line, source)) break;
+    if (is_blank_record(rec) || line != rec_line + 1) lines_before.reset();
     if (is_blank_record(rec)) continue;
     ++row;
     if (rec.size() != ncol)
@@ -101,6 +104,7 @@ Table parse_csv(std::string_view text, const std::string& source, const CsvOptio
                       std::to_string(ncol));
     for (std::size_t j = 0; j < ncol; ++j) raw[j].push_back(std::move(rec[j]));
   }
+  t.lines_before = lines_before;
   t.columns.resize(ncol);
   for (std::size_t j = 0; j < ncol; ++j) {
     Column& c = t.columns[j];
@@ -145,11 +149,12 @@ std::optional<Table> parse_numeric_csv(std::string_view text, const std::string&
   };
   std::string_view line;
   bool have = false;
-  while ((have = next_line(line)) && line.empty()) {
-  }
+  std::size_t lines_before = 1;
+  while ((have = next_line(line)) && line.empty()) ++lines_before;
   if (!have) return std::nullopt;
   Table t;
   t.source = source;
+  t.lines_before = lines_before;
   for (std::size_t start = 0;;) {
     const std::size_t comma = line.find(',', start);
     const std::string_view name = line.substr(start, comma == std::string_view::npos ? comma : comma - start);
@@ -185,7 +190,8 @@ std::optional<Table> parse_numeric_csv(std::string_view text, const std::string&
   auto digit = [](char c) { return c >= '0' && c <= '9'; };
   auto may_be_token = [&](char c) { return token_start[static_cast<unsigned char>(c)]; };
   while (p != end) {
-    if (*p == '\n' || *p == '\r') {  // a blank line
+    if (*p == '\n' || *p == '\r') {  // a blank line: data row N is no longer line N + lines_before
+      t.lines_before.reset();
       skip_line_end(p);
       continue;
     }

@@ -39,9 +39,19 @@ void Table::drop(const std::string& name) {
   std::erase_if(columns, [&](const Column& c) { return c.name == name; });
 }
 
+std::string Table::row_label(std::size_t i) const {
+  const std::size_t row = (origin.empty() ? i : origin[i]) + 1;
+  std::string s = "data row " + std::to_string(row);
+  if (lines_before) s += " (line " + std::to_string(row + *lines_before) + ")";
+  return s;
+}
+
 Table Table::take_rows(const std::vector<std::size_t>& idx) const {
   Table t;
   t.source = source;
+  t.lines_before = lines_before;
+  t.origin.reserve(idx.size());
+  for (auto i : idx) t.origin.push_back(origin.empty() ? i : origin[i]);
   t.columns.reserve(columns.size());
   for (auto& c : columns) {
     Column n{c.name, c.type, {}, {}};
@@ -58,8 +68,14 @@ Matrix Table::to_matrix(const std::vector<std::string>& features) const {
   Matrix m(rows(), features.size());
   for (std::size_t j = 0; j < features.size(); ++j) {
     const Column& c = at(features[j]);
-    if (c.type != ColumnType::Numeric)
-      throw DataError(source + ": column '" + features[j] + "' is not numeric");
+    if (c.type != ColumnType::Numeric) {
+      std::size_t i = 0;
+      while (i + 1 < c.text.size() && c.text[i].empty()) ++i;
+      throw DataError(source + ": column '" + features[j] + "' is not numeric" +
+                      (i < c.text.size() && !c.text[i].empty()
+                           ? ": " + row_label(i) + " has '" + c.text[i] + "'"
+                           : std::string()));
+    }
     for (std::size_t i = 0; i < c.num.size(); ++i) m(i, j) = c.num[i];
   }
   return m;

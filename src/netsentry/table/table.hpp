@@ -24,6 +24,12 @@ struct Column {
 struct Table {
   std::string source;  // where the rows came from (file path, URI); used in error messages
   std::vector<Column> columns;
+  // Per row, its 0-based data row in `source` when the rows are a subset or reordering of it (a
+  // split); empty: row i is data row i. take_rows carries it.
+  std::vector<std::size_t> origin;
+  // Lines before the first data row when `source` is a text file with one row a line (1: a CSV header
+  // row); unset for other sources. Messages then give the line too.
+  std::optional<std::size_t> lines_before;
 
   std::size_t rows() const { return columns.empty() ? 0 : columns.front().size(); }
   std::size_t cols() const { return columns.size(); }
@@ -31,6 +37,8 @@ struct Table {
   std::optional<std::size_t> find(const std::string& name) const;
   const Column& at(const std::string& name) const;  // throws DataError when absent
   void drop(const std::string& name);               // no-op when absent
+  // Row i as the user knows it, for messages: "data row N (line M)" in `source`'s numbering.
+  std::string row_label(std::size_t i) const;
 
   // Rows at the given indices, in that order.
   Table take_rows(const std::vector<std::size_t>& idx) const;

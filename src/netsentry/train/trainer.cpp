@@ -130,12 +130,12 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
                                       .dump(2));
 
   spdlog::debug("train: threshold, train metrics and candidate table done");
-  const Schema schema =
-      in.data ? *in.data->raw.schema : Schema::load_yaml(cfg.resolve(cfg.validation.schema_file));
+  const Schema schema = in.data ? *in.data->raw.schema : stage_schema(cfg);
   json meta = {{"version", stage_dir.parent_path().filename().string()},
                {"created_at", utc_iso8601()},
                {"data_sha256", ingestion.data_sha256},
                {"source", ingestion.source},
+               {"split", ingestion.split},
                {"seed", cfg.pipeline.seed},
                {"netsentry_version", NETSENTRY_VERSION},
                {"classes", in.classes},
@@ -146,6 +146,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
                  {"std", best.cv_std},
                  {"folds", cfg.model_trainer.cv_folds}}},
                {"train_metrics", a.train_metrics}};
+  if (!ingestion.test_source.empty()) meta["test_source"] = ingestion.test_source;
   auto bundle =
       ModelBundle::assemble(std::move(model), std::move(pre), schema, in.features, cfg.data.target, meta);
   a.model_dir = stage_dir / "trained_model";

@@ -115,7 +115,7 @@ Matrix CategoricalEncoder::encode(const Table& t, UnseenCategories* unseen) cons
           X(i, j) = kMissing;
           continue;
         }
-        throw DataError(t.source + ": row " + std::to_string(i + 1) + ", column '" + features_[j] +
+        throw DataError(t.source + ": " + t.row_label(i) + ", column '" + features_[j] +
                         "': expected a number, got '" + c.text[i] + "'" +
                         (cols_.empty() || !any_categorical()
                              ? std::string()
