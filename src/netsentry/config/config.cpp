@@ -54,7 +54,8 @@ const std::map<std::string, std::vector<std::string>>& known_keys() {
        {"pipeline", "data", "ingestion", "validation", "transformation", "model_trainer", "registry",
         "serve"}},
       {"pipeline", {"name", "artifact_dir", "model_dir", "random_seed"}},
-      {"data", {"source", "demo_rows", "target_column", "label_mapping", "drop_columns", "missing_values"}},
+      {"data",
+       {"source", "demo_rows", "target_column", "label_mapping", "drop_columns", "missing_values", "header"}},
       {"ingestion", {"feature_store_file", "train_file", "test_file", "test_ratio", "stratify", "split"}},
       {"validation", {"schema_file", "drift_p_value", "fail_on_drift"}},
       {"transformation", {"imputer", "scaler", "sampler", "smote_k"}},
@@ -181,6 +182,7 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get("data", "target_column", c.data.target);
   r.get("data", "drop_columns", c.data.drop_columns);
   r.get("data", "missing_values", c.data.missing_values);
+  r.get("data", "header", c.data.header);
   if (const auto& d = r.at("data"); d.contains("label_mapping")) {
     if (!d["label_mapping"].is_object()) r.fail("data.label_mapping must map target values to 0 or 1");
     c.data.label_mapping.clear();

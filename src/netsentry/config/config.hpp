@@ -78,6 +78,7 @@ struct DataSettings {
   std::map<std::string, int> label_mapping = {{"-1", 0}, {"1", 1}};
   std::vector<std::string> drop_columns = {"_id"};
   std::vector<std::string> missing_values = {"", "na", "NaN", "nan", "NA"};
+  bool header = true;  // false: a CSV source has no header row; its columns are the schema's, in order
 };
 
 // `ingestion:`: the feature store's and the splits' file names, and the split.

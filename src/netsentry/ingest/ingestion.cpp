@@ -43,6 +43,7 @@ IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& so
   so.missing_values = cfg.data.missing_values;
   so.drop_columns = cfg.data.drop_columns;
   so.schema = &schema;
+  so.header = cfg.data.header;
   Table t = source->read(so);
   const std::string where = source->describe();
   if (t.cols() == 0) throw DataError(where + ": no columns");
