@@ -57,7 +57,7 @@ const std::map<std::string, std::vector<std::string>>& known_keys() {
       {"data",
        {"source", "demo_rows", "target_column", "label_mapping", "drop_columns", "missing_values", "header"}},
       {"ingestion", {"feature_store_file", "train_file", "test_file", "test_ratio", "stratify", "split"}},
-      {"validation", {"schema_file", "drift_p_value", "fail_on_drift"}},
+      {"validation", {"schema_file", "drift_p_value", "fail_on_drift", "fail_on_domain"}},
       {"transformation", {"imputer", "scaler", "sampler", "smote_k"}},
       {"transformation.imputer", {"n_neighbors", "weights"}},
       {"model_trainer",
@@ -201,6 +201,7 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get("validation", "schema_file", c.validation.schema_file);
   r.get("validation", "drift_p_value", c.validation.drift_p_value);
   r.get("validation", "fail_on_drift", c.validation.fail_on_drift);
+  r.get("validation", "fail_on_domain", c.validation.fail_on_domain);
   r.get("transformation.imputer", "n_neighbors", c.transformation.knn_neighbors);
   r.get("transformation.imputer", "weights", c.transformation.knn_weights);
   r.get("transformation", "scaler", c.transformation.scaler);

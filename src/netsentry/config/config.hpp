@@ -96,6 +96,7 @@ struct ValidationSettings {
   std::string schema_file = "config/schema/phishing.yaml";
   double drift_p_value = 0.05;
   bool fail_on_drift = false;
+  bool fail_on_domain = false;  // values outside the schema's domains fail the run (else: reported)
 };
 
 // `transformation:`: the KNN imputer (`imputer:`), the scaler and the sampler.
