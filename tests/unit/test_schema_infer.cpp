@@ -142,6 +142,14 @@ TEST(SchemaInfer, CliWritesTheSchemaOrSaysWhyNot) {
   r = test::run_cli("schema infer " + test::shell_quote((dir / "empty.csv").string()));
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("empty.csv: empty file"), std::string::npos) << r.err;
+  std::ofstream(dir / "nohead.csv") << "0,tcp,0\n1,udp,0\n";
+  r = test::run_cli("schema infer " + test::shell_quote((dir / "nohead.csv").string()));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("--no-header --names"), std::string::npos) << r.err;
+  r = test::run_cli("schema infer " + test::shell_quote((dir / "nohead.csv").string()) +
+                    " --no-header --names n,proto,z");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("  - proto: object\n"), std::string::npos) << r.out;
   r = test::run_cli("schema infer " + test::shell_quote(test::phishing_csv().string()) + " --target Nope");
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("'Nope'"), std::string::npos) << r.err;

@@ -36,7 +36,17 @@ void run_infer(const InferArgs& a, const netsentry::cli::Context& ctx) {
   so.missing_values = cfg.data.missing_values;
   so.header = !a.no_header;
   so.names = a.names;
-  Table t = source->read(so);
+  Table t;
+  try {
+    t = source->read(so);
+  } catch (const DataError& e) {
+    // A first record taken for a header shows as duplicate or empty column names.
+    const std::string m = e.what();
+    const bool header_names = m.find("duplicate column") != std::string::npos ||
+                              m.find("header has an empty column name") != std::string::npos;
+    if (a.no_header || uri_scheme(a.data) != "csv" || !header_names) throw;
+    throw DataError(m + " (a file without a header row? give --no-header --names a,b,...)");
+  }
   InferOptions io;
   io.max_values = a.max_values;
   io.target = a.target;
