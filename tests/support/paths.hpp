@@ -12,6 +12,8 @@ inline std::filesystem::path cli_binary() { return NETSENTRY_BINARY; }
 // ../shared/data, or the folder NETSENTRY_SHARED_DATA names.
 std::filesystem::path shared_data();
 inline std::filesystem::path phishing_csv() { return shared_data() / "phishing" / "phisingData.csv"; }
+// The NSL-KDD training subset (no header row; ../shared/data/nsl-kdd/README.md).
+inline std::filesystem::path nsl_kdd_csv() { return shared_data() / "nsl-kdd" / "KDDTrain+_20Percent.txt"; }
 
 // Whether what a test needs (the shared data, a test tool) must be there: NETSENTRY_REQUIRE_DATA=1
 // (or 0) says so; unset, it is required under CI=true. Then a missing file fails the test instead
@@ -31,6 +33,11 @@ bool required_inputs();
 #define NETSENTRY_NEEDS_UCI()                                                 \
   NETSENTRY_NEEDS(std::filesystem::exists(::netsentry::test::phishing_csv()), \
                   "shared data absent: " << ::netsentry::test::phishing_csv().string())
+
+// The shared NSL-KDD file (../shared/data/nsl-kdd/KDDTrain+_20Percent.txt).
+#define NETSENTRY_NEEDS_NSL_KDD()                                            \
+  NETSENTRY_NEEDS(std::filesystem::exists(::netsentry::test::nsl_kdd_csv()), \
+                  "shared data absent: " << ::netsentry::test::nsl_kdd_csv().string())
 
 // A fresh empty directory under the system temp dir, removed when the object dies.
 class TempDir {

@@ -93,5 +93,17 @@ TEST(Config, BadValuesAndUnknownKeysAreNamed) {
     EXPECT_EQ(e.rfind("test.yaml: ", 0), 0u) << e;  // the file named first
 }
 
+TEST(Config, HeaderAndFailOnDomainAreRead) {
+  const auto d = PipelineConfig::from_json(kFamilies, "test.yaml");
+  EXPECT_TRUE(d.data.header);
+  EXPECT_FALSE(d.validation.fail_on_domain);
+  EXPECT_FALSE(with("data", {{"header", false}}).data.header);
+  EXPECT_TRUE(with("validation", {{"fail_on_domain", true}}).validation.fail_on_domain);
+  EXPECT_NE(error_of("data", {{"header", "no"}}).find("data.header"), std::string::npos);
+  EXPECT_NE(
+      error_of("validation", {{"fail_on_domains", true}}).find("unknown key 'validation.fail_on_domains'"),
+      std::string::npos);
+}
+
 }  // namespace
 }  // namespace netsentry

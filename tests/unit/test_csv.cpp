@@ -47,6 +47,42 @@ TEST(Csv, EmptyInputAndDuplicateHeaderAreErrors) {
   EXPECT_THROW(read_csv("/nonexistent/file.csv"), DataError);
 }
 
+TEST(Csv, WithoutAHeaderRowTheGivenNamesNameTheColumns) {
+  CsvOptions o;
+  o.header = false;
+  o.names = {"n", "proto"};
+  auto t = parse_csv("1,tcp\n\n2,na\n", "nohead.csv", o);
+  ASSERT_EQ(t.rows(), 2u);
+  EXPECT_EQ(t.names(), (std::vector<std::string>{"n", "proto"}));
+  EXPECT_EQ(t.columns[0].num[0], 1);
+  EXPECT_EQ(t.columns[1].text, (std::vector<std::string>{"tcp", ""}));
+  EXPECT_FALSE(parse_numeric_csv("1,2\n3,4\n", "nohead.csv", o));  // the one-pass reader takes a header
+  o.names = {"a", "b"};
+  EXPECT_EQ(parse_csv("1,2\n3,4\n", "nohead.csv", o).rows(), 2u);
+  EXPECT_THROW(parse_csv("", "nohead.csv", o), DataError);
+  o.names.clear();
+  EXPECT_THROW(parse_csv("1,2\n", "nohead.csv", o), UsageError);
+  o.names = {"a", "a"};
+  EXPECT_THROW(parse_csv("1,2\n", "nohead.csv", o), UsageError);
+}
+
+TEST(Csv, WithoutAHeaderRowARaggedRowNamesFileAndLine) {
+  CsvOptions o;
+  o.header = false;
+  o.names = {"a", "b", "c"};
+  o.names_from = "the schema";
+  try {
+    parse_csv("1,2,3\n4,5,6\n7,8\n", "nohead.csv", o);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("nohead.csv: line 3"), std::string::npos) << m;
+    EXPECT_NE(m.find("2 fields"), std::string::npos) << m;
+    EXPECT_NE(m.find("expected 3"), std::string::npos) << m;
+    EXPECT_NE(m.find("the schema"), std::string::npos) << m;
+  }
+}
+
 TEST(Csv, ReadsTheUciFile) {
   NETSENTRY_NEEDS_UCI();
   auto t = read_csv(test::phishing_csv());

@@ -61,10 +61,10 @@ const std::map<std::string, std::vector<std::string>>& known_keys() {
       {"pipeline", {"name", "artifact_dir", "model_dir", "random_seed"}},
       {"data",
        {"source", "test_source", "demo_rows", "target_column", "label_mapping", "label_groups",
-        "positive_class", "benign_classes", "drop_columns", "missing_values"}},
+        "positive_class", "benign_classes", "drop_columns", "missing_values", "header"}},
       {"ingestion",
        {"feature_store_file", "train_file", "test_file", "test_ratio", "stratify", "split", "time_column"}},
-      {"validation", {"schema_file", "drift_p_value", "fail_on_drift"}},
+      {"validation", {"schema_file", "drift_p_value", "fail_on_drift", "fail_on_domain"}},
       {"transformation", {"imputer", "scaler", "sampler", "smote_k", "categorical"}},
       {"transformation.categorical", {"max_categories", "min_frequency"}},
       {"transformation.imputer", {"n_neighbors", "weights"}},
@@ -191,6 +191,7 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get("data", "target_column", c.data.target);
   r.get("data", "drop_columns", c.data.drop_columns);
   r.get("data", "missing_values", c.data.missing_values);
+  r.get("data", "header", c.data.header);
   if (const auto& d = r.at("data"); d.contains("label_mapping")) {
     if (!d["label_mapping"].is_object())
       r.fail("data.label_mapping must map target values to class indices (0, 1, ...)");
@@ -239,6 +240,7 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get("validation", "schema_file", c.validation.schema_file);
   r.get("validation", "drift_p_value", c.validation.drift_p_value);
   r.get("validation", "fail_on_drift", c.validation.fail_on_drift);
+  r.get("validation", "fail_on_domain", c.validation.fail_on_domain);
   r.get("transformation.imputer", "n_neighbors", c.transformation.knn_neighbors);
   r.get("transformation.imputer", "weights", c.transformation.knn_weights);
   r.get("transformation", "scaler", c.transformation.scaler);

@@ -87,6 +87,7 @@ struct DataSettings {
   std::vector<std::string> benign_classes;
   std::vector<std::string> drop_columns = {"_id"};
   std::vector<std::string> missing_values = {"", "na", "NaN", "nan", "NA"};
+  bool header = true;  // false: a CSV source has no header row; its columns are the schema's, in order
 };
 
 // `ingestion:`: the feature store's and the splits' file names, and the split.
@@ -108,6 +109,7 @@ struct ValidationSettings {
   std::string schema_file = "config/schema/phishing.yaml";
   double drift_p_value = 0.05;
   bool fail_on_drift = false;
+  bool fail_on_domain = false;  // values outside the schema's domains fail the run (else: reported)
 };
 
 // `transformation:`: the KNN imputer (`imputer:`), the scaler and the sampler.

@@ -99,6 +99,7 @@ ReadSource read_source(const PipelineConfig& cfg, const std::string& uri, const 
   so.missing_values = cfg.data.missing_values;
   so.drop_columns = cfg.data.drop_columns;
   so.schema = &file_schema;
+  so.header = cfg.data.header;
   ReadSource r;
   r.table = source->read(so);
   r.where = redact_uri(source->describe());

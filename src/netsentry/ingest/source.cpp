@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/schema/schema.hpp"
 #include "netsentry/table/csv.hpp"
 
 namespace netsentry {
@@ -83,6 +84,17 @@ class CsvSource final : public Source {
   Table read(const SourceOptions& opt) override {
     CsvOptions co;
     co.missing_values = opt.missing_values;
+    co.header = opt.header;
+    if (!opt.header) {
+      if (!opt.names.empty()) {
+        co.names = opt.names;
+      } else if (opt.schema) {
+        co.names = opt.schema->names();
+        co.names_from = "the schema";
+      } else {
+        throw UsageError(path_ + ": data.header is false, but there is no schema to name the columns");
+      }
+    }
     Table t = read_csv(path_, co);
     apply_source_options(t, opt);
     return t;

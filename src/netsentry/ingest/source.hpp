@@ -19,6 +19,10 @@ struct SourceOptions {
   std::vector<std::string> missing_values = {"", "na", "NaN", "nan", "NA"};
   std::vector<std::string> drop_columns = {"_id"};
   const Schema* schema = nullptr;  // when set, a source may use it to type fields (errors name row/field)
+  // CSV: false when the file has no header row; its columns are then `names`, or else the schema's
+  // columns in schema order (data.header).
+  bool header = true;
+  std::vector<std::string> names = {};
 };
 
 class Source {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <unordered_set>
 
 #include "netsentry/core/error.hpp"
@@ -11,11 +12,123 @@
 
 namespace netsentry {
 
-bool SchemaColumn::numeric() const {
-  static const std::unordered_set<std::string> kNumeric = {"int",     "int8",   "int16",  "int32",
-                                                           "int64",   "uint8",  "float",  "float32",
-                                                           "float64", "double", "number", "bool"};
-  return kNumeric.count(type) > 0;
+namespace {
+
+const std::vector<std::string>& numeric_types() {
+  static const std::vector<std::string> t = {"int",   "int8",    "int16",   "int32",  "int64",  "uint8",
+                                             "float", "float32", "float64", "double", "number", "bool"};
+  return t;
+}
+const std::vector<std::string>& text_types() {
+  static const std::vector<std::string> t = {"object", "category", "string", "str", "text"};
+  return t;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// A domain's keys from YAML; errors name the file, the column and the key.
+ColumnDomain parse_domain(const YAML::Node& n, const std::string& column, const std::string& source) {
+  const std::string where = source + ": domains." + column;
+  if (!n.IsMap()) throw UsageError(where + " must be a mapping (values, min, max, missing_ratio)");
+  ColumnDomain d;
+  auto number = [&](const YAML::Node& v, const std::string& key) {
+    if (!v.IsScalar()) throw UsageError(where + "." + key + " must be a number");
+    try {
+      return v.as<double>();
+    } catch (const YAML::Exception&) {
+      throw UsageError(where + "." + key + " must be a number (got '" + v.Scalar() + "')");
+    }
+  };
+  for (auto kv : n) {
+    const auto key = kv.first.as<std::string>();
+    if (key == "values") {
+      if (!kv.second.IsSequence()) throw UsageError(where + ".values must be a list of the column's values");
+      std::vector<std::string> values;
+      for (auto v : kv.second) {
+        if (!v.IsScalar()) throw UsageError(where + ".values must hold single values, not lists or maps");
+        values.push_back(v.Scalar());
+      }
+      d.values = std::move(values);
+    } else if (key == "min") {
+      d.min = number(kv.second, key);
+    } else if (key == "max") {
+      d.max = number(kv.second, key);
+    } else if (key == "missing_ratio") {
+      d.missing_ratio = number(kv.second, key);
+    } else {
+      throw UsageError(where + ": unknown key '" + key + "' (known: values, min, max, missing_ratio)");
+    }
+  }
+  return d;
+}
+
+}  // namespace
+
+bool is_numeric_type(const std::string& type) { return contains(numeric_types(), type); }
+bool is_text_type(const std::string& type) { return contains(text_types(), type); }
+
+std::string known_types() {
+  std::string s;
+  for (auto* list : {&numeric_types(), &text_types()})
+    for (auto& t : *list) s += (s.empty() ? "" : ", ") + t;
+  return s;
+}
+
+bool SchemaColumn::numeric() const { return is_numeric_type(type); }
+bool SchemaColumn::categorical() const { return coded || is_text_type(type); }
+
+void Schema::complete(const std::string& source) {
+  auto fail = [&](const std::string& what) { throw UsageError(source + ": " + what); };
+  for (auto& c : columns)
+    if (!is_numeric_type(c.type) && !is_text_type(c.type))
+      fail("column '" + c.name + "' has unknown type '" + c.type + "' (known: " + known_types() + ")");
+  auto check_list = [&](const char* key, const std::vector<std::string>& list) {
+    std::unordered_set<std::string> seen;
+    for (auto& name : list) {
+      if (!has(name)) fail("'" + std::string(key) + "' names '" + name + "', which is not in 'columns'");
+      if (!seen.insert(name).second) fail("'" + std::string(key) + "' lists '" + name + "' twice");
+    }
+  };
+  check_list("numerical_columns", numerical_columns);
+  check_list("categorical_columns", categorical_columns);
+  for (auto& name : categorical_columns)
+    if (contains(numerical_columns, name))
+      fail("column '" + name + "' is listed under both numerical_columns and categorical_columns");
+  for (auto& name : numerical_columns)
+    if (is_text_type(column(name)->type))
+      fail("column '" + name + "' is listed under numerical_columns but has the text type '" +
+           column(name)->type + "'");
+  for (auto& c : columns) {
+    c.coded = c.numeric() && contains(categorical_columns, c.name);
+    if (is_text_type(c.type) && !contains(categorical_columns, c.name)) categorical_columns.push_back(c.name);
+  }
+  if (numerical_columns.empty())
+    for (auto& c : columns)
+      if (c.numeric() && !c.categorical()) numerical_columns.push_back(c.name);
+
+  for (auto& [name, d] : domains) {
+    const SchemaColumn* c = column(name);
+    const std::string where = "domains." + name;
+    if (!c) fail(where + ": '" + name + "' is not in 'columns'");
+    if (d.values && !c->categorical())
+      fail(where + ".values: '" + name + "' is not categorical (type " + c->type +
+           "); a numeric column's domain is min and max");
+    if ((d.min || d.max) && (c->categorical() || !c->numeric()))
+      fail(where + ": min and max are for numeric columns; '" + name + "' is categorical (type " + c->type +
+           "), its domain is a values list");
+    if (d.min && d.max && *d.min > *d.max) fail(where + ": min is greater than max");
+    if (d.missing_ratio && !(*d.missing_ratio >= 0 && *d.missing_ratio <= 1))
+      fail(where + ".missing_ratio must be in [0, 1]");
+    if (d.values) {
+      std::set<std::string> seen;
+      for (auto& v : *d.values) {
+        if (v.empty()) fail(where + ".values holds an empty value (missing values are not listed)");
+        if (!seen.insert(v).second) fail(where + ".values lists '" + v + "' twice");
+      }
+    }
+  }
 }
 
 Schema Schema::from_yaml_text(const std::string& text, const std::string& source) {
@@ -43,20 +156,20 @@ Schema Schema::from_yaml_text(const std::string& text, const std::string& source
   }
   auto list = [&](const char* key, std::vector<std::string>& out) {
     auto n = root[key];
-    if (!n) return;
+    if (!n || n.IsNull()) return;
     if (!n.IsSequence()) throw UsageError(source + ": '" + key + "' must be a list of column names");
-    for (auto x : n) {
-      auto name = x.as<std::string>();
-      if (!seen.count(name))
-        throw UsageError(source + ": '" + key + "' names '" + name + "', which is not in 'columns'");
-      out.push_back(name);
-    }
+    for (auto x : n) out.push_back(x.as<std::string>());
   };
   list("numerical_columns", s.numerical_columns);
   list("categorical_columns", s.categorical_columns);
-  if (s.numerical_columns.empty())
-    for (auto& c : s.columns)
-      if (c.numeric()) s.numerical_columns.push_back(c.name);
+  if (auto d = root["domains"]; d && !d.IsNull()) {
+    if (!d.IsMap()) throw UsageError(source + ": 'domains' must map column names to their domains");
+    for (auto kv : d) {
+      const auto name = kv.first.as<std::string>();
+      s.domains[name] = parse_domain(kv.second, name, source);
+    }
+  }
+  s.complete(source);
   return s;
 }
 
@@ -68,9 +181,19 @@ Schema Schema::load_yaml(const std::filesystem::path& path) {
 nlohmann::json Schema::to_json() const {
   nlohmann::json cols = nlohmann::json::array();
   for (auto& c : columns) cols.push_back({{c.name, c.type}});
+  nlohmann::json doms = nlohmann::json::object();
+  for (auto& [name, d] : domains) {
+    nlohmann::json j = nlohmann::json::object();
+    if (d.values) j["values"] = *d.values;
+    if (d.min) j["min"] = *d.min;
+    if (d.max) j["max"] = *d.max;
+    if (d.missing_ratio) j["missing_ratio"] = *d.missing_ratio;
+    doms[name] = std::move(j);
+  }
   return {{"columns", cols},
           {"numerical_columns", numerical_columns},
-          {"categorical_columns", categorical_columns}};
+          {"categorical_columns", categorical_columns},
+          {"domains", doms}};
 }
 
 Schema Schema::from_json(const nlohmann::json& j) {
@@ -79,6 +202,16 @@ Schema Schema::from_json(const nlohmann::json& j) {
     for (auto& [k, v] : e.items()) s.columns.push_back({k, v.get<std::string>()});
   s.numerical_columns = j.value("numerical_columns", std::vector<std::string>{});
   s.categorical_columns = j.value("categorical_columns", std::vector<std::string>{});
+  if (j.contains("domains"))
+    for (auto& [name, dj] : j.at("domains").items()) {
+      ColumnDomain d;
+      if (dj.contains("values")) d.values = dj.at("values").get<std::vector<std::string>>();
+      if (dj.contains("min")) d.min = dj.at("min").get<double>();
+      if (dj.contains("max")) d.max = dj.at("max").get<double>();
+      if (dj.contains("missing_ratio")) d.missing_ratio = dj.at("missing_ratio").get<double>();
+      s.domains[name] = std::move(d);
+    }
+  s.complete("schema.json");
   return s;
 }
 
@@ -88,8 +221,16 @@ std::vector<std::string> Schema::names() const {
   return n;
 }
 
-bool Schema::has(const std::string& name) const {
-  return std::any_of(columns.begin(), columns.end(), [&](auto& c) { return c.name == name; });
+bool Schema::has(const std::string& name) const { return column(name) != nullptr; }
+
+const SchemaColumn* Schema::column(const std::string& name) const {
+  auto it = std::find_if(columns.begin(), columns.end(), [&](auto& c) { return c.name == name; });
+  return it == columns.end() ? nullptr : &*it;
+}
+
+const ColumnDomain* Schema::domain(const std::string& name) const {
+  auto it = domains.find(name);
+  return it == domains.end() ? nullptr : &it->second;
 }
 
 std::vector<std::string> Schema::features(const std::string& target) const {
@@ -105,6 +246,7 @@ Schema Schema::without(const std::vector<std::string>& names) const {
   std::erase_if(s.columns, [&](const SchemaColumn& c) { return gone(c.name); });
   std::erase_if(s.numerical_columns, gone);
   std::erase_if(s.categorical_columns, gone);
+  std::erase_if(s.domains, [&](const auto& d) { return gone(d.first); });
   return s;
 }
 

@@ -77,18 +77,31 @@ Table parse_csv(std::string_view text, const std::string& source, const CsvOptio
   t.source = source;
   std::size_t pos = 0, line = 1;
   std::vector<std::string> rec;
-  while (next_record(text, pos, opt.delimiter, rec, line, source) && is_blank_record(rec)) {
+  std::vector<std::string> header;
+  if (opt.header) {
+    while (next_record(text, pos, opt.delimiter, rec, line, source) && is_blank_record(rec)) {
+    }
+    if (rec.empty() || is_blank_record(rec)) throw DataError(source + ": empty file (no header row)");
+    std::unordered_set<std::string> seen;
+    for (auto& name : rec) {
+      if (name.empty()) throw DataError(source + ": header has an empty column name");
+      if (!seen.insert(name).second) throw DataError(source + ": duplicate column '" + name + "' in header");
+    }
+    header = rec;
+  } else {
+    if (opt.names.empty())
+      throw UsageError(source + ": read without a header row, but no column names were given");
+    std::unordered_set<std::string> seen;
+    for (auto& name : opt.names) {
+      if (name.empty()) throw UsageError(source + ": an empty column name in " + opt.names_from);
+      if (!seen.insert(name).second)
+        throw UsageError(source + ": column '" + name + "' is named twice in " + opt.names_from);
+    }
+    header = opt.names;
   }
-  if (rec.empty() || is_blank_record(rec)) throw DataError(source + ": empty file (no header row)");
-  std::unordered_set<std::string> seen;
-  for (auto& name : rec) {
-    if (name.empty()) throw DataError(source + ": header has an empty column name");
-    if (!seen.insert(name).second) throw DataError(source + ": duplicate column '" + name + "' in header");
-  }
-  const std::size_t ncol = rec.size();
+  const std::size_t ncol = header.size();
   std::vector<std::vector<std::string>> raw(ncol);
   std::unordered_set<std::string> missing(opt.missing_values.begin(), opt.missing_values.end());
-  std::vector<std::string> header = rec;
   std::size_t row = 0;
   // Data row N is line N + lines_before while every record is one line and none is blank.
   std::optional<std::size_t> lines_before = line - 1;
@@ -100,11 +113,14 @@ Table parse_csv(std::string_view text, const std::string& source, const CsvOptio
     ++row;
     if (rec.size() != ncol)
       throw DataError(source + ": line " + std::to_string(rec_line) + " (data row " + std::to_string(row) +
-                      ") has " + std::to_string(rec.size()) + " fields, the header has " +
-                      std::to_string(ncol));
+                      ") has " + std::to_string(rec.size()) + " fields, " +
+                      (opt.header ? "the header has " + std::to_string(ncol)
+                                  : "expected " + std::to_string(ncol) + " (one per column of " +
+                                        opt.names_from + "; the file has no header row)"));
     for (std::size_t j = 0; j < ncol; ++j) raw[j].push_back(std::move(rec[j]));
   }
   t.lines_before = lines_before;
+  if (!opt.header && row == 0) throw DataError(source + ": empty file (no data rows)");
   t.columns.resize(ncol);
   for (std::size_t j = 0; j < ncol; ++j) {
     Column& c = t.columns[j];
@@ -133,7 +149,7 @@ Table parse_csv(std::string_view text, const std::string& source, const CsvOptio
 
 std::optional<Table> parse_numeric_csv(std::string_view text, const std::string& source,
                                        const CsvOptions& opt) {
-  if (opt.delimiter != ',' || text.find('"') != std::string_view::npos) return std::nullopt;
+  if (!opt.header || opt.delimiter != ',' || text.find('"') != std::string_view::npos) return std::nullopt;
   if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 BOM
   std::size_t pos = 0;
   // The next line (a record: no quotes here), without its line end ("\n", "\r\n" or "\r").

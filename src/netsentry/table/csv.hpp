@@ -16,17 +16,24 @@ struct CsvOptions {
   char delimiter = ',';
   // Field values that mean "missing" (besides the empty field).
   std::vector<std::string> missing_values = {"", "na", "NaN", "nan", "NA"};
+  // false: the first line is data, and the columns are `names`, in file order.
+  bool header = true;
+  std::vector<std::string> names = {};
+  std::string names_from = "the column names given";  // where `names` come from, for messages
 };
 
 // Parses CSV text. `source` names the input in error messages ("file.csv: row 12, column 'x': ...").
-// Throws DataError for empty input, a missing header, duplicate column names or ragged rows.
+// Throws DataError for empty input, a missing header, duplicate column names or ragged rows (a row
+// whose field count is not the header's, or without a header the number of names); UsageError for
+// header = false without names.
 Table parse_csv(std::string_view text, const std::string& source, const CsvOptions& opt = {});
 Table read_csv(const std::filesystem::path& path, const CsvOptions& opt = {});
 
 // The common upload, read in one pass without building a string per field: comma-separated, no
 // quotes, every column numeric (numbers and missing tokens), a unique non-empty name per column and
 // the same number of fields on every line. Gives exactly the table parse_csv gives for such text;
-// nullopt for anything else (parse_csv then decides, with its messages).
+// nullopt for anything else, and for a file without a header row (parse_csv then decides, with its
+// messages).
 std::optional<Table> parse_numeric_csv(std::string_view text, const std::string& source,
                                        const CsvOptions& opt = {});
 

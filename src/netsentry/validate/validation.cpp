@@ -7,6 +7,7 @@
 #include "netsentry/core/fs.hpp"
 #include "netsentry/ingest/split.hpp"
 #include "netsentry/schema/check.hpp"
+#include "netsentry/schema/domain_check.hpp"
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/table/csv.hpp"
 #include "netsentry/table/number_text.hpp"
@@ -47,6 +48,20 @@ ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArti
   // A later test period may hold attack names no class knows: counted, not an error.
   if (test.find(cfg.data.target)) unmapped_test = classes.encode(test, cfg.data.target, true).unmapped;
 
+  // Values outside the schema's domains: reported, and a failure only with validation.fail_on_domain.
+  json domain = json::object();
+  for (const auto& [split, t] : {std::pair{"train", &train}, std::pair{"test", &test}}) {
+    json cols = json::object();
+    for (auto& f : check_domains(*t, schema)) {
+      cols[f.column] = f.to_json();
+      if (!f.any()) continue;
+      spdlog::warn("validate: {}", f.describe(t->source));
+      if (cfg.validation.fail_on_domain)
+        a.messages.push_back(f.describe(t->source) + " (validation.fail_on_domain is set)");
+    }
+    domain[split] = {{"file", t->source}, {"columns", cols}};
+  }
+
   // Drift: KS per numeric column present in both splits.
   json report = json::object();
   YAML::Emitter yaml;
@@ -80,7 +95,8 @@ ValidationArtifact run_validation(const PipelineConfig& cfg, const IngestionArti
                {"classes", classes.to_json()},
                {"unmapped_test_labels", unmapped_test},
                {"messages", a.messages},
-               {"columns", report}};
+               {"columns", report},
+               {"domain", domain}};
   a.report_yaml = stage_dir / "drift_report" / "report.yaml";
   a.report_json = stage_dir / "drift_report" / "report.json";
   write_file_atomic(a.report_yaml, std::string(yaml.c_str()) + "\n");
