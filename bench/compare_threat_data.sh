@@ -44,7 +44,7 @@ for i in range(k):
     d = f"{work}/fold{i}"
     n = json.load(open(f"{d}/netsentry.json"))
     m = n["metrics"]
-    c = m["confusion_matrix"]
+    c = n["confusion_matrix"]
     f1_benign = 2 * c["tn"] / (2 * c["tn"] + c["fn"] + c["fp"])
     rows["netsentry"].append({"accuracy": m["accuracy"], "f1": m["f1"], "macro_f1": (m["f1"] + f1_benign) / 2,
                               "roc_auc": m["roc_auc"], "seconds": float(open(f"{d}/netsentry.seconds").read()),
