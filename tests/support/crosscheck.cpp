@@ -1,4 +1,5 @@
 #include "support/crosscheck.hpp"
+#include "netsentry/transform/preprocessor.hpp"
 
 #include "netsentry/ingest/split.hpp"
 
@@ -110,6 +111,19 @@ const UciSplit& uci_split() {
     return u;
   }();
   return split;
+}
+
+ModelBundle uci_bundle(std::unique_ptr<Classifier> fitted, nlohmann::json metadata) {
+  const auto& d = uci_split();
+  auto pre = std::make_unique<Preprocessor>();
+  pre->fit(d.Xtr);
+  Schema schema;
+  for (auto& f : d.features) schema.columns.push_back({f, "int64"});
+  schema.columns.push_back({"Result", "int64"});
+  if (!metadata.contains("classes") && !metadata.contains("label_mapping"))
+    metadata["label_mapping"] = {{"-1", 0}, {"1", 1}};
+  return ModelBundle::assemble(std::move(fitted), std::move(pre), schema, d.features, "Result",
+                               std::move(metadata));
 }
 
 }  // namespace netsentry::test

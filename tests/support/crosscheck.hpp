@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/core/matrix.hpp"
+#include "netsentry/model/classifier.hpp"
 
 namespace netsentry::test {
 
@@ -44,5 +46,10 @@ struct UciSplit {
   Labels y, ytr, yte;
 };
 const UciSplit& uci_split();
+
+// A bundle of `fitted` (a classifier trained on uci_split()'s training rows) with a preprocessor
+// fitted on those rows, the UCI schema (every column int64) and `metadata` (a label_mapping of
+// -1 -> 0, 1 -> 1 unless it has classes or a mapping).
+ModelBundle uci_bundle(std::unique_ptr<Classifier> fitted, nlohmann::json metadata);
 
 }  // namespace netsentry::test

@@ -45,10 +45,9 @@ fs::path ensure_bundle(char which) {
     auto gen = run_cli("-q sample-data --rows 3000 --seed " + seed + " --output " +
                        shell_quote(work / "sample.csv"));
     if (gen.exit_code != 0) throw std::runtime_error("sample-data failed: " + gen.err);
-    auto tr =
-        run_cli("-q train --data " + shell_quote(work / "sample.csv") + " --model-dir " +
-                shell_quote(work / "final_model") + " --artifact-dir " + shell_quote(work / "artifacts") +
-                " --registry none");
+    auto tr = run_cli("-q train --data " + shell_quote(work / "sample.csv") + " --model-dir " +
+                      shell_quote(work / "final_model") + " --artifact-dir " +
+                      shell_quote(work / "artifacts") + " --registry none");
     if (tr.exit_code != 0)
       throw std::runtime_error("train failed (" + std::to_string(tr.exit_code) + "): " + tr.err);
     fs::remove_all(work / "artifacts");

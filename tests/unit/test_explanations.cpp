@@ -16,13 +16,13 @@
 #include <set>
 #include <thread>
 
+#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
 #include "netsentry/ingest/split.hpp"
 #include "netsentry/model/classifier.hpp"
 #include "netsentry/model/log_odds.hpp"
 #include "netsentry/model/search.hpp"
-#include "netsentry/bundle/bundle.hpp"
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/table/csv.hpp"
 #include "netsentry/transform/preprocessor.hpp"
@@ -293,18 +293,11 @@ void write_input(const std::filesystem::path& file, int rows) {
   for (int i = 0; i <= rows && std::getline(in, line); ++i) out << line << '\n';
 }
 
-// A bundle of `clf` (fitted here, after a preprocessor) on the UCI training rows, saved to `dir`.
+// A bundle of `clf` (fitted here) on the UCI training rows, saved to `dir`.
 void save_bundle(std::unique_ptr<Classifier> clf, const std::filesystem::path& dir) {
   const auto& d = uci();
-  auto pre = std::make_unique<Preprocessor>();
-  pre->fit(d.Xtr);
-  clf->fit(pre->transform(d.Xtr), d.ytr);
-  Schema schema;
-  for (auto& f : d.features) schema.columns.push_back({f, "int64"});
-  schema.columns.push_back({"Result", "int64"});
-  ModelBundle::assemble(std::move(clf), std::move(pre), schema, d.features, "Result",
-                        {{"version", "test"}, {"threshold", 0.5}, {"label_mapping", {{"-1", 0}, {"1", 1}}}})
-      .save(dir);
+  clf->fit(d.Xtr, d.ytr);  // the UCI rows have no missing value: the preprocessor leaves them as they are
+  test::uci_bundle(std::move(clf), {{"version", "test"}, {"threshold", 0.5}}).save(dir);
 }
 
 }  // namespace

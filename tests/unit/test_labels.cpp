@@ -116,7 +116,8 @@ TEST(Labels, ContradictionsAndMissingValuesAreNamed) {
     (void)LabelSpace::derive({}, t, "label");
     FAIL();
   } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("data row 3, column 'label': missing target value"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("data row 3, column 'label': missing target value"),
+              std::string::npos)
         << e.what();
   }
   const Table ok = target_table({"a", "b", "c"});
@@ -142,14 +143,7 @@ TEST(Labels, FormatOneBundlesAnswerWithTheThreatsProbability) {
   const auto& d = test::uci_split();
   auto clf = create_classifier("gradient_boosting", {{"n_estimators", 16}});
   clf->fit(d.Xtr, d.ytr);  // y: -1 -> 0, 1 -> 1
-  auto pre = std::make_unique<Preprocessor>();
-  pre->fit(d.Xtr);
-  Schema schema;
-  for (auto& f : d.features) schema.columns.push_back({f, "int64"});
-  schema.columns.push_back({"Result", "int64"});
-  auto b = ModelBundle::assemble(
-      std::move(clf), std::move(pre), schema, d.features, "Result",
-      {{"version", "old"}, {"threshold", 0.3}, {"label_mapping", {{"-1", 0}, {"1", 1}}}});
+  auto b = test::uci_bundle(std::move(clf), {{"version", "old"}, {"threshold", 0.3}});
   test::TempDir dir;
   b.save(dir / "bundle");
   const Scored now = b.score(d.Xte);  // this space: classes by index, the threat ("1") at 1

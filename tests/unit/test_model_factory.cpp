@@ -285,14 +285,7 @@ TEST(ModelFactory, ThresholdAndExplanationsSurviveABundleRoundTrip) {
   for (const char* fam : {"gradient_boosting", "logistic_regression"}) {
     auto clf = create_classifier(fam, {});
     clf->fit(d.Xtr, d.ytr);
-    auto pre = std::make_unique<Preprocessor>();
-    pre->fit(d.Xtr);
-    Schema schema;
-    for (auto& f : d.features) schema.columns.push_back({f, "int64"});
-    schema.columns.push_back({"Result", "int64"});
-    auto b = ModelBundle::assemble(
-        std::move(clf), std::move(pre), schema, d.features, "Result",
-        {{"version", "test"}, {"threshold", t}, {"label_mapping", {{"-1", 0}, {"1", 1}}}});
+    auto b = test::uci_bundle(std::move(clf), {{"version", "test"}, {"threshold", t}});
     test::TempDir dir;
     b.save(dir / "bundle");
     auto loaded = ModelBundle::load(dir / "bundle");

@@ -9,18 +9,12 @@
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/schema/schema.hpp"
 #include "netsentry/table/csv.hpp"
+#include "support/error_text.hpp"
 
 namespace netsentry {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 Table table(const std::string& csv) { return parse_csv(csv, "flows.csv"); }
 

@@ -10,6 +10,7 @@
 #include "netsentry/ingest/split.hpp"
 #include "netsentry/table/csv.hpp"
 #include "netsentry/table/time_text.hpp"
+#include "support/error_text.hpp"
 
 namespace netsentry {
 namespace {
@@ -28,14 +29,7 @@ double utc(int y, int mo, int d, int h = 0, int mi = 0, int s = 0) {
   return static_cast<double>(timegm(&tm));
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(TimeText, Iso8601DatesAndTimesAreSecondsSinceTheEpoch) {
   EXPECT_EQ(parse_iso8601("1970-01-01"), 0.0);

@@ -59,14 +59,10 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
     UnseenCategories unseen;
     const Matrix X = bundle.features_from(t, &unseen);
     const Scored s = bundle.score(X);
-    if (unseen.total) {
-      std::string where;
-      for (auto& [f, n] : unseen.per_feature)
-        where += (where.empty() ? "" : ", ") + f + ": " + std::to_string(n);
+    if (unseen.total)
       spdlog::warn(
           "predict: {} values are categories the model never saw in training ({}); scored as missing",
-          unseen.total, where);
-    }
+          unseen.total, unseen.describe());
     Column pred{"prediction", ColumnType::Text, {}, {}}, prob{"probability", ColumnType::Numeric, {}, {}};
     for (std::size_t i = 0; i < s.label.size(); ++i) pred.text.push_back(bundle.class_value(s.label[i]));
     prob.num = s.probability;

@@ -17,6 +17,12 @@ void UnseenCategories::add(const UnseenCategories& o) {
   total += o.total;
 }
 
+std::string UnseenCategories::describe() const {
+  std::string s;
+  for (auto& [f, n] : per_feature) s += (s.empty() ? "" : ", ") + f + ": " + std::to_string(n);
+  return s;
+}
+
 namespace {
 
 // A cell of a categorical feature as text ("" = missing): numbers as the data would spell them.

@@ -31,6 +31,8 @@ struct UnseenCategories {
   std::map<std::string, std::size_t> per_feature;  // feature -> rows with an unseen value
   std::size_t total = 0;
   void add(const UnseenCategories& o);
+  // "service: 3, flag: 1"
+  std::string describe() const;
 };
 
 class CategoricalEncoder {

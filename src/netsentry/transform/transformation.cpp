@@ -109,14 +109,10 @@ TransformationArtifact run_transformation(const PipelineConfig& cfg, const Valid
         cats += (cats.empty() ? "" : ", ") + a.features[j] + " (" + std::to_string(card[j]) + ")";
     spdlog::info("transform: categorical features, codes fitted on the training split: {}", cats);
   }
-  if (unseen.total) {
-    std::string where;
-    for (auto& [f, n] : unseen.per_feature)
-      where += (where.empty() ? "" : ", ") + f + ": " + std::to_string(n);
+  if (unseen.total)
     spdlog::warn(
         "transform: {} test values are categories the training split never had ({}); scored as missing",
-        unseen.total, where);
-  }
+        unseen.total, unseen.describe());
   return a;
 }
 
