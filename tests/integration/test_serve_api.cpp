@@ -375,6 +375,29 @@ TEST_F(ServeApi, TrainingJobRunsInTheBackgroundAndItsModelIsSwappedIn) {
   EXPECT_EQ(after, ModelBundle::load(dir_).version());
 }
 
+TEST_F(ServeApi, TrainingJobTakesASeparateEvaluationSet) {
+  std::promise<TrainOptions> seen;
+  auto got = seen.get_future();
+  h_->server().jobs().set_runner([&seen](const PipelineConfig&, const TrainOptions& o) -> TrainResult {
+    seen.set_value(o);
+    throw GateError("test: not trained");
+  });
+  httplib::Headers auth = {{"Authorization", "Bearer test-token"}};
+  auto bad = cli_->Post("/api/v1/train", auth, R"({"test_data": 5})", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(json::parse(bad->body)["column"], "test_data");
+  auto r = cli_->Post("/api/v1/train", auth, R"({"data": "early.csv", "test_data": "later.csv"})",
+                      "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  ASSERT_EQ(got.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  const TrainOptions o = got.get();
+  EXPECT_EQ(o.data, std::optional<std::string>("early.csv"));
+  EXPECT_EQ(o.test_data, std::optional<std::string>("later.csv"));
+  ASSERT_TRUE(h_->server().jobs().wait_idle(std::chrono::seconds(10)));
+}
+
 TEST_F(ServeApi, OneTrainingJobAtATime) {
   std::promise<void> release;
   auto released = release.get_future().share();

@@ -30,7 +30,8 @@ TrainingJobs::~TrainingJobs() {
   if (worker_.joinable()) worker_.join();
 }
 
-std::optional<std::string> TrainingJobs::start(std::optional<std::string> data) {
+std::optional<std::string> TrainingJobs::start(std::optional<std::string> data,
+                                               std::optional<std::string> test_data) {
   std::unique_lock lock(mu_);
   if (running_) return std::nullopt;
   if (worker_.joinable()) worker_.join();  // the previous job has finished: its thread only returns
@@ -45,11 +46,13 @@ std::optional<std::string> TrainingJobs::start(std::optional<std::string> data) 
     jobs_.erase(order_.front());
     order_.pop_front();
   }
-  worker_ = std::thread([this, id, data = std::move(data)] { run(id, data); });
+  worker_ = std::thread(
+      [this, id, data = std::move(data), test_data = std::move(test_data)] { run(id, data, test_data); });
   return id;
 }
 
-void TrainingJobs::run(std::string id, std::optional<std::string> data) {
+void TrainingJobs::run(std::string id, std::optional<std::string> data,
+                       std::optional<std::string> test_data) {
   {
     std::lock_guard lock(mu_);
     jobs_[id].status = "running";
@@ -57,6 +60,7 @@ void TrainingJobs::run(std::string id, std::optional<std::string> data) {
   spdlog::info("training job {} started", id);
   TrainOptions opt;
   opt.data = std::move(data);
+  opt.test_data = std::move(test_data);
   opt.model_dir = publish_dir_;
   opt.registry = "none";  // the served folder is the job's output: published when the quality gate passes
   opt.progress = [this, id](const std::string& stage, double fraction) {

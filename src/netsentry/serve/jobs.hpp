@@ -36,8 +36,10 @@ class TrainingJobs {
   // Called (in the job's thread) after a successful run published its bundle.
   void on_published(std::function<void()> f) { on_published_ = std::move(f); }
 
-  // Starts a job and returns its id; nullopt when one is already running.
-  std::optional<std::string> start(std::optional<std::string> data);
+  // Starts a job (on `data`, tested on `test_data` when given, else the config's) and returns its id;
+  // nullopt when one is already running.
+  std::optional<std::string> start(std::optional<std::string> data,
+                                   std::optional<std::string> test_data = std::nullopt);
   // The job as JSON: {"id", "status": queued|running|succeeded|failed, "stage", "progress",
   // "created_at", "finished_at", "result" | "error"}.
   std::optional<nlohmann::json> get(const std::string& id) const;
@@ -51,7 +53,7 @@ class TrainingJobs {
     double progress = 0.0;
     nlohmann::json result;
   };
-  void run(std::string id, std::optional<std::string> data);
+  void run(std::string id, std::optional<std::string> data, std::optional<std::string> test_data);
 
   PipelineConfig cfg_;
   std::filesystem::path publish_dir_;

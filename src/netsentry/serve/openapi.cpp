@@ -102,7 +102,7 @@ constexpr const char* kOpenApi = R"json({
     "/api/v1/train": {"post": {
       "summary": "start a training job (one at a time); the new model is published to the served directory and hot-reloaded",
       "security": [{"bearer": []}],
-      "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "string", "description": "CSV path or source URI; default: the config's data.source"}}}}}},
+      "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "string", "description": "CSV path or source URI; default: the config's data.source"}, "test_data": {"type": "string", "description": "a separate evaluation set (CSV path or source URI) tested instead of a split; default: the config's data.test_source"}}}}}},
       "responses": {"202": {"description": "started", "content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "string"}, "status_url": {"type": "string"}}}}}},
         "401": {"$ref": "#/components/responses/Unauthorized"}, "409": {"description": "a job is already running"},
         "415": {"$ref": "#/components/responses/UnsupportedType"}}}},

@@ -246,7 +246,7 @@ struct Server::Impl {
 
   void start_training(const http::Request& req, http::Response& res, bool with_body) {
     require_token(req, res);
-    std::optional<std::string> data;
+    std::optional<std::string> data, test_data;
     if (with_body && !req.body.empty()) {
       if (media_type(req) != "application/json")
         throw RequestError(415, "expected Content-Type: application/json (or an empty body)");
@@ -258,14 +258,16 @@ struct Server::Impl {
       }
       if (!j.is_object()) throw RequestError(400, "expected a JSON object, e.g. {\"data\": \"path/to.csv\"}");
       for (auto it = j.begin(); it != j.end(); ++it)
-        if (it.key() != "data") throw RequestError(400, "unknown field \"" + it.key() + "\" (expected data)");
-      if (j.contains("data")) {
-        if (!j["data"].is_string() || j["data"].get<std::string>().empty())
-          throw RequestError(400, "\"data\" must be a CSV path or source URI", "data");
-        data = j["data"].get<std::string>();
+        if (it.key() != "data" && it.key() != "test_data")
+          throw RequestError(400, "unknown field \"" + it.key() + "\" (expected data, test_data)");
+      for (auto [key, out] : {std::pair{"data", &data}, std::pair{"test_data", &test_data}}) {
+        if (!j.contains(key)) continue;
+        if (!j[key].is_string() || j[key].get<std::string>().empty())
+          throw RequestError(400, std::string("\"") + key + "\" must be a CSV path or source URI", key);
+        *out = j[key].get<std::string>();
       }
     }
-    auto id = jobs.start(std::move(data));
+    auto id = jobs.start(std::move(data), std::move(test_data));
     if (!id) throw RequestError(409, "a training job is already running; one runs at a time");
     res.status = 202;
     res.set_header("Location", "/api/v1/train/" + *id);

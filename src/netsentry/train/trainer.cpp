@@ -79,6 +79,18 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
           ? std::make_unique<Preprocessor>(*in.data->preprocessor)
           : std::make_unique<Preprocessor>(Preprocessor::from_json(json::parse(read_file(in.preprocessor))));
   pre->name_features(in.features);
+  // A class with fewer training rows than CV folds: stratified folds cannot all hold it.
+  json class_rows = json::object();
+  const auto class_names = in.classes.value("classes", std::vector<std::string>{"0", "1"});
+  for (std::size_t k = 0; k < class_names.size(); ++k) {
+    const auto n = static_cast<std::size_t>(std::count(y.begin(), y.end(), static_cast<int>(k)));
+    class_rows[class_names[k]] = n;
+    if (n < static_cast<std::size_t>(cfg.model_trainer.cv_folds))
+      spdlog::warn(
+          "train: class '{}' has {} training rows, fewer than the {} CV folds: the stratified folds "
+          "hold it in {} of them, the others are scored without it",
+          class_names[k], n, cfg.model_trainer.cv_folds, n);
+  }
   SearchOptions so;
   so.cardinality = pre->cardinality();
   so.folds = cfg.model_trainer.cv_folds;
@@ -123,6 +135,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   a.candidate_table = table;
   a.candidates = stage_dir / "candidates.json";
   write_file_atomic(a.candidates, json({{"metric", cfg.model_trainer.metric},
+                                        {"class_rows", class_rows},
                                         {"strategy", cfg.model_trainer.search},
                                         {"folds", cfg.model_trainer.cv_folds},
                                         {"search_seconds", res.seconds},
