@@ -116,9 +116,15 @@ Matrix CategoricalEncoder::encode(const Table& t, UnseenCategories* unseen) cons
     } else if (c.type == ColumnType::Numeric) {
       for (std::size_t i = 0; i < c.num.size(); ++i) X(i, j) = c.num[i];
     } else {
+      // A column read as text holds at least one cell that is not a number: the numbers are taken,
+      // and the first cell that is not one is named.
       for (std::size_t i = 0; i < c.text.size(); ++i) {
         if (c.text[i].empty()) {
           X(i, j) = kMissing;
+          continue;
+        }
+        if (auto v = parse_number(c.text[i])) {
+          X(i, j) = *v;
           continue;
         }
         throw DataError(t.source + ": " + t.row_label(i) + ", column '" + features_[j] +
