@@ -173,6 +173,8 @@ TEST(ThreatData, ShippedNslKddConfigTrainsScoresTheThreatAndPredictsUnseenCatego
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto summary = json::parse(r.out);
   EXPECT_GT(summary["metrics"]["f1"].get<double>(), 0.98);  // a random split of this one file
+  EXPECT_EQ(summary["scored_class"], json({"attack"}));
+  EXPECT_EQ(summary["classes"], json({"normal", "attack"}));
   const auto meta = json::parse(read_file(dir / "final_model/metadata.json"));
   EXPECT_EQ(meta["classes"]["classes"], json({"normal", "attack"}));
   EXPECT_EQ(meta["classes"]["threat_classes"], json({"attack"}));

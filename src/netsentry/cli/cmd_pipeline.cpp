@@ -85,9 +85,13 @@ NETSENTRY_COMMAND(train, 10, [](CLI::App& app, cli::Context& ctx) {
       auto& m = r.summary["metrics"];
       std::printf("best model: %s %s\n", r.summary["best_model"].get<std::string>().c_str(),
                   r.summary["params"].dump().c_str());
-      std::printf("test: accuracy %.4f  f1 %.4f  precision %.4f  recall %.4f  roc_auc %.4f\n",
-                  m["accuracy"].get<double>(), m["f1"].get<double>(), m["precision"].get<double>(),
-                  m["recall"].get<double>(), m["roc_auc"].get<double>());
+      std::string scored;
+      for (const auto& c : r.summary.value("scored_class", json::array()))
+        scored += (scored.empty() ? "" : ", ") + c.get<std::string>();
+      std::printf(
+          "test (threat class %s): accuracy %.4f  f1 %.4f  precision %.4f  recall %.4f  roc_auc %.4f\n",
+          scored.c_str(), m["accuracy"].get<double>(), m["f1"].get<double>(), m["precision"].get<double>(),
+          m["recall"].get<double>(), m["roc_auc"].get<double>());
       const auto& rows = r.summary["rows"];
       if (r.summary.contains("test_source"))
         std::printf("test set: %s (%zu rows; trained on every row of %s)\n",

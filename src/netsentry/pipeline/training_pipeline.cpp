@@ -207,6 +207,9 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
                  {"seconds", seconds},
                  {"candidates", model.candidate_table},
                  {"published", r.published}};
+    // Which class the binary metrics scored, and the classes.
+    r.summary["scored_class"] = ing.classes.value("threat_classes", json::array());
+    r.summary["classes"] = ing.classes.value("classes", json::array());
     if (!ing.test_source.empty()) r.summary["test_source"] = ing.test_source;
     if (!ing.time_column.empty()) r.summary["time_column"] = ing.time_column;
     if (registry) r.summary["registry"] = registered;
