@@ -217,6 +217,35 @@ TEST(Pipeline, BadInputsFailCleanlyWithoutAModel) {
   EXPECT_EQ(run_cli("--config /nonexistent.yaml train").exit_code, 2);
 }
 
+// Output that cannot be written is a failure: `version`, `schema infer` (YAML), `train --json` and
+// `predict` (CSV) with standard output on /dev/full exit 1 and say so.
+TEST(Pipeline, AFailedWriteToStandardOutputFailsTheCommand) {
+  NETSENTRY_NEEDS_UCI();
+  TempDir dir;
+  auto full = [](const std::string& args) {
+    return run_command("cd " + shell_quote(source_dir()) + " && ( " + shell_quote(cli_binary()) + " " + args +
+                       " >/dev/full )");
+  };
+  auto expect_failed = [](const CommandResult& r, const std::string& what) {
+    EXPECT_EQ(r.exit_code, 1) << what << ": " << r.err;
+    EXPECT_NE(r.err.find("writing to standard output failed"), std::string::npos) << what << ": " << r.err;
+  };
+  expect_failed(full("version"), "version");
+  expect_failed(full("-q schema infer " + q(phishing_csv())), "schema infer");
+  expect_failed(full("-q train --json --data " + q(phishing_csv()) + " --artifact-dir " +
+                     q(dir / "artifacts") + " --model-dir " + q(dir / "final_model") + " --registry none"),
+                "train --json");
+  ASSERT_TRUE(std::filesystem::exists(dir / "final_model" / "metadata.json"));  // the run itself succeeded
+  expect_failed(full("-q predict --model-dir " + q(dir / "final_model") + " --input " + q(phishing_csv())),
+                "predict");
+  // The same commands with a writable standard output succeed.
+  EXPECT_EQ(run_cli("version").exit_code, 0);
+  // A negative row count is a usage error (2), not an internal one.
+  const auto neg = run_cli("sample-data --rows -5 --output " + q(dir / "x.csv"));
+  EXPECT_EQ(neg.exit_code, 2) << neg.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.csv"));
+}
+
 TEST(Pipeline, GateFailureLeavesNoModel) {
   NETSENTRY_NEEDS_UCI();
   TempDir dir;

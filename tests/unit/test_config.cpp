@@ -89,6 +89,16 @@ TEST(Config, BadValuesAndUnknownKeysAreNamed) {
                 .find("model_trainer.threshold.strategy"),
             std::string::npos);
   EXPECT_NE(error_of("serve", json::array({1, 2})).find("serve must be a mapping"), std::string::npos);
+  // Negative or fractional counts are refused, not wrapped around or truncated.
+  EXPECT_NE(
+      error_of("data", {{"demo_rows", -1}}).find("data.demo_rows must be an integer in [10, 100000000]"),
+      std::string::npos);
+  EXPECT_NE(error_of("data", {{"demo_rows", 2.5}}).find("data.demo_rows"), std::string::npos);
+  EXPECT_NE(error_of("data", {{"label_mapping", {{"-1", 4294967296LL}}}}).find("data.label_mapping.-1"),
+            std::string::npos);
+  EXPECT_NE(error_of("transformation", {{"categorical", {{"max_categories", 1}}}})
+                .find("transformation.categorical.max_categories"),
+            std::string::npos);
   for (const auto& e : {error_of("serve", {{"prot", 80}}), error_of("registry", {{"metric", "loss"}})})
     EXPECT_EQ(e.rfind("test.yaml: ", 0), 0u) << e;  // the file named first
 }

@@ -133,7 +133,9 @@ NETSENTRY_COMMAND(sample_data, 40, [](CLI::App& app, cli::Context&) {
   auto args = std::make_shared<SampleArgs>();
   auto* cmd = app.add_subcommand(
       "sample-data", "write demo data (no download needed): phishing sites, or connection records");
-  cmd->add_option("-n,--rows", args->rows, "number of rows")->capture_default_str();
+  cmd->add_option("-n,--rows", args->rows, "number of rows (10 to 100,000,000)")
+      ->check(CLI::Range(10.0, 1e8))
+      ->capture_default_str();
   cmd->add_option("-s,--seed", args->seed, "random seed")->capture_default_str();
   cmd->add_option("-o,--output", args->output, "output CSV")->required();
   cmd->add_option("-k,--kind", args->kind,

@@ -4,6 +4,9 @@
 #include <xgboost/c_api.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "netsentry/cli/command.hpp"
@@ -52,6 +55,13 @@ int main(int argc, char** argv) {
     return kExitGateFailed;
   } catch (const std::exception& e) {
     spdlog::error("internal error: {}", e.what());
+    return kExitInternal;
+  }
+  // Every output is checked: a write to standard output that failed (a full disk, /dev/full, a
+  // closed pipe) fails the command, naming it, whatever the command printed before.
+  std::cout.flush();
+  if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    spdlog::error("writing to standard output failed: {}", std::strerror(errno ? errno : EIO));
     return kExitInternal;
   }
   return ctx.exit_code;

@@ -187,7 +187,7 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get("pipeline", "model_dir", c.pipeline.model_dir);
   r.get("data", "source", c.data.source);
   r.get("data", "test_source", c.data.test_source);
-  r.get("data", "demo_rows", c.data.demo_rows);
+  r.get_int("data", "demo_rows", c.data.demo_rows, 10, 100000000);
   r.get("data", "target_column", c.data.target);
   r.get("data", "drop_columns", c.data.drop_columns);
   r.get("data", "missing_values", c.data.missing_values);
