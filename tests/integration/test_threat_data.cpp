@@ -229,7 +229,7 @@ TEST(ThreatData, PhishingConfigScoresThePhishingClass) {
   const Column &truth = scored.at("Result"), &pred = scored.at("prediction");
   double tp = 0, fp = 0, fn = 0, tn = 0;
   for (std::size_t i = 0; i < pred.size(); ++i) {
-    const bool actual = target_text(truth, i) == "-1", said = target_text(pred, i) == "-1";
+    const bool actual = truth.text_at(i) == "-1", said = pred.text_at(i) == "-1";
     tp += actual && said, fp += !actual && said, fn += actual && !said, tn += !actual && !said;
   }
   const double f1_phishing = 2 * tp / (2 * tp + fp + fn), f1_legitimate = 2 * tn / (2 * tn + fn + fp);

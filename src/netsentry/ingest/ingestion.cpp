@@ -131,11 +131,6 @@ std::size_t count_class(const Labels& y, int cls) {
   return static_cast<std::size_t>(std::count(y.begin(), y.end(), cls));
 }
 
-// A value of a column as the data holds it, for the log.
-std::string value_text(const Column& c, std::size_t i) {
-  return c.type == ColumnType::Numeric ? format_number(c.num[i]) : c.text[i];
-}
-
 }  // namespace
 
 IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& source_uri,
@@ -214,10 +209,9 @@ IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& so
       how = "time split on '" + cfg.ingestion.time_column + "', the latest " +
             format_number(cfg.ingestion.test_ratio) + " of the rows testing";
       if (!s.train.empty() && !s.test.empty())
-        how += ": training " + value_text(main.time->second, s.train.front()) + " .. " +
-               value_text(main.time->second, s.train.back()) + ", test " +
-               value_text(main.time->second, s.test.front()) + " .. " +
-               value_text(main.time->second, s.test.back());
+        how += ": training " + main.time->second.text_at(s.train.front()) + " .. " +
+               main.time->second.text_at(s.train.back()) + ", test " +
+               main.time->second.text_at(s.test.front()) + " .. " + main.time->second.text_at(s.test.back());
     } else {
       s = stratified_split(y, cfg.ingestion.test_ratio, cfg.pipeline.seed);
       how = "random stratified split, test_ratio " + format_number(cfg.ingestion.test_ratio);

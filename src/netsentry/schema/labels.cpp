@@ -11,11 +11,6 @@ namespace netsentry {
 
 using json = nlohmann::json;
 
-std::string target_text(const Column& c, std::size_t i) {
-  if (c.type == ColumnType::Numeric) return std::isnan(c.num[i]) ? std::string() : format_number(c.num[i]);
-  return c.text[i];
-}
-
 namespace {
 
 std::string joined(const std::vector<std::string>& v) {
@@ -82,7 +77,7 @@ LabelSpace LabelSpace::derive(const LabelSpec& spec, const Table& train, const s
     const Column& c = train.at(target);
     std::set<std::string> seen;
     for (std::size_t i = 0; i < c.size(); ++i) {
-      std::string v = target_text(c, i);
+      std::string v = c.text_at(i);
       if (v.empty()) throw DataError(missing_target(train, target, i));
       seen.insert(std::move(v));
     }
@@ -148,7 +143,7 @@ LabelSpace::Encoded LabelSpace::encode(const Table& t, const std::string& target
   Encoded e;
   e.y.resize(c.size());
   for (std::size_t i = 0; i < e.y.size(); ++i) {
-    const std::string v = target_text(c, i);
+    const std::string v = c.text_at(i);
     if (v.empty()) throw DataError(missing_target(t, target, i));
     if (auto k = index_of(v)) {
       e.y[i] = *k;

@@ -74,7 +74,4 @@ class LabelSpace {
   int catch_all_ = -1;                 // the class of every other value (label_groups "*"), or -1
 };
 
-// The text of cell `i` of a target column as the mapping sees it ("-1", "normal"; "" = missing).
-std::string target_text(const Column& c, std::size_t i);
-
 }  // namespace netsentry

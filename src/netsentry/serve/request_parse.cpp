@@ -334,9 +334,7 @@ CsvRequest parse_predict_csv(std::string_view text, const LoadedModel& m, const 
     if (m.categorical[i]) {  // categories: text, or numbers as the data spells them
       std::size_t unseen = 0;
       for (std::size_t r = 0; r < n; ++r) {
-        const std::string text = c.type == ColumnType::Numeric
-                                     ? (std::isnan(c.num[r]) ? std::string() : format_number(c.num[r]))
-                                     : std::string(trim(c.text[r]));
+        const std::string text = c.type == ColumnType::Numeric ? c.text_at(r) : std::string(trim(c.text[r]));
         const bool missing = text.empty() || is_missing_token(text, rules);
         req.X(r, i) = missing ? kMissing : m.bundle.encoder().code(i, text);
         unseen += !missing && std::isnan(req.X(r, i));

@@ -16,6 +16,11 @@ std::size_t Column::missing_count() const {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), std::string{}));
 }
 
+std::string Column::text_at(std::size_t i) const {
+  if (type == ColumnType::Text) return text[i];
+  return std::isnan(num[i]) ? std::string() : format_number(num[i]);
+}
+
 std::vector<std::string> Table::names() const {
   std::vector<std::string> n;
   n.reserve(columns.size());
@@ -113,10 +118,9 @@ Table concat_rows(const Table& a, const Table& b) {
     }
     // A column read as numbers on one side and as text on the other: both as text.
     auto as_text = [](const Column& c) {
-      if (c.type == ColumnType::Text) return c.text;
       std::vector<std::string> v;
-      v.reserve(c.num.size());
-      for (double x : c.num) v.push_back(std::isnan(x) ? std::string() : format_number(x));
+      v.reserve(c.size());
+      for (std::size_t i = 0; i < c.size(); ++i) v.push_back(c.text_at(i));
       return v;
     };
     std::vector<std::string> text = as_text(dst), more = as_text(src);

@@ -18,6 +18,8 @@ struct Column {
   std::vector<std::string> text;  // when Text (raw values; missing = "")
 
   std::size_t size() const { return type == ColumnType::Numeric ? num.size() : text.size(); }
+  // Cell i as text: a number as the data would spell it ("-1", "6"), "" when missing.
+  std::string text_at(std::size_t i) const;
   std::size_t missing_count() const;
 };
 

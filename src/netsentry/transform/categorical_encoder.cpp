@@ -23,16 +23,6 @@ std::string UnseenCategories::describe() const {
   return s;
 }
 
-namespace {
-
-// A cell of a categorical feature as text ("" = missing): numbers as the data would spell them.
-std::string cell_text(const Column& c, std::size_t i) {
-  if (c.type == ColumnType::Text) return c.text[i];
-  return std::isnan(c.num[i]) ? std::string() : format_number(c.num[i]);
-}
-
-}  // namespace
-
 void CategoricalEncoder::fit(const Table& train, const std::vector<std::string>& features,
                              const std::vector<std::string>& categorical, const CategoricalOptions& opt) {
   if (opt.max_categories < 2)
@@ -47,7 +37,7 @@ void CategoricalEncoder::fit(const Table& train, const std::vector<std::string>&
     const Column& c = train.at(features[j]);
     std::map<std::string, std::size_t> count;  // sorted, as scikit-learn's categories_
     for (std::size_t i = 0; i < c.size(); ++i)
-      if (auto v = cell_text(c, i); !v.empty()) ++count[v];
+      if (auto v = c.text_at(i); !v.empty()) ++count[v];
     std::vector<std::string> names;
     std::vector<std::size_t> n;
     for (auto& [k, v] : count) names.push_back(k), n.push_back(v);
@@ -105,7 +95,7 @@ Matrix CategoricalEncoder::encode(const Table& t, UnseenCategories* unseen) cons
     if (categorical(j)) {
       std::size_t n_unseen = 0;
       for (std::size_t i = 0; i < c.size(); ++i) {
-        const std::string v = cell_text(c, i);
+        const std::string v = c.text_at(i);
         X(i, j) = v.empty() ? kMissing : code(j, v);
         n_unseen += !v.empty() && std::isnan(X(i, j));
       }
