@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <stdexcept>
 
 #include "netsentry/core/error.hpp"
 #include "netsentry/model/one_hot.hpp"
@@ -63,15 +64,30 @@ std::vector<std::string> family_names() {
 }
 
 std::unique_ptr<Classifier> create_classifier(const std::string& name, const nlohmann::json& params,
-                                              const std::vector<int>& cardinality) {
+                                              const std::vector<int>& cardinality, int classes) {
   const FamilyInfo& f = family(name);
   auto clf = f.create(params);
+  if (classes < 2) throw UsageError("a model needs at least two classes, not " + std::to_string(classes));
+  if (classes != 2) clf->set_classes(classes);
   if (std::none_of(cardinality.begin(), cardinality.end(), [](int k) { return k > 0; })) return clf;
   if (f.native_categorical) {
     clf->use_categories(cardinality);
     return clf;
   }
   return one_hot_classifier(std::move(clf), cardinality);
+}
+
+Matrix class_probabilities(const std::vector<double>& p, std::size_t rows, int classes) {
+  const auto k = static_cast<std::size_t>(classes);
+  Matrix out(rows, k);
+  if (classes == 2) {
+    if (p.size() != rows) throw std::logic_error("class_probabilities: one probability per row expected");
+    for (std::size_t i = 0; i < rows; ++i) out(i, 0) = 1.0 - p[i], out(i, 1) = p[i];
+    return out;
+  }
+  if (p.size() != rows * k) throw std::logic_error("class_probabilities: K probabilities per row expected");
+  out.data = p;
+  return out;
 }
 
 }  // namespace netsentry

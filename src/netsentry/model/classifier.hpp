@@ -46,13 +46,20 @@ class Classifier {
   virtual void fit(const Matrix& X, const Labels& y, const std::vector<float>* sample_weight = nullptr) = 0;
   // The same fit from a training set shared with other fits (may reuse its prepared forms).
   virtual void fit(const SharedTrainingSet& d) { fit(d.X, d.y, d.weights()); }
-  // P(class 1) per row.
+  // The number of classes the model learns: 2 unless set, before fit or load, to K > 2 (class indices
+  // 0..K-1; a training set need not hold every class). Every family supports K classes.
+  virtual void set_classes(int k) { classes_ = k; }
+  int classes() const { return classes_; }
+  // Probabilities, in XGBoost's own layouts: for two classes P(class 1), one value per row; for
+  // K > 2 classes every class's probability, K values per row (row-major), each row summing to 1.
   virtual std::vector<double> predict_proba(const Matrix& X) const = 0;
   // Writes the fitted model into `dir` (files named by the family); load reads them back.
   virtual void save(const std::filesystem::path& dir) const = 0;
   virtual void load(const std::filesystem::path& dir) = 0;
   // Per-feature contributions to the log-odds of class 1: rows x (features + 1), the last column is
-  // the bias. Empty when the family cannot explain.
+  // the bias. For K > 2 classes, rows x K * (features + 1): class c's block (columns c * (features + 1)
+  // onwards, bias last) adds up to class c's margin (its log-probability up to a per-row constant),
+  // XGBoost's layout. Empty when the family cannot explain.
   virtual std::optional<Matrix> contributions(const Matrix& X) const {
     (void)X;
     return std::nullopt;
@@ -103,7 +110,13 @@ class Classifier {
   // Families that split on categories themselves (FamilyInfo::native_categorical) learn, before
   // fit or load, which features are category codes: per feature 0 (numeric) or the number of codes.
   virtual void use_categories(const std::vector<int>& cardinality) { (void)cardinality; }
+
+ protected:
+  int classes_ = 2;
 };
+
+// Probabilities of `rows` rows from predict_proba as rows x classes (two classes: 1 - p, p).
+Matrix class_probabilities(const std::vector<double>& p, std::size_t rows, int classes);
 
 // Creates an unfitted classifier of a family from its parameters ({"n_estimators": 64, ...}).
 using FamilyFactory = std::function<std::unique_ptr<Classifier>(const nlohmann::json& params)>;
@@ -125,9 +138,9 @@ void register_family(FamilyInfo info);
 const FamilyInfo& family(const std::string& name);  // throws UsageError naming the known families
 std::vector<std::string> family_names();
 // With categorical features (`cardinality`: per feature 0 or the number of category codes), a family
-// without native support gets them one-hot encoded.
+// without native support gets them one-hot encoded; `classes`: Classifier::set_classes.
 std::unique_ptr<Classifier> create_classifier(const std::string& family, const nlohmann::json& params,
-                                              const std::vector<int>& cardinality = {});
+                                              const std::vector<int>& cardinality = {}, int classes = 2);
 
 struct FamilyRegistrar {
   explicit FamilyRegistrar(FamilyInfo info) { register_family(std::move(info)); }

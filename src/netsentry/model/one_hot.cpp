@@ -43,6 +43,10 @@ class OneHotClassifier final : public Classifier {
   std::string family() const override { return inner_->family(); }
   nlohmann::json params() const override { return inner_->params(); }
   int nthread() const override { return inner_->nthread(); }
+  void set_classes(int k) override {
+    Classifier::set_classes(k);
+    inner_->set_classes(k);
+  }
 
   void fit(const Matrix& X, const Labels& y, const std::vector<float>* w) override {
     inner_->fit(expand(X), y, w);
@@ -93,19 +97,23 @@ class OneHotClassifier final : public Classifier {
  private:
   Matrix expand(const Matrix& X) const { return one_hot_expand(X, card_); }
 
-  // Wide contributions (rows x (width + 1)) -> per feature (rows x (features + 1)), bias last.
+  // Wide contributions (rows x (width + 1) per class block) -> per feature (rows x (features + 1)
+  // per class block), bias last.
   std::optional<Matrix> fold(std::optional<Matrix> wide, std::size_t rows) const {
     if (!wide) return std::nullopt;
-    Matrix out(rows, card_.size() + 1, 0.0);
-    for (std::size_t i = 0; i < rows; ++i) {
-      std::size_t o = 0;
-      for (std::size_t j = 0; j < card_.size(); ++j) {
-        const std::size_t k = card_[j] > 0 ? static_cast<std::size_t>(card_[j]) : 1;
-        for (std::size_t c = 0; c < k; ++c) out(i, j) += (*wide)(i, o + c);
-        o += k;
+    const std::size_t blocks = classes_ > 2 ? static_cast<std::size_t>(classes_) : 1;
+    const std::size_t in_w = wide->cols / blocks, out_w = card_.size() + 1;
+    Matrix out(rows, blocks * out_w, 0.0);
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t b = 0; b < blocks; ++b) {
+        std::size_t o = b * in_w;
+        for (std::size_t j = 0; j < card_.size(); ++j) {
+          const std::size_t k = card_[j] > 0 ? static_cast<std::size_t>(card_[j]) : 1;
+          for (std::size_t c = 0; c < k; ++c) out(i, b * out_w + j) += (*wide)(i, o + c);
+          o += k;
+        }
+        out(i, b * out_w + card_.size()) = (*wide)(i, (b + 1) * in_w - 1);
       }
-      out(i, card_.size()) = (*wide)(i, wide->cols - 1);
-    }
     return out;
   }
 
