@@ -10,6 +10,7 @@
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
 #include "netsentry/model/classifier.hpp"
+#include "netsentry/model/decision.hpp"
 #include "netsentry/schema/labels.hpp"
 #include "netsentry/table/csv.hpp"
 #include "netsentry/transform/preprocessor.hpp"
@@ -49,11 +50,19 @@ ModelBundle ModelBundle::load(const fs::path& dir) {
     b.pre_ = std::make_unique<Preprocessor>(Preprocessor::from_json(read_json(dir / "preprocessor.json")));
     b.pre_->name_features(b.features_);
     b.model_ = create_classifier(b.metadata_.at("family").get<std::string>(), b.metadata_.at("params"),
-                                 b.pre_->cardinality());
+                                 b.pre_->cardinality(), static_cast<int>(b.classes_.size()));
   } catch (const json::exception& e) {
     throw DataError((dir / "metadata.json").string() + ": malformed (" + e.what() + ")");
   }
   b.model_->load(dir / "model");
+  // The model must answer for the bundle's classes (a model file of another class count would be
+  // read past its end or half used).
+  const std::size_t width = b.classes_.binary() ? 1 : b.classes_.size();
+  const auto probe = b.model_->predict_proba(b.pre_->transform(Matrix(1, b.features_.size(), 0.0)));
+  if (probe.size() != width)
+    throw DataError((dir / "model").string() + ": the model answers " + std::to_string(probe.size()) +
+                    " probabilities per row; the bundle's " + std::to_string(b.classes_.size()) +
+                    " classes need " + std::to_string(width));
   return b;
 }
 
@@ -112,10 +121,8 @@ void ModelBundle::set_classes(const json& metadata) {
     classes_ = LabelSpace::legacy(mapping);
     threshold_ = 1.0 - threshold_;
   }
-  if (!classes_.binary())
-    throw DataError("the bundle has " + std::to_string(classes_.size()) +
-                    " classes; this version of netsentry scores two-class models only");
-  model_scores_threat_ = classes_.is_threat(1);
+  threat_.assign(classes_.size(), false);
+  for (std::size_t k = 0; k < classes_.size(); ++k) threat_[k] = classes_.is_threat(static_cast<int>(k));
 }
 
 Matrix ModelBundle::features_from(const Table& t, UnseenCategories* unseen) const {
@@ -133,28 +140,24 @@ LabelledMetrics ModelBundle::metrics_on(const Table& t) const {
   out.unmapped_values = std::move(enc.unmapped_values);
   const Scored s = score(features_from(t));
   Labels y;
-  std::vector<double> p;
-  for (std::size_t i = 0; i < enc.y.size(); ++i) {
-    if (enc.y[i] < 0) continue;
-    y.push_back(classes_.is_threat(enc.y[i]) ? 1 : 0);
-    p.push_back(s.probability[i]);
-  }
+  std::vector<std::size_t> rows;
+  for (std::size_t i = 0; i < enc.y.size(); ++i)
+    if (enc.y[i] >= 0) y.push_back(enc.y[i]), rows.push_back(i);
   if (y.empty())
     throw DataError(t.source + ": no row has a known class (" + std::to_string(out.unmapped) +
                     " rows with unknown target values)");
-  out.metrics = compute_metrics(y, p, threshold_);
+  out.metrics =
+      compute_class_metrics(y, s.class_probability.take_rows(rows), threat_, threshold_, classes_.classes());
   return out;
 }
 
 Scored ModelBundle::score(const Matrix& X) const {
   Scored s;
-  s.probability = model_->predict_proba(pre_->transform(X));
-  if (!model_scores_threat_)
-    for (double& p : s.probability) p = 1.0 - p;
-  const int threat = model_scores_threat_ ? 1 : 0, benign = 1 - threat;
-  s.label.resize(s.probability.size());
-  for (std::size_t i = 0; i < s.label.size(); ++i)
-    s.label[i] = s.probability[i] >= threshold_ ? threat : benign;
+  s.class_probability = class_probabilities(model_->predict_proba(pre_->transform(X)), X.rows,
+                                            static_cast<int>(classes_.size()));
+  Decisions d = decide(s.class_probability, threat_, threshold_);
+  s.label = std::move(d.cls);
+  s.probability = std::move(d.p_threat);
   return s;
 }
 
@@ -163,9 +166,23 @@ std::optional<Matrix> ModelBundle::explain(const Matrix& X, Attribution how) con
   auto c = how == Attribution::Path ? model_->path_contributions(Xt) : model_->contributions(Xt);
   if (!c) return std::nullopt;
   Matrix out(c->rows, features_.size());  // drop the bias column
-  const double sign = model_scores_threat_ ? 1.0 : -1.0;
-  for (std::size_t i = 0; i < out.rows; ++i)
-    for (std::size_t j = 0; j < out.cols; ++j) out(i, j) = sign * (*c)(i, j);
+  if (classes_.binary()) {
+    // Toward the log-odds of the threat: the model's class 1, or class 0 in legacy bundles.
+    const double sign = threat_[1] ? 1.0 : -1.0;
+    for (std::size_t i = 0; i < out.rows; ++i)
+      for (std::size_t j = 0; j < out.cols; ++j) out(i, j) = sign * (*c)(i, j);
+    return out;
+  }
+  // K classes: toward the margin of the row's verdict class (its block of the contributions).
+  const Labels verdict = score(X).label;
+  const std::size_t block = features_.size() + 1;
+  if (c->cols != block * classes_.size())
+    throw std::logic_error("explain: " + std::to_string(c->cols) + " contribution columns for " +
+                           std::to_string(classes_.size()) + " classes");
+  for (std::size_t i = 0; i < out.rows; ++i) {
+    const std::size_t o = static_cast<std::size_t>(verdict[i]) * block;
+    for (std::size_t j = 0; j < out.cols; ++j) out(i, j) = (*c)(i, o + j);
+  }
   return out;
 }
 

@@ -32,13 +32,17 @@ namespace netsentry {
 class Classifier;
 class Preprocessor;
 
+// Scores by the verdict rule (model/decision.hpp): a threat when P(threat) >= the threshold, then the
+// most probable threat class, otherwise the most probable benign class.
 struct Scored {
-  std::vector<int> label;           // the predicted class (an index into ModelBundle::classes())
+  std::vector<int> label;           // the verdict class (an index into ModelBundle::classes())
   std::vector<double> probability;  // P(threat): the probability that the row is a threat
+  Matrix class_probability;         // rows x classes: every class's probability
 };
 
-// A bundle's test metrics on labelled rows: binary, threat = positive, over the rows whose target
-// value has a class; `unmapped` rows (a later period's new labels) are left out and counted.
+// A bundle's test metrics on labelled rows (the binary view, threat = positive, and the K-class
+// figures), over the rows whose target value has a class; `unmapped` rows (a later period's new
+// labels) are left out and counted.
 struct LabelledMetrics {
   Metrics metrics;
   std::size_t unmapped = 0;
@@ -88,8 +92,8 @@ class ModelBundle {
   LabelledMetrics metrics_on(const Table& t) const;
   // Preprocess + predict. X in feature order, NaN = missing.
   Scored score(const Matrix& X) const;
-  // Per-row feature contributions to the log-odds of a threat (rows x features); empty if the family
-  // has none.
+  // Per-row feature contributions (rows x features) to the log-odds of a threat (two classes) or to
+  // the margin of the row's verdict class (K > 2); empty if the family has none.
   // Shap: the family's exact method (SHAP for XGBoost's families); Path: path attributions
   // (Classifier::path_contributions), empty for families without them.
   enum class Attribution { Shap, Path };
@@ -127,9 +131,9 @@ class ModelBundle {
   std::string target_;
   double threshold_ = 0.5;
   LabelSpace classes_;
-  // Whether the model's class 1 is the threat (every bundle but the legacy ones, where it is class 0:
-  // there P(threat) = 1 - P(class 1) and contributions change sign).
-  bool model_scores_threat_ = true;
+  // Per class, whether it is a threat (legacy bundles: class 0, so P(threat) = 1 - P(class 1) and
+  // contributions change sign).
+  std::vector<bool> threat_;
   void set_classes(const nlohmann::json& metadata);
   std::unique_ptr<Classifier> model_;
   std::unique_ptr<Preprocessor> pre_;

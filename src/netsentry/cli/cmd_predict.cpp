@@ -68,6 +68,15 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
     prob.num = s.probability;
     t.drop("prediction");
     t.drop("probability");
+    // K > 2 classes: every class's probability too (probability_<class>), after P(threat).
+    std::vector<Column> per_class;
+    if (!bundle.classes().binary())
+      for (std::size_t k = 0; k < bundle.classes().size(); ++k) {
+        per_class.push_back({"probability_" + bundle.classes().classes()[k], ColumnType::Numeric, {}, {}});
+        t.drop(per_class.back().name);
+        for (std::size_t i = 0; i < s.class_probability.rows; ++i)
+          per_class.back().num.push_back(s.class_probability(i, k));
+      }
     if (args->explain > 0) {
       const auto choice = bundle.choose_explanation(*parse_explain_method(args->explain_method));
       auto c = choice.can_explain ? bundle.explain(X, choice.how) : std::nullopt;
@@ -99,6 +108,7 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
       }
       t.columns.push_back(std::move(pred));
       t.columns.push_back(std::move(prob));
+      for (auto& pc : per_class) t.columns.push_back(std::move(pc));
       for (std::size_t r = 0; r < k; ++r) {
         t.columns.push_back(std::move(reasons[r]));
         t.columns.push_back(std::move(contrib[r]));
@@ -106,6 +116,7 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
     } else {
       t.columns.push_back(std::move(pred));
       t.columns.push_back(std::move(prob));
+      for (auto& pc : per_class) t.columns.push_back(std::move(pc));
     }
     if (args->output.empty())
       std::cout << to_csv(t);

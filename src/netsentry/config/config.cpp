@@ -321,8 +321,11 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   if (c.model_trainer.cv_folds < 2) bad("model_trainer.cv_folds must be >= 2");
   if (!(c.model_trainer.halving_factor >= 2 && c.model_trainer.halving_factor <= 100))
     bad("model_trainer.halving_factor must be in [2, 100]");
-  if (!one_of(c.model_trainer.metric, {"f1", "accuracy", "roc_auc"}))
-    bad("model_trainer.metric must be f1, accuracy or roc_auc");
+  if (!c.model_trainer.metric.empty() &&
+      !one_of(c.model_trainer.metric,
+              {"f1", "accuracy", "roc_auc", "macro_f1", "weighted_f1", "macro_roc_auc"}))
+    bad("model_trainer.metric must be f1, accuracy, roc_auc, macro_f1, weighted_f1 or macro_roc_auc (got '" +
+        c.model_trainer.metric + "')");
   if (!one_of(c.model_trainer.threshold.strategy, {"fixed", "max_f1", "max_fpr"}))
     bad("model_trainer.threshold.strategy must be fixed, max_f1 or max_fpr, not '" +
         c.model_trainer.threshold.strategy + "'");
@@ -332,9 +335,11 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
     bad("model_trainer.families must name at least one family");
   if (c.registry.dir.empty()) bad("registry.dir must be a directory path");
   if (!c.registry.metric.empty() &&
-      !one_of(c.registry.metric, {"accuracy", "f1", "precision", "recall", "roc_auc"}))
-    bad("registry.metric must be one of accuracy, f1, precision, recall, roc_auc (got '" + c.registry.metric +
-        "')");
+      !one_of(c.registry.metric, {"accuracy", "f1", "precision", "recall", "roc_auc", "macro_f1",
+                                  "weighted_f1", "macro_roc_auc"}))
+    bad("registry.metric must be one of accuracy, f1, precision, recall, roc_auc, macro_f1, weighted_f1, "
+        "macro_roc_auc (got '" +
+        c.registry.metric + "')");
   if (!std::isfinite(c.registry.min_improvement)) bad("registry.min_improvement must be a finite number");
   return c;
 }

@@ -23,7 +23,7 @@ std::optional<ExplainMethod> parse_explain_method(std::string_view name);
 // The `registry:` section. The gate's metric defaults to model_trainer.metric (empty here).
 struct RegistrySettings {
   std::string dir = "registry";  // resolved against the project root
-  std::string metric;            // accuracy | f1 | precision | recall | roc_auc; empty: model_trainer.metric
+  std::string metric;            // a metric name (model/metrics.hpp); empty: model_trainer.metric, else f1
   double min_improvement = 0.0;  // a candidate must beat production by at least this
   bool auto_promote = true;      // `train` promotes its model when it passes the gate
 };
@@ -129,7 +129,14 @@ struct TrainerSettings {
   double expected_score = 0.6;
   double overfitting_threshold = 0.05;
   int cv_folds = 3;
-  std::string metric = "f1";
+  // The CV selection metric and the quality gate's (accuracy, roc_auc, f1: threat vs benign;
+  // macro_f1, weighted_f1, macro_roc_auc: over the classes); empty: metric_for's default.
+  std::string metric;
+  // The metric for a target of `classes` classes: the configured one, else f1 (of the threat) for
+  // two classes and macro F1 for more.
+  std::string metric_for(std::size_t classes) const {
+    return !metric.empty() ? metric : classes > 2 ? "macro_f1" : "f1";
+  }
   std::string search = "grid";
   double halving_factor = 3;         // successive halving keeps 1/factor of the fits per stage
   bool collapse_duplicates = false;  // fit identical (row, label) pairs as one weighted row

@@ -40,23 +40,25 @@ EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const Transformatio
   EvaluationArtifact a;
   a.test_metrics = m.to_json();
   a.train_metrics = trained.train_metrics;
-  const double test_score = m.get(cfg.model_trainer.metric);
-  const double train_score = Metrics::from_json(trained.train_metrics).get(cfg.model_trainer.metric);
+  const std::string metric =
+      !trained.metric.empty() ? trained.metric : cfg.model_trainer.metric_for(bundle.classes().size());
+  const double test_score = m.get(metric);
+  const double train_score = Metrics::from_json(trained.train_metrics).get(metric);
   const double gap = train_score - test_score;
   char buf[512];
   if (test_score < cfg.model_trainer.expected_score) {
-    std::snprintf(buf, sizeof buf, "test %s %.4f is below the expected score %.4f",
-                  cfg.model_trainer.metric.c_str(), test_score, cfg.model_trainer.expected_score);
+    std::snprintf(buf, sizeof buf, "test %s %.4f is below the expected score %.4f", metric.c_str(),
+                  test_score, cfg.model_trainer.expected_score);
     a.reason = buf;
   } else if (std::abs(gap) > cfg.model_trainer.overfitting_threshold) {
     std::snprintf(buf, sizeof buf, "%s: train %s %.4f vs test %.4f differ by %.4f > threshold %.4f",
-                  gap > 0 ? "over-fitting" : "under-fitting", cfg.model_trainer.metric.c_str(), train_score,
-                  test_score, std::abs(gap), cfg.model_trainer.overfitting_threshold);
+                  gap > 0 ? "over-fitting" : "under-fitting", metric.c_str(), train_score, test_score,
+                  std::abs(gap), cfg.model_trainer.overfitting_threshold);
     a.reason = buf;
   } else {
     std::snprintf(buf, sizeof buf, "test %s %.4f >= expected %.4f; train/test gap %.4f <= %.4f",
-                  cfg.model_trainer.metric.c_str(), test_score, cfg.model_trainer.expected_score,
-                  std::abs(gap), cfg.model_trainer.overfitting_threshold);
+                  metric.c_str(), test_score, cfg.model_trainer.expected_score, std::abs(gap),
+                  cfg.model_trainer.overfitting_threshold);
     a.reason = buf;
     a.accepted = true;
   }
@@ -69,7 +71,7 @@ EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const Transformatio
                  {"unmapped_test_rows", lm.unmapped},
                  {"unmapped_test_values", unmapped},
                  {"train", a.train_metrics},
-                 {"metric", cfg.model_trainer.metric},
+                 {"metric", metric},
                  {"gate",
                   {{"accepted", a.accepted},
                    {"reason", a.reason},
@@ -81,8 +83,15 @@ EvaluationArtifact run_evaluation(const PipelineConfig& cfg, const Transformatio
   if (lm.unmapped)
     spdlog::warn("evaluate: {} test rows have a target value no class knows; left out of the metrics",
                  lm.unmapped);
-  spdlog::info("evaluate: threat class '{}': test accuracy {:.4f} f1 {:.4f} roc_auc {:.4f}; gate: {}",
-               bundle.classes().threat_classes().front(), m.accuracy, m.f1, m.roc_auc, a.reason);
+  if (bundle.classes().binary())
+    spdlog::info("evaluate: threat class '{}': test accuracy {:.4f} f1 {:.4f} roc_auc {:.4f}; gate: {}",
+                 bundle.classes().threat_classes().front(), m.accuracy, m.f1, m.roc_auc, a.reason);
+  else
+    spdlog::info(
+        "evaluate: {} classes: test accuracy {:.4f} macro f1 {:.4f} macro roc_auc {:.4f}; threat vs benign "
+        "f1 "
+        "{:.4f} roc_auc {:.4f}; gate: {}",
+        bundle.classes().size(), m.accuracy, m.macro_f1, m.get("macro_roc_auc"), m.f1, m.roc_auc, a.reason);
   if (!a.accepted) throw GateError(a.reason + " (report: " + a.metrics_file.string() + ")");
 
   bundle.metadata()["metrics"] = report;

@@ -25,7 +25,10 @@ std::string fmt4(double v) {
 
 GateConfig GateConfig::from_config(const PipelineConfig& cfg) {
   GateConfig g;  // the values were checked when the config was loaded
-  g.metric = cfg.registry.metric.empty() ? cfg.model_trainer.metric : cfg.registry.metric;
+  // Unset both: the threat's F1, which every model has (binary or the binary view of K classes).
+  g.metric = !cfg.registry.metric.empty()        ? cfg.registry.metric
+             : !cfg.model_trainer.metric.empty() ? cfg.model_trainer.metric
+                                                 : "f1";
   g.expected_score = cfg.model_trainer.expected_score;
   g.min_improvement = cfg.registry.min_improvement;
   g.auto_promote = cfg.registry.auto_promote;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <optional>
+#include <set>
 
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
@@ -127,10 +128,6 @@ ReadSource read_source(const PipelineConfig& cfg, const std::string& uri, const 
   return r;
 }
 
-std::size_t count_class(const Labels& y, int cls) {
-  return static_cast<std::size_t>(std::count(y.begin(), y.end(), cls));
-}
-
 }  // namespace
 
 IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& source_uri,
@@ -145,13 +142,8 @@ IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& so
   // The classes come from the training side (the whole source when it is split).
   auto labels =
       std::make_shared<const LabelSpace>(LabelSpace::derive(label_spec(cfg.data), t, cfg.data.target));
-  if (!labels->binary())
-    throw UsageError(where + ": the target '" + cfg.data.target + "' has " + std::to_string(labels->size()) +
-                     " classes; this version trains two-class models: group them into a threat and a "
-                     "benign class with data.label_groups");
   const Labels y = labels->labels(t, cfg.data.target);
-  const std::size_t ones = count_class(y, 1);
-  if (ones == 0 || ones == y.size())
+  if (!y.empty() && std::all_of(y.begin(), y.end(), [&](int c) { return c == y.front(); }))
     throw DataError(where + ": target column '" + cfg.data.target + "' has a single class (" +
                     std::to_string(y.size()) + " rows of class '" + labels->name(y.front()) +
                     "'); at least two are needed");
@@ -160,8 +152,10 @@ IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& so
     test_read = read_source(cfg, test_source_uri, file_schema, *schema_ptr, false);
     // A later period may hold labels no class knows: counted by validation, left out of the metrics.
     const auto enc = labels->encode(test_read->table, cfg.data.target, true);
-    const std::size_t test_ones = count_class(enc.y, 1), known = enc.y.size() - enc.unmapped;
-    if (test_ones == 0 || test_ones == known)
+    std::set<int> present(enc.y.begin(), enc.y.end());
+    present.erase(-1);
+    const std::size_t known = enc.y.size() - enc.unmapped;
+    if (present.size() < 2)
       spdlog::warn("ingest: the test source {} holds a single class ({} rows)", test_read->where, known);
   }
 

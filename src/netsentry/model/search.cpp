@@ -84,10 +84,12 @@ std::vector<std::pair<std::string, json>> expand_grid(const json& families) {
 }
 
 std::vector<float> balanced_weights(const Labels& y) {
-  double n1 = static_cast<double>(std::count(y.begin(), y.end(), 1)), n0 = static_cast<double>(y.size()) - n1;
+  std::map<int, double> count;
+  for (int c : y) count[c] += 1;
+  const double present = static_cast<double>(count.size());
   std::vector<float> w(y.size());
   for (std::size_t i = 0; i < y.size(); ++i)
-    w[i] = static_cast<float>(static_cast<double>(y.size()) / (2.0 * (y[i] == 1 ? n1 : n0)));
+    w[i] = static_cast<float>(static_cast<double>(y.size()) / (present * count[y[i]]));
   return w;
 }
 
@@ -147,6 +149,11 @@ std::tuple<int, double, double> complexity(const std::string& fam, const json& p
   return {family(fam).complexity_rank, num("n_estimators"), num("max_depth")};
 }
 
+// Probabilities per row in predict_proba's layout: 1 for two classes, K for more.
+std::size_t proba_width(const SearchOptions& opt) {
+  return opt.classes > 2 ? static_cast<std::size_t>(opt.classes) : 1;
+}
+
 // Stratified subsample of `frac` of the rows (all rows when frac >= 1).
 std::vector<std::size_t> subsample(const Labels& y, double frac, std::uint64_t seed) {
   std::vector<std::size_t> all(y.size());
@@ -190,7 +197,7 @@ std::unique_ptr<Classifier> fit_all_rows(const Matrix& X, const Labels& y, const
     yfit = &c.y;
     w = std::move(c.w);
   }
-  auto model = create_classifier(fam, p, opt.cardinality);
+  auto model = create_classifier(fam, p, opt.cardinality, opt.classes);
   model->fit(*Xfit, *yfit, w.empty() ? nullptr : &w);
   return model;
 }
@@ -387,7 +394,7 @@ class StageRunner {
     params["seed"] = opt_.seed;
     const int rounds = unit.by_rounds ? stage_.rounds_of(unit) : 0;
     if (unit.by_rounds) params["n_estimators"] = rounds;
-    auto clf = create_classifier(unit.family, params, opt_.cardinality);
+    auto clf = create_classifier(unit.family, params, opt_.cardinality, opt_.classes);
     auto f0 = std::chrono::steady_clock::now();
     clf->fit(*fd.train);
     double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
@@ -412,12 +419,14 @@ class StageRunner {
       } else {
         p = staged.at(std::min(rounds, cp["n_estimators"].get<int>()));
       }
-      double score = compute_metrics(fd.yva, p, 0.5, opt_.metric == "roc_auc").get(opt_.metric);
+      const double score = fold_score(fd.yva, p);
       std::lock_guard lock(mu_);
       res_.candidates[c].fold_scores[f] = score;
       res_.candidates[c].fit_seconds += fit_s / static_cast<double>(unit.cands.size());
+      const std::size_t width = proba_width(opt_);
       if (stage_.final)
-        for (std::size_t i = 0; i < vfolds[f].size(); ++i) oof_[c][vfolds[f][i]] = p[i];
+        for (std::size_t i = 0; i < vfolds[f].size(); ++i)
+          for (std::size_t j = 0; j < width; ++j) oof_[c][vfolds[f][i] * width + j] = p[i * width + j];
     }
     {
       double pred_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - p0).count();
@@ -430,6 +439,16 @@ class StageRunner {
       std::lock_guard lock(mu_);
       opt_.progress(d, total_tasks_);
     }
+  }
+
+  // The validation fold's score: binary metrics of P(class 1) at 0.5, or every metric of K classes
+  // (the binary view by the verdict rule at 0.5).
+  double fold_score(const Labels& y, const std::vector<double>& p) const {
+    const bool auc = opt_.metric == "roc_auc" || opt_.metric == "macro_roc_auc";
+    if (opt_.classes == 2 && opt_.threat.empty()) return compute_metrics(y, p, 0.5, auc).get(opt_.metric);
+    const std::vector<bool> threat = opt_.threat.empty() ? std::vector<bool>{false, true} : opt_.threat;
+    return compute_class_metrics(y, class_probabilities(p, y.size(), opt_.classes), threat, 0.5, {}, auc)
+        .get(opt_.metric);
   }
 
   const Matrix& X_;
@@ -465,8 +484,9 @@ std::vector<Task> stage_tasks(const std::vector<Unit>& units, const std::vector<
 // The candidates of the fits alive at a stage: fresh fold scores and the budget they get (and, in
 // the final stage, their out-of-fold probabilities).
 void open_stage(SearchResult& res, const std::vector<Unit>& units, const std::vector<std::size_t>& alive,
-                const Stage& stage, int index, std::size_t budget_rows, std::size_t all_rows, int folds,
-                std::vector<std::vector<double>>& oof) {
+                const Stage& stage, int index, std::size_t budget_rows, std::size_t all_rows,
+                const SearchOptions& opt, std::vector<std::vector<double>>& oof) {
+  const int folds = opt.folds;
   for (auto u : alive)
     for (auto c : units[u].cands) {
       auto& r = res.candidates[c];
@@ -479,7 +499,7 @@ void open_stage(SearchResult& res, const std::vector<Unit>& units, const std::ve
       } else {
         r.budget = {{"rows", budget_rows}};
       }
-      if (stage.final) oof[c].assign(all_rows, 0.0);
+      if (stage.final) oof[c].assign(all_rows * proba_width(opt), 0.0);
     }
 }
 
@@ -568,7 +588,7 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
     const auto folds = stage.final ? full_folds : stratified_kfold(ys, opt.folds, opt.seed);
     stage.rows = {&Xs, &ys, &folds};
     stage.all = {&X, &y, &full_folds};
-    open_stage(res, units, alive, stage, s, ys.size(), y.size(), opt.folds, oof);
+    open_stage(res, units, alive, stage, s, ys.size(), y.size(), opt, oof);
     StageRunner(X, y, opt, units, stage, res, oof, done, total_tasks)
         .run(stage_tasks(units, alive, stage, opt), threads);
     spdlog::debug("search: stage {}/{}: {} fits x {} folds ({} rows / {:.0f}% of the rounds) in {:.3f}s",

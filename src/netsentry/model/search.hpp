@@ -18,7 +18,7 @@ namespace netsentry {
 
 struct SearchOptions {
   int folds = 3;
-  std::string metric = "f1";      // f1 | accuracy | roc_auc
+  std::string metric = "f1";      // a name of kMetricNames (model/metrics.hpp)
   std::string strategy = "grid";  // grid | halving
   double halving_factor = 3;      // halving: each stage keeps 1/factor of the fits, budget x factor
   std::uint64_t seed = 42;
@@ -32,6 +32,10 @@ struct SearchOptions {
   // Per feature: 0 numeric, else the number of category codes (the families read them natively or
   // one-hot encoded); empty: every feature numeric.
   std::vector<int> cardinality;
+  // The number of classes (Classifier::set_classes) and, per class, whether it is a threat (the
+  // binary-view metrics; empty: class 1 of two). K > 2 classes are scored by the verdict rule at 0.5.
+  int classes = 2;
+  std::vector<bool> threat;
   std::function<void(std::size_t done, std::size_t total)> progress;
 };
 
@@ -51,8 +55,8 @@ struct CandidateResult {
 struct SearchResult {
   std::vector<CandidateResult> candidates;  // every candidate evaluated
   std::size_t best = 0;                     // index into candidates
-  std::vector<double> oof_proba;            // out-of-fold P(class 1) of the best candidate
-  std::unique_ptr<Classifier> model;        // the best candidate fitted on all rows (opt.refit)
+  std::vector<double> oof_proba;  // out-of-fold probabilities of the best candidate (predict_proba's layout)
+  std::unique_ptr<Classifier> model;  // the best candidate fitted on all rows (opt.refit)
   double seconds = 0;
 };
 
@@ -75,7 +79,8 @@ struct Collapsed {
 };
 Collapsed collapse_duplicates(const Matrix& X, const Labels& y, const std::vector<float>& w);
 
-// Sample weights that balance the classes (n / (2 * n_class)), as scikit-learn's "balanced".
+// Sample weights that balance the classes (n / (classes present * n_class)), as scikit-learn's
+// "balanced".
 std::vector<float> balanced_weights(const Labels& y);
 
 }  // namespace netsentry

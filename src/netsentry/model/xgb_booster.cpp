@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <xgboost/c_api.h>
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -155,14 +157,24 @@ void Booster::train(void* dmatrix, int rounds) {
   for (int i = 0; i < rounds; ++i) check(XGBoosterUpdateOneIter(h_, i, dh), "train");
 }
 
+namespace {
+// The number of values of a prediction of `dim` dimensions.
+std::size_t values_of(const bst_ulong* shape, bst_ulong dim) {
+  std::size_t n = 1;
+  for (bst_ulong i = 0; i < dim; ++i) n *= static_cast<std::size_t>(shape[i]);
+  return n;
+}
+}  // namespace
+
 std::vector<double> Booster::predict_proba(const Matrix& X, int iteration_end) const {
   ready();
-  std::vector<double> out(X.rows);
-  if (X.rows == 0) return out;
+  if (X.rows == 0) return {};
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* res = nullptr;
   const std::string range = ",\"iteration_begin\":0,\"iteration_end\":" + std::to_string(iteration_end);
+  // One value per row (binary:logistic) or one per row and class (multi:softprob), row-major.
+  auto copy = [&] { return std::vector<double>(res, res + values_of(shape, dim)); };
   if (inplace_.load(std::memory_order_relaxed)) {
     // In-place prediction from the dense array: no DMatrix copy, fast for one row (tree boosters).
     const std::string iface = "{\"data\":[" +
@@ -171,17 +183,14 @@ std::vector<double> Booster::predict_proba(const Matrix& X, int iteration_end) c
                               "],\"typestr\":\"<f8\",\"version\":3}";
     const std::string cfg =
         "{\"type\":0,\"training\":false" + range + ",\"strict_shape\":false,\"cache_id\":0,\"missing\":NaN}";
-    if (XGBoosterPredictFromDense(h_, iface.c_str(), cfg.c_str(), thread_proxy(), &shape, &dim, &res) == 0) {
-      for (std::size_t i = 0; i < X.rows; ++i) out[i] = res[i];
-      return out;
-    }
+    if (XGBoosterPredictFromDense(h_, iface.c_str(), cfg.c_str(), thread_proxy(), &shape, &dim, &res) == 0)
+      return copy();
     inplace_ = false;  // the linear booster has no in-place prediction: use a DMatrix from now on
   }
   DMatrix d(X);
   const std::string cfg = "{\"type\":0,\"training\":false" + range + ",\"strict_shape\":false}";
   check(XGBoosterPredictFromDMatrix(h_, d.handle(), cfg.c_str(), &shape, &dim, &res), "predict");
-  for (std::size_t i = 0; i < X.rows; ++i) out[i] = res[i];
-  return out;
+  return copy();
 }
 
 const FlatForest* Booster::compiled() const {
@@ -212,8 +221,10 @@ Matrix xgboost_contributions(BoosterHandle h, const Matrix& X, int type) {
   bst_ulong dim = 0;
   const float* res = nullptr;
   check(XGBoosterPredictFromDMatrix(h, d.handle(), cfg.c_str(), &shape, &dim, &res), "contributions");
-  Matrix c(X.rows, X.cols + 1);
-  for (std::size_t i = 0; i < c.data.size(); ++i) c.data[i] = res[i];
+  // rows x (features + 1), or rows x classes x (features + 1) for a multi-class model.
+  const std::size_t n = values_of(shape, dim);
+  Matrix c(X.rows, X.rows ? n / X.rows : X.cols + 1);
+  std::copy(res, res + n, c.data.begin());
   return c;
 }
 
@@ -237,12 +248,19 @@ std::vector<double> Booster::importance(std::size_t n_features, const char* type
   const bst_ulong* shape = nullptr;
   const float* scores = nullptr;
   if (XGBoosterFeatureScore(h_, cfg.c_str(), &n_out, &names, &out_dim, &shape, &scores) != 0) return imp;
-  if (out_dim != 1) return imp;  // gblinear gives weights per class; handled by the family
+  // gblinear of K classes gives K weights per feature (out_dim 2): their absolute values are summed.
+  const std::size_t per = out_dim == 2 ? static_cast<std::size_t>(shape[1]) : 1;
+  if (out_dim != 1 && out_dim != 2) return imp;
   for (bst_ulong i = 0; i < n_out; ++i) {
     std::string n = names[i];
     if (n.size() > 1 && n[0] == 'f') {
       auto idx = std::stoul(n.substr(1));
-      if (idx < n_features) imp[idx] = scores[i];
+      if (idx >= n_features) continue;
+      if (per == 1) {
+        imp[idx] = scores[i];
+      } else {
+        for (std::size_t c = 0; c < per; ++c) imp[idx] += std::abs(scores[i * per + c]);
+      }
     }
   }
   return imp;

@@ -178,12 +178,20 @@ class XgbClassifier final : public Classifier {
   }
 
  private:
+  // Two classes: binary:logistic (P(class 1)); K > 2: multi:softprob (every class's probability;
+  // K trees per boosting round, a softmax over K linear models for gblinear).
   Params xgb_params() const {
-    return {{"objective", "binary:logistic"},
-            {"eval_metric", "logloss"},
-            {"verbosity", "0"},
-            {"seed", num(params_.value("seed", json(0)))},
-            {"nthread", num(params_.value("nthread", json(1)))}};
+    Params xp{{"objective", "binary:logistic"},
+              {"eval_metric", "logloss"},
+              {"verbosity", "0"},
+              {"seed", num(params_.value("seed", json(0)))},
+              {"nthread", num(params_.value("nthread", json(1)))}};
+    if (classes_ > 2) {
+      xp["objective"] = "multi:softprob";
+      xp["eval_metric"] = "mlogloss";
+      xp["num_class"] = std::to_string(classes_);
+    }
+    return xp;
   }
 
   // The steps of the cost model: FlatForest's counts when it covers the model, otherwise the
@@ -195,7 +203,8 @@ class XgbClassifier final : public Classifier {
     if (const auto* f = ready().compiled()) return {f->shap_steps(), f->path_steps()};
     const double depth = std::min(params_.value("max_depth", 6), 24);
     const double trees = static_cast<double>(std::max(1, ready().rounds())) *
-                         std::max(1, spec_.first_n ? 1 : params_.value("n_estimators", 1));
+                         std::max(1, spec_.first_n ? 1 : params_.value("n_estimators", 1)) *
+                         (classes_ > 2 ? classes_ : 1);
     const double leaves = std::pow(2.0, depth), level = depth + 1;
     return {trees * (2 * leaves * level + leaves * level * level), trees * level};
   }

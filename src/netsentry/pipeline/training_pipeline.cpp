@@ -188,8 +188,10 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
     report("done", 1);
 
     json metrics = json::object();
-    for (const char* k : {"accuracy", "f1", "precision", "recall", "roc_auc"})
+    for (const char* k : {"accuracy", "f1", "precision", "recall", "roc_auc", "macro_f1", "weighted_f1"})
       metrics[k] = ev.test_metrics[k];
+    if (ev.test_metrics.contains("macro_roc_auc"))
+      metrics["macro_roc_auc"] = ev.test_metrics["macro_roc_auc"];
     r.summary = {{"run_dir", r.run_dir},
                  {"model_dir", r.model_dir},
                  {"source", ing.source},
@@ -197,7 +199,7 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
                  {"rows", {{"train", ing.train_rows}, {"test", ing.test_rows}}},
                  {"best_model", model.family},
                  {"params", model.params},
-                 {"cv", {{"metric", cfg.model_trainer.metric}, {"score", model.cv_score}}},
+                 {"cv", {{"metric", model.metric}, {"score", model.cv_score}}},
                  {"threshold", model.threshold},
                  {"metrics", metrics},
                  {"confusion_matrix", ev.test_metrics["confusion_matrix"]},

@@ -98,12 +98,12 @@ void append_predictions_json(std::string& out, const LoadedModel& m, const Matri
   out += ",\"predictions\":[";
   thread_local std::vector<std::size_t> idx;
   for (std::size_t r = 0; r < n; ++r) {
-    const int cls = s.scored.label[r] == 1 ? 1 : 0;
+    const auto cls = static_cast<std::size_t>(s.scored.label[r]);
     if (r) out += ',';
     out += "{\"row\":";
     out += std::to_string(r);
     out += ",\"class\":";
-    out += cls ? '1' : '0';
+    out += std::to_string(cls);
     out += ",\"label\":";
     append_json_string(out, m.class_value[cls]);
     out += ",\"verdict\":";
@@ -111,11 +111,11 @@ void append_predictions_json(std::string& out, const LoadedModel& m, const Matri
     out += ",\"probability\":";
     append_number(out, s.scored.probability[r]);
     out += ",\"probabilities\":{";
-    for (int k = 0; k < 2; ++k) {
+    for (std::size_t k = 0; k < m.class_value.size(); ++k) {
       if (k) out += ',';
       append_json_string(out, m.class_value[k]);
       out += ':';
-      append_number(out, m.threat[k] ? s.scored.probability[r] : 1.0 - s.scored.probability[r]);
+      append_number(out, s.scored.class_probability(r, k));
     }
     out += '}';
     if (s.contributions) {
@@ -140,7 +140,10 @@ void append_predictions_json(std::string& out, const LoadedModel& m, const Matri
         out += ",\"contribution\":";
         append_number(out, v);
         out += ",\"towards\":";
-        append_json_string(out, m.verdict[(v > 0) == m.threat[1] ? 1 : 0]);  // > 0: towards the threat
+        if (m.verdict.size() == 2)
+          append_json_string(out, m.verdict[(v > 0) == m.threat[1] ? 1 : 0]);  // > 0: towards the threat
+        else  // K classes: towards the row's verdict class, or away from it
+          append_json_string(out, v > 0 ? m.verdict[cls] : "not " + m.verdict[cls]);
         out += '}';
       }
       out += ']';
@@ -184,7 +187,7 @@ std::string predictions_csv(const Table& input, const LoadedModel& m, const Matr
         out.put(',');
       }
     }
-    const int cls = s.scored.label[r] == 1 ? 1 : 0;
+    const auto cls = static_cast<std::size_t>(s.scored.label[r]);
     write_csv_field(out, m.class_value[cls]);
     out.put(',');
     write_csv_field(out, m.verdict[cls]);
@@ -266,7 +269,9 @@ std::string predictions_html(const Table& input, const Scores& s) {
         o.put("</td>\n");
       }
     }
-    o.put(s.scored.label[r] == 1 ? "      <td>1</td>\n    </tr>\n" : "      <td>0</td>\n    </tr>\n");
+    o.put("      <td>");  // the class index, as the reference app's predicted_column
+    o.put_count(static_cast<std::size_t>(s.scored.label[r]));
+    o.put("</td>\n    </tr>\n");
   }
   o.put("  </tbody>\n</table></body></html>");
   return o.finish();

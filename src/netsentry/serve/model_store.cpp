@@ -99,11 +99,12 @@ std::shared_ptr<const LoadedModel> load_model(const std::filesystem::path& dir,
     m->index.emplace(m->features[i], i);
     m->categorical.push_back(m->bundle.encoder().categorical(i) ? 1 : 0);
   }
-  for (int c = 0; c < 2; ++c) {
-    m->class_value[c] = m->bundle.class_value(c);
-    auto it = class_names.find(m->class_value[c]);
-    m->verdict[c] = it != class_names.end() ? it->second : m->class_value[c];
-    m->threat[c] = m->bundle.classes().is_threat(c);
+  const int classes = static_cast<int>(m->bundle.classes().size());
+  for (int c = 0; c < classes; ++c) {
+    m->class_value.push_back(m->bundle.class_value(c));
+    auto it = class_names.find(m->class_value.back());
+    m->verdict.push_back(it != class_names.end() ? it->second : m->class_value.back());
+    m->threat.push_back(m->bundle.classes().is_threat(c));
   }
   // Warm up: the first prediction of a model may initialise lazily; do it before anyone waits on it.
   Matrix one(1, m->features.size(), 0.0);

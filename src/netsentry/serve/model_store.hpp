@@ -28,10 +28,10 @@ struct LoadedModel {
   std::vector<std::string> features;                   // schema order: the columns of X
   std::unordered_map<std::string, std::size_t> index;  // feature name -> column of X
   std::string target;
-  std::array<std::string, 2> class_value;  // per class index, the target's original value ("-1", "1")
-  std::array<std::string, 2> verdict;      // per class index, a name for people ("phishing")
-  std::array<bool, 2> threat{};            // per class index, whether it is the threat class
-  std::vector<char> categorical;           // per feature: its values are categories (codes in X)
+  std::vector<std::string> class_value;  // per class index, the target's class ("-1", "1", "dos")
+  std::vector<std::string> verdict;      // per class index, a name for people ("phishing")
+  std::vector<bool> threat;              // per class index, whether it is a threat class
+  std::vector<char> categorical;         // per feature: its values are categories (codes in X)
   bool can_explain = false;
   double explain_seconds_per_row = 0.0;  // estimated by the family's cost model (never measured)
   ModelBundle::Attribution attribution = ModelBundle::Attribution::Shap;  // how reasons are computed

@@ -37,8 +37,8 @@ constexpr const char* kOpenApi = R"json({
         "type": "object",
         "properties": {
           "feature": {"type": "string"}, "value": {"type": "number", "nullable": true},
-          "contribution": {"type": "number", "description": "log-odds contribution towards the second class"},
-          "towards": {"type": "string", "description": "the verdict this feature pushes towards"}
+          "contribution": {"type": "number", "description": "contribution to the log-odds of a threat (two classes) or to the margin of the verdict class (more classes)"},
+          "towards": {"type": "string", "description": "the verdict this feature pushes towards ('not X': away from the verdict X, with more than two classes)"}
         }
       },
       "Prediction": {
@@ -47,8 +47,8 @@ constexpr const char* kOpenApi = R"json({
           "row": {"type": "integer"}, "class": {"type": "integer", "enum": [0, 1]},
           "label": {"type": "string", "description": "the target's original value for the class"},
           "verdict": {"type": "string", "example": "phishing"},
-          "probability": {"type": "number", "description": "probability that the record is a threat (the threat class's probability; the same meaning in the CLI, the API and the UI)"},
-          "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
+          "probability": {"type": "number", "description": "probability that the record is a threat (the sum of the threat classes' probabilities; the same meaning in the CLI, the API and the UI)"},
+          "probabilities": {"type": "object", "description": "every class's probability, by class", "additionalProperties": {"type": "number"}},
           "reasons": {"type": "array", "items": {"$ref": "#/components/schemas/Reason"}, "description": "top-K by |contribution|, when the model can explain"}
         }
       },

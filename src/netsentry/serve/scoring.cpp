@@ -33,7 +33,7 @@ void top_reasons(const Matrix& contrib, std::size_t r, std::size_t nf, int top_k
 }
 
 double verdict_probability(const Scored& s, std::size_t r) {
-  return s.label[r] == 1 ? s.probability[r] : 1.0 - s.probability[r];
+  return s.class_probability(r, static_cast<std::size_t>(s.label[r]));
 }
 
 }  // namespace netsentry::serve

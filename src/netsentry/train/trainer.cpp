@@ -3,12 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "netsentry/bundle/bundle.hpp"
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
 #include "netsentry/model/classifier.hpp"
+#include "netsentry/model/decision.hpp"
 #include "netsentry/model/metrics.hpp"
 #include "netsentry/model/search.hpp"
 #include "netsentry/schema/labels.hpp"
@@ -21,7 +23,7 @@ namespace netsentry {
 using json = nlohmann::json;
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ModelTrainerArtifact, model_dir, candidates, family, params,
-                                                cv_score, threshold, train_metrics)
+                                                metric, cv_score, threshold, train_metrics)
 
 json ModelTrainerArtifact::to_json() const { return *this; }
 ModelTrainerArtifact ModelTrainerArtifact::from_json(const json& j) { return j.get<ModelTrainerArtifact>(); }
@@ -58,7 +60,7 @@ void split_xy(const Table& t, const std::vector<std::string>& features, Matrix& 
   X = t.to_matrix(features);
   const auto& c = t.at("class").num;
   y.assign(c.size(), 0);
-  for (std::size_t i = 0; i < c.size(); ++i) y[i] = c[i] >= 0.5 ? 1 : 0;
+  for (std::size_t i = 0; i < c.size(); ++i) y[i] = static_cast<int>(std::lround(c[i]));
 }
 }  // namespace
 
@@ -91,10 +93,16 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
           "hold it in {} of them, the others are scored without it",
           class_names[k], n, cfg.model_trainer.cv_folds, n);
   }
+  const LabelSpace space = LabelSpace::from_json(in.classes);
+  std::vector<bool> threat(space.size());
+  for (std::size_t k = 0; k < space.size(); ++k) threat[k] = space.is_threat(static_cast<int>(k));
+  const std::string metric = cfg.model_trainer.metric_for(space.size());
   SearchOptions so;
   so.cardinality = pre->cardinality();
+  so.classes = static_cast<int>(space.size());
+  if (!space.binary()) so.threat = threat;
   so.folds = cfg.model_trainer.cv_folds;
-  so.metric = cfg.model_trainer.metric;
+  so.metric = metric;
   so.strategy = cfg.model_trainer.search;
   so.seed = cfg.pipeline.seed;
   so.smote = cfg.transformation.sampler == "smote";
@@ -106,8 +114,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   auto res = search_models(X, y, cfg.model_trainer.families, so);
   const auto& best = res.candidates[res.best];
   spdlog::info("train: {} candidates in {:.2f}s; best {} {} CV {} {:.4f} ± {:.4f}", res.candidates.size(),
-               res.seconds, best.family, best.params.dump(), cfg.model_trainer.metric, best.cv_mean,
-               best.cv_std);
+               res.seconds, best.family, best.params.dump(), metric, best.cv_mean, best.cv_std);
 
   // The search refits the best candidate on the whole training split (SMOTE / class weights as in CV).
   auto model = std::move(res.model);
@@ -117,8 +124,14 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   a.family = best.family;
   a.params = best.params;
   a.cv_score = best.cv_mean;
-  a.threshold = choose_threshold(y, res.oof_proba, cfg.model_trainer.threshold);
-  a.train_metrics = compute_metrics(y, model->predict_proba(X), a.threshold).to_json();
+  a.metric = metric;
+  // The threshold on P(threat), from the out-of-fold probabilities (threat vs benign).
+  const Matrix oof = class_probabilities(res.oof_proba, y.size(), so.classes);
+  a.threshold = choose_threshold(threat_labels(y, threat), threat_probability(oof, threat),
+                                 cfg.model_trainer.threshold);
+  a.train_metrics = compute_class_metrics(y, class_probabilities(model->predict_proba(X), X.rows, so.classes),
+                                          threat, a.threshold, space.classes())
+                        .to_json();
 
   json table = json::array();
   std::vector<std::size_t> order(res.candidates.size());
@@ -134,7 +147,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   }
   a.candidate_table = table;
   a.candidates = stage_dir / "candidates.json";
-  write_file_atomic(a.candidates, json({{"metric", cfg.model_trainer.metric},
+  write_file_atomic(a.candidates, json({{"metric", metric},
                                         {"class_rows", class_rows},
                                         {"strategy", cfg.model_trainer.search},
                                         {"folds", cfg.model_trainer.cv_folds},
@@ -154,7 +167,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
                {"classes", in.classes},
                {"threshold", a.threshold},
                {"cv",
-                {{"metric", cfg.model_trainer.metric},
+                {{"metric", metric},
                  {"mean", best.cv_mean},
                  {"std", best.cv_std},
                  {"folds", cfg.model_trainer.cv_folds}}},

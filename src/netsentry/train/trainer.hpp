@@ -21,6 +21,7 @@ struct ModelTrainerArtifact {
   std::filesystem::path candidates;  // candidates.json: every candidate's CV mean ± std and fit time
   std::string family;
   nlohmann::json params;
+  std::string metric;  // the CV selection metric (TrainerSettings::metric_for), also the gate's
   double cv_score = 0;
   double threshold = 0.5;
   nlohmann::json train_metrics = nlohmann::json::object();
