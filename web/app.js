@@ -351,6 +351,23 @@
     box.className = 'verdict-card ' + verdictClass(p.verdict);
     box.appendChild(el('div', {class: 'big-verdict'}, p.verdict));
     box.appendChild(el('div', {class: 'big-prob'}, pct(p.probability) + ' probability of a threat · model ' + version));
+    const classes = Object.entries(p.probabilities || {});
+    if (classes.length > 2) {  // a model of several classes: every class's probability, most likely first
+      classes.sort((a, b) => b[1] - a[1]);
+      const list = el('div', {class: 'bars class-probabilities'});
+      for (const [value, prob] of classes) {
+        const c = model && model.classes.find((k) => k.value === value);
+        const name = c ? c.verdict : value;
+        const fill = el('div', {class: 'bar-fill ' + verdictClass(name)});
+        fill.style.width = (100 * prob).toFixed(1) + '%';
+        list.appendChild(el('div', {class: 'bar-row'},
+          el('span', {class: 'bar-label'}, name),
+          el('div', {class: 'bar'}, fill),
+          el('span', {class: 'bar-value'}, pct(prob))));
+      }
+      box.appendChild(el('h3', {}, 'Class probabilities'));
+      box.appendChild(list);
+    }
     if (p.reasons && p.reasons.length) {
       const max = Math.max(...p.reasons.map((r) => Math.abs(r.contribution)));
       const list = el('div', {class: 'bars'});

@@ -9,6 +9,9 @@ Usage:
   sklearn_reference.py onehot TRAIN.csv TEST.csv MAX_CATEGORIES MIN_FREQUENCY
       OneHotEncoder(handle_unknown='ignore', max_categories, min_frequency).fit(TRAIN).transform(TEST)
       on text columns (every column of the files); also categories_ and infrequent_categories_
+  sklearn_reference.py class_metrics SCORED.csv K
+      columns y, pred, p0 .. p{K-1}: precision_recall_fscore_support (labels 0..K-1), macro and
+      weighted F1, accuracy, the K x K confusion matrix and the macro one-vs-rest ROC AUC
 CSV files have a header; an empty field is a missing value (NaN). Prints one JSON object; NaN is
 written as null.
 """
@@ -21,6 +24,8 @@ try:
     import numpy as np
     import sklearn
     from sklearn.impute import KNNImputer
+    from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support,
+                                 roc_auc_score)
     from sklearn.preprocessing import OneHotEncoder, RobustScaler
 except ImportError as e:  # the C++ test reports this as a failure
     sys.exit(f"sklearn_reference.py: scikit-learn/numpy not importable ({e}); install python3-sklearn")
@@ -67,6 +72,18 @@ def main(argv):
         out["transformed"] = plain(enc.fit(train).transform(test))
         out["categories"] = [[str(v) for v in c] for c in enc.categories_]
         out["infrequent"] = [[] if c is None else [str(v) for v in c] for c in enc.infrequent_categories_]
+    elif argv[0] == "class_metrics" and len(argv) == 3:
+        m, k = read_matrix(argv[1]), int(argv[2])
+        y, pred, proba = m[:, 0].astype(int), m[:, 1].astype(int), m[:, 2:2 + k]
+        labels = list(range(k))
+        p, r, f, s = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+        out.update({"precision": plain1(p), "recall": plain1(r), "f1": plain1(f), "support": [int(v) for v in s],
+                    "macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
+                    "weighted_f1": float(f1_score(y, pred, average="weighted", zero_division=0)),
+                    "accuracy": float(accuracy_score(y, pred)),
+                    "confusion_matrix": confusion_matrix(y, pred, labels=labels).tolist(),
+                    "macro_roc_auc": float(roc_auc_score(y, proba, multi_class="ovr", average="macro",
+                                                         labels=labels))})
     else:
         sys.exit(__doc__)
     print(json.dumps(out))

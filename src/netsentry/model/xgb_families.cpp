@@ -64,9 +64,8 @@ class XgbClassifier final : public Classifier {
   }
 
   void fit(const Matrix& X, const Labels& y, const std::vector<float>* w) override {
-    Params xp = xgb_params();
     int rounds = 1;
-    spec_.map(params_, xp, rounds);
+    Params xp = mapped_params(rounds);
     booster_ = std::make_unique<xgb::Booster>();
     booster_->set_params(xp);
     booster_->train(X, y, w, rounds, feature_types_);
@@ -74,9 +73,8 @@ class XgbClassifier final : public Classifier {
   }
 
   void fit(const SharedTrainingSet& d) override {
-    Params xp = xgb_params();
     int rounds = 1;
-    spec_.map(params_, xp, rounds);
+    Params xp = mapped_params(rounds);
     if (xp["tree_method"] != "hist" || xp.count("max_bin")) return fit(d.X, d.y, d.weights());
     // hist families share one quantised copy of the training set (default max_bin).
     std::string key = "xgboost-quantile";
@@ -178,6 +176,19 @@ class XgbClassifier final : public Classifier {
   }
 
  private:
+  // The XGBoost parameters and rounds of this fit. Softmax coordinate descent without a ridge
+  // diverges (every probability NaN) once a class is separable, which rare attack classes are, so a
+  // linear model of K > 2 classes keeps at least kMinSoftmaxLambda (XGBoost scales it by the rows).
+  static constexpr double kMinSoftmaxLambda = 1e-3;
+  Params mapped_params(int& rounds) const {
+    Params xp = xgb_params();
+    rounds = 1;
+    spec_.map(params_, xp, rounds);
+    if (classes_ > 2 && xp["booster"] == "gblinear" && std::stod(xp["lambda"]) < kMinSoftmaxLambda)
+      xp["lambda"] = num(json(kMinSoftmaxLambda));
+    return xp;
+  }
+
   // Two classes: binary:logistic (P(class 1)); K > 2: multi:softprob (every class's probability;
   // K trees per boosting round, a softmax over K linear models for gblinear).
   Params xgb_params() const {
