@@ -1,4 +1,4 @@
-// Models of several classes on real data (NSL-KDD's five attack categories): the XGBoost families'
+// Models of several classes on real data (NSL-KDD's five attack categories): every family's
 // K-class probabilities, staged rounds, contributions and files; the class metrics against
 // scikit-learn; the shipped 5-category config end to end (training, the verdict rule, predict's
 // per-class columns and the run's own metrics reproduced from the published bundle).
@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <tuple>
 
 #include "netsentry/config/config.hpp"
 #include "netsentry/core/fs.hpp"
@@ -67,10 +68,10 @@ const Categories& categories() {
 
 }  // namespace
 
-// Every XGBoost family learns the five categories: K probabilities per row summing to 1, the same
+// Every family learns the five categories: K probabilities per row summing to 1, the same
 // answers after save and load, staged rounds equal to a shorter fit, and contributions whose class
 // blocks add up to the class margins (softmax of the sums = the probabilities).
-TEST(Multiclass, XgboostFamiliesLearnFiveCategories) {
+TEST(Multiclass, EveryFamilyLearnsFiveCategories) {
   NETSENTRY_NEEDS_NSL_KDD();
   const Categories& c = categories();
   ASSERT_EQ(c.space.classes(), (std::vector<std::string>{"dos", "normal", "probe", "r2l", "u2r"}));
@@ -79,7 +80,18 @@ TEST(Multiclass, XgboostFamiliesLearnFiveCategories) {
       {"gradient_boosting", {{"n_estimators", 40}, {"max_depth", 6}}},
       {"random_forest", {{"n_estimators", 16}}},
       {"decision_tree", json::object()},
-      {"logistic_regression", {{"max_iter", 50}}}};
+      {"logistic_regression", {{"max_iter", 50}}},
+      {"decision_tree_gini", json::object()},
+      {"adaboost", {{"n_estimators", 30}, {"max_depth", 2}}},
+      {"knn", {{"n_neighbors", 5}}}};
+  const std::map<std::string, std::tuple<double, double, double>> bounds = {
+      {"gradient_boosting", {0.97, 0.80, 0.97}},
+      {"random_forest", {0.97, 0.80, 0.97}},
+      {"decision_tree", {0.97, 0.80, 0.97}},
+      {"decision_tree_gini", {0.97, 0.80, 0.97}},
+      {"logistic_regression", {0.90, 0.45, 0.90}},
+      {"adaboost", {0.95, 0.55, 0.95}},
+      {"knn", {0.96, 0.70, 0.97}}};
   for (const auto& [fam, params] : families) {
     SCOPED_TRACE(fam);
     auto clf = create_classifier(fam, params, {}, static_cast<int>(k));
@@ -93,10 +105,13 @@ TEST(Multiclass, XgboostFamiliesLearnFiveCategories) {
       ASSERT_NEAR(sum, 1.0, 1e-5) << "row " << i;
     }
     const Metrics m = compute_class_metrics(c.yte, proba, c.threat, 0.5, c.space.classes());
-    // Numeric features only (no protocol, service or flag): still far above chance.
-    EXPECT_GT(m.accuracy, fam == "logistic_regression" ? 0.90 : 0.97);
-    EXPECT_GT(m.macro_f1, fam == "logistic_regression" ? 0.45 : 0.80);
-    EXPECT_GT(m.f1, fam == "logistic_regression" ? 0.90 : 0.97) << "threat vs benign";
+    // Numeric features only (no protocol, service or flag): still far above chance. Lower bounds
+    // under what each family scores here; scikit-learn on the same split scores AdaBoost (SAMME,
+    // depth 2, 30 learners) 0.972 accuracy / 0.630 macro F1 and 5 neighbours 0.976 / 0.751, as ours.
+    const auto [min_acc, min_macro, min_threat] = bounds.at(fam);
+    EXPECT_GT(m.accuracy, min_acc);
+    EXPECT_GT(m.macro_f1, min_macro);
+    EXPECT_GT(m.f1, min_threat) << "threat vs benign";
     std::printf("[ Multiclass ] %s: accuracy %.4f macro F1 %.4f threat F1 %.4f macro AUC %.4f\n", fam.c_str(),
                 m.accuracy, m.macro_f1, m.f1, m.macro_roc_auc);
     TempDir dir;
@@ -119,16 +134,19 @@ TEST(Multiclass, XgboostFamiliesLearnFiveCategories) {
         EXPECT_NEAR(std::exp(margin[j]) / z, proba(i, j), 1e-4) << i << "," << j;
     }
   }
-  // Staged rounds of gradient boosting: the first 10 rounds are a 10-round fit.
-  auto full = create_classifier("gradient_boosting", {{"n_estimators", 30}}, {}, static_cast<int>(k));
-  full->fit(c.Xtr, c.ytr);
-  auto short_fit = create_classifier("gradient_boosting", {{"n_estimators", 10}}, {}, static_cast<int>(k));
-  short_fit->fit(c.Xtr, c.ytr);
-  const auto staged = full->predict_proba_first(c.Xte, 10);
-  ASSERT_TRUE(staged);
-  const auto direct = short_fit->predict_proba(c.Xte);
-  ASSERT_EQ(staged->size(), direct.size());
-  for (std::size_t i = 0; i < direct.size(); ++i) ASSERT_NEAR((*staged)[i], direct[i], 1e-6) << i;
+  // Staged rounds of the boosted families: the first 10 rounds are a 10-round fit.
+  for (const std::string fam : {"gradient_boosting", "adaboost"}) {
+    SCOPED_TRACE(fam);
+    auto full = create_classifier(fam, {{"n_estimators", 30}}, {}, static_cast<int>(k));
+    full->fit(c.Xtr, c.ytr);
+    auto short_fit = create_classifier(fam, {{"n_estimators", 10}}, {}, static_cast<int>(k));
+    short_fit->fit(c.Xtr, c.ytr);
+    const auto staged = full->predict_proba_first(c.Xte, 10);
+    ASSERT_TRUE(staged);
+    const auto direct = short_fit->predict_proba(c.Xte);
+    ASSERT_EQ(staged->size(), direct.size());
+    for (std::size_t i = 0; i < direct.size(); ++i) ASSERT_NEAR((*staged)[i], direct[i], 1e-6) << i;
+  }
 }
 
 // The class metrics equal scikit-learn's on the same predictions: per-class precision, recall, F1 and
@@ -173,7 +191,9 @@ TEST(Multiclass, ClassMetricsMatchScikitLearn) {
     const auto v = static_cast<std::size_t>(d.cls[i]);
     ASSERT_EQ(c.threat[v], d.p_threat[i] >= threshold) << i;
     for (std::size_t j = 0; j < k; ++j)
-      if (c.threat[j] == c.threat[v]) ASSERT_GE(proba(i, v), proba(i, j)) << i;
+      if (c.threat[j] == c.threat[v]) {
+        ASSERT_GE(proba(i, v), proba(i, j)) << i;
+      }
   }
 }
 

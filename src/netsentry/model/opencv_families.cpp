@@ -2,7 +2,12 @@
 // criterion, AdaBoost (SAMME) over OpenCV decision stumps, and k-nearest neighbours.
 // Models are saved with cv::FileStorage (YAML: data only).
 //
-// Explanations (contributions(): per-feature shares of the log-odds of class 1, bias last):
+// K > 2 classes: the tree and the weak learners are OpenCV classification trees (Gini), AdaBoost is
+// multi-class SAMME (as scikit-learn's), k-NN gives each class's share of the neighbours' votes.
+//
+// Explanations (contributions(): per-feature shares of the log-odds of class 1, bias last; for K > 2
+// one such block per class, of that class's margin, whose softmax over the classes is the
+// probabilities):
 // - decision_tree_gini: path attribution (Saabas) on the log-odds of each node's smoothed class-1
 //   share; exact: bias + contributions = logit of the predicted probability.
 // - adaboost: the SAMME score is a sum of weighted votes; each tree's vote minus its mean over the
@@ -78,6 +83,30 @@ cv::Ptr<cv::ml::TrainData> regression_data(const cv::Mat& X, const cv::Mat& targ
                                      cv::noArray(), var_type);
   return cv::ml::TrainData::create(X, cv::ml::ROW_SAMPLE, target, cv::noArray(), cv::noArray(), weights,
                                    var_type);
+}
+
+// K > 2 classes: a classification tree's training data (class indices as a categorical response).
+cv::Ptr<cv::ml::TrainData> class_data(const cv::Mat& X, const Labels& y, const cv::Mat& weights = {}) {
+  cv::Mat var_type(1, X.cols + 1, CV_8U, cv::Scalar(cv::ml::VAR_ORDERED));
+  var_type.at<uchar>(X.cols) = cv::ml::VAR_CATEGORICAL;
+  cv::Mat target(static_cast<int>(y.size()), 1, CV_32S);
+  for (std::size_t i = 0; i < y.size(); ++i) target.at<int>(static_cast<int>(i)) = y[i];
+  if (weights.empty())
+    return cv::ml::TrainData::create(X, cv::ml::ROW_SAMPLE, target, cv::noArray(), cv::noArray(),
+                                     cv::noArray(), var_type);
+  return cv::ml::TrainData::create(X, cv::ml::ROW_SAMPLE, target, cv::noArray(), cv::noArray(), weights,
+                                   var_type);
+}
+
+// A class margin for K > 2 classes: the log of its probability, clamped as clamped_logit clamps.
+double log_share(double p) { return std::log(std::max(p, kLogOddsEpsilon)); }
+
+// A row of K margins as probabilities (softmax, the largest margin subtracted first).
+void softmax(std::span<double> v) {
+  const double top = *std::max_element(v.begin(), v.end());
+  double z = 0;
+  for (auto& x : v) z += x = std::exp(x - top);
+  for (auto& x : v) x /= z;
 }
 
 void check_fitted(bool ok, const std::string& family) {
@@ -171,11 +200,13 @@ FlatTree flatten(const cv::ml::DTrees& t) {
 }
 
 // Sums per-leaf totals up the tree: each internal node gets the sum of its children (pre-order puts
-// children after their parent, so one backward pass suffices).
-void sum_up(const FlatTree& f, std::vector<double>& v) {
+// children after their parent, so one backward pass suffices). `width` values per node (node-major).
+void sum_up(const FlatTree& f, std::vector<double>& v, std::size_t width = 1) {
   for (std::size_t n = f.size(); n-- > 0;)
     if (!f.is_leaf(n))
-      v[n] = v[static_cast<std::size_t>(f.left[n])] + v[static_cast<std::size_t>(f.right[n])];
+      for (std::size_t k = 0; k < width; ++k)
+        v[n * width + k] = v[static_cast<std::size_t>(f.left[n]) * width + k] +
+                           v[static_cast<std::size_t>(f.right[n]) * width + k];
 }
 
 // Training-row weights normalised to mean 1 (all 1 without sample weights).
@@ -235,11 +266,14 @@ void check_shape(const json& j, const FlatTree& f, const std::filesystem::path& 
   if (vars != f.var) throw DataError(p.string() + ": explanation data does not match the model's tree");
 }
 
-// Mean |contribution| of each feature over rows (the global importance the explanations imply).
+// Mean |contribution| of each feature over rows, summed over the class blocks (the global importance
+// the explanations imply).
 std::vector<double> mean_abs(const Matrix& c, std::size_t n_features) {
   std::vector<double> imp(n_features, 0.0);
+  const std::size_t blocks = c.cols / (n_features + 1);
   for (std::size_t i = 0; i < c.rows; ++i)
-    for (std::size_t j = 0; j < n_features; ++j) imp[j] += std::abs(c(i, j));
+    for (std::size_t b = 0; b < blocks; ++b)
+      for (std::size_t j = 0; j < n_features; ++j) imp[j] += std::abs(c(i, b * (n_features + 1) + j));
   for (auto& v : imp) v /= std::max<double>(1.0, static_cast<double>(c.rows));
   return imp;
 }
@@ -251,10 +285,12 @@ std::vector<double> importance_or_zeros(const std::vector<double>& imp, std::siz
 }
 
 // ---------------------------------------------------------------- decision tree (Gini)
-// Probabilities: each leaf's class-1 share among the (weighted) training rows that reach it, Laplace
-// smoothed, (w1 + 1) / (w + 2), so that pure leaves have finite log-odds. The smoothing never moves a
-// share across 0.5, so labels at the default threshold are OpenCV's. Bundles without the node
-// statistics (saved before they existed) predict OpenCV's raw leaf value and cannot explain.
+// Probabilities: each leaf's class shares among the (weighted) training rows that reach it, Laplace
+// smoothed, (w_k + 1) / (w + K), so that pure leaves have finite log-odds. Two classes: a regression
+// tree on the 0/1 target (squared error on a binary target is the Gini impurity); the smoothing never
+// moves a share across 0.5, so labels at the default threshold are OpenCV's. K > 2: an OpenCV
+// classification tree (Gini). Bundles without the node statistics (saved before they existed)
+// predict OpenCV's raw leaf value and cannot explain.
 class OpenCvTree final : public Classifier {
  public:
   explicit OpenCvTree(const json& p)
@@ -262,19 +298,24 @@ class OpenCvTree final : public Classifier {
   std::string family() const override { return "decision_tree_gini"; }
   json params() const override { return params_; }
   void fit(const Matrix& X, const Labels& y, const std::vector<float>* w) override {
-    cv::Mat target(static_cast<int>(y.size()), 1, CV_32F), weights;
-    for (std::size_t i = 0; i < y.size(); ++i)
-      target.at<float>(static_cast<int>(i)) = static_cast<float>(y[i]);
+    cv::Mat weights;
     if (w) weights = cv::Mat(*w, true);
     tree_ =
         make_tree(params_["max_depth"].get<int>(), std::max(2, 2 * params_["min_samples_leaf"].get<int>()));
-    tree_->train(regression_data(to_mat(X), target, weights));
+    if (classes_ > 2) {
+      tree_->train(class_data(to_mat(X), y, weights));
+    } else {
+      cv::Mat target(static_cast<int>(y.size()), 1, CV_32F);
+      for (std::size_t i = 0; i < y.size(); ++i)
+        target.at<float>(static_cast<int>(i)) = static_cast<float>(y[i]);
+      tree_->train(regression_data(to_mat(X), target, weights));
+    }
     fit_node_stats(X, y, w);
   }
   std::vector<double> predict_proba(const Matrix& X) const override {
     check_fitted(!tree_.empty() && tree_->isTrained(), family());
-    std::vector<double> p(X.rows);
-    if (!explainable_) {  // a bundle from before the node statistics: OpenCV's leaf value
+    if (!explainable_) {  // a two-class bundle from before the node statistics: OpenCV's leaf value
+      std::vector<double> p(X.rows);
       cv::Mat out;
       tree_->predict(to_mat(X), out);
       for (std::size_t i = 0; i < X.rows; ++i)
@@ -282,22 +323,35 @@ class OpenCvTree final : public Classifier {
       return p;
     }
     check_columns(X, n_features_, family());
-    for (std::size_t i = 0; i < X.rows; ++i) p[i] = share_[shape_.leaf(X.row(i))];
+    const std::size_t k = width();
+    std::vector<double> p(X.rows * (k == 2 ? 1 : k));
+    for (std::size_t i = 0; i < X.rows; ++i) {
+      const std::size_t leaf = shape_.leaf(X.row(i));
+      if (k == 2)
+        p[i] = share_[leaf * 2 + 1];
+      else
+        std::copy_n(share_.begin() + static_cast<std::ptrdiff_t>(leaf * k), k,
+                    p.begin() + static_cast<std::ptrdiff_t>(i * k));
+    }
     return p;
   }
-  // Saabas path attribution in log-odds: the bias is the root's log-odds, and each split on the path
-  // adds (child's log-odds - node's log-odds) to its feature; the sum is the leaf's log-odds.
+  // Saabas path attribution of each margin (two classes: class 1's log-odds; K > 2: each class's log
+  // share): the bias is the root's margin, and each split on the path adds (child's margin - node's
+  // margin) to its feature; the sum is the leaf's margin.
   std::optional<Matrix> contributions(const Matrix& X) const override {
     check_fitted(!tree_.empty() && tree_->isTrained(), family());
     if (!explainable_) return std::nullopt;
     check_columns(X, n_features_, family());
-    Matrix c(X.rows, n_features_ + 1, 0.0);
+    const std::size_t blocks = margins(), nf = n_features_;
+    Matrix c(X.rows, blocks * (nf + 1), 0.0);
     for (std::size_t i = 0; i < X.rows; ++i) {
       const auto x = X.row(i);
-      c(i, n_features_) = logit_[0];
+      for (std::size_t b = 0; b < blocks; ++b) c(i, b * (nf + 1) + nf) = margin_[b];
       for (std::size_t n = 0; !shape_.is_leaf(n);) {
         const auto next = static_cast<std::size_t>(shape_.child(n, x));
-        c(i, static_cast<std::size_t>(shape_.var[n])) += logit_[next] - logit_[n];
+        const auto j = static_cast<std::size_t>(shape_.var[n]);
+        for (std::size_t b = 0; b < blocks; ++b)
+          c(i, b * (nf + 1) + j) += margin_[next * blocks + b] - margin_[n * blocks + b];
         n = next;
       }
     }
@@ -305,7 +359,7 @@ class OpenCvTree final : public Classifier {
   }
   std::optional<double> contributions_cost() const override {
     if (!explainable_) return std::nullopt;
-    return kRowSeconds + kNodeSeconds * (shape_.depth() + 1);
+    return kRowSeconds + kNodeSeconds * static_cast<double>(margins()) * (shape_.depth() + 1);
   }
   std::vector<double> feature_importance(std::size_t n_features) const override {
     return importance_or_zeros(importance_, n_features);
@@ -313,15 +367,20 @@ class OpenCvTree final : public Classifier {
   void save(const std::filesystem::path& dir) const override {
     std::filesystem::create_directories(dir);
     tree_->save((dir / "opencv_tree.yaml").string());
-    if (explainable_)
-      write_json(dir / kStatsFile, {{"format", kStatsFormat},
-                                    {"version", 1},
-                                    {"n_features", n_features_},
-                                    {"smoothing", kSmoothing},
-                                    {"split_var", shape_.var},
-                                    {"weight", weight_},
-                                    {"positive_weight", positive_},
-                                    {"importance", importance_}});
+    if (!explainable_) return;
+    json j = {{"format", kStatsFormat},    {"version", 1},
+              {"n_features", n_features_}, {"smoothing", kSmoothing},
+              {"split_var", shape_.var},   {"weight", weight_},
+              {"importance", importance_}};
+    if (classes_ > 2) {
+      j["classes"] = classes_;
+      j["class_weight"] = class_weight_;  // node-major, K per node
+    } else {
+      std::vector<double> positive(shape_.size());
+      for (std::size_t n = 0; n < shape_.size(); ++n) positive[n] = class_weight_[n * 2 + 1];
+      j["positive_weight"] = positive;
+    }
+    write_json(dir / kStatsFile, j);
   }
   void load(const std::filesystem::path& dir) override {
     auto f = dir / "opencv_tree.yaml";
@@ -332,51 +391,75 @@ class OpenCvTree final : public Classifier {
     const auto sf = dir / kStatsFile;
     try {
       const json j = read_explain_json(sf, kStatsFormat);
-      if (j.is_null()) return;
+      if (j.is_null()) {
+        if (classes_ > 2) throw DataError(sf.string() + ": missing (a model of several classes needs it)");
+        return;
+      }
       FlatTree shape = flatten(*tree_);
       check_shape(j, shape, sf);
       const auto nf = j.at("n_features").get<std::size_t>();
-      if (j.at("smoothing").get<double>() != kSmoothing || static_cast<std::size_t>(shape.max_var() + 1) > nf)
+      if (j.at("smoothing").get<double>() != kSmoothing ||
+          static_cast<std::size_t>(shape.max_var() + 1) > nf ||
+          j.value("classes", 2) != std::max(2, classes_))
         throw DataError(sf.string() + ": explanation data does not match the model");
       auto weight = doubles(j, "weight", shape.size(), sf);
-      auto positive = doubles(j, "positive_weight", shape.size(), sf);
+      std::vector<double> class_weight;
+      if (classes_ > 2) {
+        class_weight = doubles(j, "class_weight", shape.size() * static_cast<std::size_t>(classes_), sf);
+      } else {
+        const auto positive = doubles(j, "positive_weight", shape.size(), sf);
+        for (std::size_t n = 0; n < shape.size(); ++n)
+          class_weight.insert(class_weight.end(), {weight[n] - positive[n], positive[n]});
+      }
       importance_ = doubles(j, "importance", nf, sf);
-      set_stats(std::move(shape), std::move(weight), std::move(positive), nf);
+      set_stats(std::move(shape), std::move(weight), std::move(class_weight), nf);
     } catch (const json::exception& e) {
       throw DataError(sf.string() + ": malformed explanation data (" + e.what() + ")");
     }
   }
 
  private:
-  static constexpr double kSmoothing = 1.0;  // Laplace: (w1 + 1) / (w + 2)
+  static constexpr double kSmoothing = 1.0;  // Laplace: (w_k + 1) / (w + K)
   static constexpr const char* kStatsFile = "opencv_tree_explain.json";
   static constexpr const char* kStatsFormat = "netsentry-opencv-tree-stats";
 
-  // Passes the training rows down the tree: per node, their total weight and class-1 weight.
+  std::size_t width() const { return static_cast<std::size_t>(std::max(2, classes_)); }  // shares per node
+  std::size_t margins() const { return classes_ > 2 ? width() : 1; }                     // margins per node
+
+  // Passes the training rows down the tree: per node, their total weight and each class's weight.
   void fit_node_stats(const Matrix& X, const Labels& y, const std::vector<float>* sw) {
     FlatTree shape = flatten(*tree_);
     const auto w = unit_weights(X.rows, sw);
-    std::vector<double> weight(shape.size(), 0.0), positive(shape.size(), 0.0);
+    const std::size_t k = width();
+    std::vector<double> weight(shape.size(), 0.0), class_weight(shape.size() * k, 0.0);
     for (std::size_t i = 0; i < X.rows; ++i) {
       const auto leaf = shape.leaf(X.row(i));
       weight[leaf] += w[i];
-      if (y[i] == 1) positive[leaf] += w[i];
+      if (y[i] >= 0 && static_cast<std::size_t>(y[i]) < k)
+        class_weight[leaf * k + static_cast<std::size_t>(y[i])] += w[i];
     }
     sum_up(shape, weight);
-    sum_up(shape, positive);
-    set_stats(std::move(shape), std::move(weight), std::move(positive), X.cols);
+    sum_up(shape, class_weight, k);
+    set_stats(std::move(shape), std::move(weight), std::move(class_weight), X.cols);
     importance_ = mean_abs(*contributions(X), X.cols);
   }
-  void set_stats(FlatTree shape, std::vector<double> weight, std::vector<double> positive, std::size_t nf) {
+  void set_stats(FlatTree shape, std::vector<double> weight, std::vector<double> class_weight,
+                 std::size_t nf) {
     shape_ = std::move(shape);
     weight_ = std::move(weight);
-    positive_ = std::move(positive);
+    class_weight_ = std::move(class_weight);
     n_features_ = nf;
-    share_.resize(shape_.size());
-    logit_.resize(shape_.size());
+    const std::size_t k = width(), b = margins();
+    share_.resize(shape_.size() * k);
+    margin_.resize(shape_.size() * b);
     for (std::size_t n = 0; n < shape_.size(); ++n) {
-      share_[n] = (positive_[n] + kSmoothing) / (weight_[n] + 2 * kSmoothing);
-      logit_[n] = clamped_logit(share_[n]);
+      for (std::size_t c = 0; c < k; ++c)
+        share_[n * k + c] =
+            (class_weight_[n * k + c] + kSmoothing) / (weight_[n] + static_cast<double>(k) * kSmoothing);
+      if (b == 1)
+        margin_[n] = clamped_logit(share_[n * k + 1]);
+      else
+        for (std::size_t c = 0; c < k; ++c) margin_[n * k + c] = log_share(share_[n * k + c]);
     }
     explainable_ = true;
   }
@@ -386,13 +469,14 @@ class OpenCvTree final : public Classifier {
   bool explainable_ = false;
   std::size_t n_features_ = 0;
   FlatTree shape_;
-  std::vector<double> weight_, positive_, share_, logit_, importance_;
+  std::vector<double> weight_, class_weight_, share_, margin_, importance_;
 };
 
-// ---------------------------------------------------------------- AdaBoost (SAMME, two classes)
+// ---------------------------------------------------------------- AdaBoost (SAMME)
 // OpenCV's own Boost has no learning rate (shrinkage), which the reference search space varies, so
-// the reweighting loop (SAMME, as scikit-learn's AdaBoostClassifier) is written here around
-// OpenCV decision trees as the weak learners.
+// the reweighting loop (SAMME, as scikit-learn's AdaBoostClassifier, two or K classes) is written
+// here around OpenCV decision trees as the weak learners: regression trees on the ±1 target for two
+// classes, classification trees for K > 2.
 class AdaBoost final : public Classifier {
  public:
   explicit AdaBoost(const json& p)
@@ -401,10 +485,14 @@ class AdaBoost final : public Classifier {
   std::string family() const override { return "adaboost"; }
   json params() const override { return params_; }
 
+  // SAMME: a learner with weighted error e gets alpha = learning_rate * (log((1 - e) / e) + log(K - 1)),
+  // and the rows it misclassified have their weights multiplied by exp(alpha). Training stops at a
+  // perfect learner (kept, alpha 1) or one no better than chance (e >= 1 - 1/K; kept only if first).
   void fit(const Matrix& X, const Labels& y, const std::vector<float>* sw) override {
     const int n_est = params_["n_estimators"].get<int>();
     const double lr = params_["learning_rate"].get<double>();
     const int n = static_cast<int>(y.size());
+    const double k = std::max(2, classes_);
     const cv::Mat Xm = to_mat(X);
     cv::Mat target(n, 1, CV_32F);
     for (int i = 0; i < n; ++i) target.at<float>(i) = y[static_cast<std::size_t>(i)] == 1 ? 1.f : -1.f;
@@ -417,33 +505,36 @@ class AdaBoost final : public Classifier {
     trees_.clear();
     alphas_.clear();
     cv::Mat pred;
+    std::vector<char> wrong(static_cast<std::size_t>(n));
     for (int m = 0; m < n_est; ++m) {
       cv::Mat wm(n, 1, CV_32F);
       for (int i = 0; i < n; ++i) wm.at<float>(i) = static_cast<float>(w[static_cast<std::size_t>(i)] * n);
       auto tree = make_tree(params_["max_depth"].get<int>(), 2);
-      tree->train(regression_data(Xm, target, wm));
+      tree->train(classes_ > 2 ? class_data(Xm, y, wm) : regression_data(Xm, target, wm));
       tree->predict(Xm, pred);
       double err = 0;
-      for (int i = 0; i < n; ++i)
-        if ((pred.at<float>(i) >= 0 ? 1 : -1) != (target.at<float>(i) > 0 ? 1 : -1))
-          err += w[static_cast<std::size_t>(i)];
+      for (int i = 0; i < n; ++i) {
+        const auto u = static_cast<std::size_t>(i);
+        wrong[u] = vote(pred.at<float>(i)) != (classes_ > 2 ? y[u] : y[u] == 1 ? 1 : -1);
+        if (wrong[u]) err += w[u];
+      }
       if (err <= 0) {  // a perfect weak learner: keep it with a large weight and stop, as scikit-learn
         trees_.push_back(tree);
         alphas_.push_back(1.0);
         break;
       }
-      if (err >= 0.5) {
+      if (err >= 1.0 - 1.0 / k) {
         if (trees_.empty()) {  // no better than chance: keep it so the model can predict at all
           trees_.push_back(tree);
           alphas_.push_back(1.0);
         }
         break;
       }
-      const double alpha = lr * std::log((1 - err) / err);
+      const double alpha = lr * (std::log((1 - err) / err) + std::log(k - 1));
       double total = 0;
       for (int i = 0; i < n; ++i) {
         auto& wi = w[static_cast<std::size_t>(i)];
-        if ((pred.at<float>(i) >= 0 ? 1 : -1) != (target.at<float>(i) > 0 ? 1 : -1)) wi *= std::exp(alpha);
+        if (wrong[static_cast<std::size_t>(i)]) wi *= std::exp(alpha);
         total += wi;
       }
       for (auto& v : w) v /= total;
@@ -460,41 +551,51 @@ class AdaBoost final : public Classifier {
     return staged(X, n);
   }
 
-  // predict_proba is sigmoid(scale * F) with F = sum_t alpha_t * vote_t(x), vote = ±1, and
-  // scale = 2 / sum_t alpha_t, so the log-odds are scale * F. Each term is split as
-  // alpha_t * E_t + alpha_t * (vote_t(x) - E_t), E_t its mean vote over the training rows: the first
-  // parts make the bias, the second is attributed along the tree's decision path (Saabas: each split
-  // gets the change in the mean vote of the training rows from the node to the child taken). A
-  // stump's whole deviation goes to its one split feature; a feature no tree splits on gets 0.
+  // Two classes: predict_proba is sigmoid(scale * F) with F = sum_t alpha_t * vote_t(x), vote = ±1,
+  // and scale = 2 / sum_t alpha_t, so the log-odds are scale * F. K > 2: class k's margin is
+  // scale * F_k with F_k = sum_t alpha_t * code_tk(x), code 1 for the class the learner votes for and
+  // -1/(K-1) for the others, scale = 1 / (K - 1), and the probabilities are their softmax: the
+  // minimiser of SAMME's multi-class exponential loss (Zhu et al. 2009, p_k ∝ exp(F_k / (K - 1))).
+  // scikit-learn also divides by sum_t alpha_t, which squeezes every row's probabilities towards 1/K:
+  // with four attack classes against one benign, P(threat) then passes 0.5 for every row and the
+  // verdict rule (P(threat) >= threshold) calls everything a threat. Each term is split as alpha_t * E_t +
+  // alpha_t * (vote_t(x) - E_t), E_t its mean vote (code) over the training rows: the first parts make the
+  // bias, the second is attributed along the tree's decision path (Saabas: each split gets the change in the
+  // mean vote of the training rows from the node to the child taken). A stump's whole deviation goes to its
+  // one split feature; a feature no tree splits on gets 0.
   std::optional<Matrix> contributions(const Matrix& X) const override {
     check_fitted(!trees_.empty(), family());
     if (!explainable_) return std::nullopt;
     check_columns(X, n_features_, family());
-    const double scale = 2.0 / std::max(total_alpha(), 1e-12);
-    double bias = 0;
-    for (std::size_t t = 0; t < shapes_.size(); ++t) bias += alphas_[t] * mean_vote_[t][0];
-    Matrix c(X.rows, n_features_ + 1, 0.0);
+    const std::size_t b = margins(), nf = n_features_;
+    const double scale = b == 1 ? 2.0 / std::max(total_alpha(), 1e-12) : 1.0 / static_cast<double>(b - 1);
+    std::vector<double> bias(b, 0.0);
+    for (std::size_t t = 0; t < shapes_.size(); ++t)
+      for (std::size_t c = 0; c < b; ++c) bias[c] += alphas_[t] * mean_vote_[t][c];
+    Matrix out(X.rows, b * (nf + 1), 0.0);
     for (std::size_t i = 0; i < X.rows; ++i) {
       const auto x = X.row(i);
       for (std::size_t t = 0; t < shapes_.size(); ++t) {
         const auto& f = shapes_[t];
         const auto& mean = mean_vote_[t];
-        const double k = scale * alphas_[t];
+        const double kt = scale * alphas_[t];
         for (std::size_t n = 0; !f.is_leaf(n);) {
           const auto next = static_cast<std::size_t>(f.child(n, x));
-          c(i, static_cast<std::size_t>(f.var[n])) += k * (mean[next] - mean[n]);
+          const auto j = static_cast<std::size_t>(f.var[n]);
+          for (std::size_t c = 0; c < b; ++c)
+            out(i, c * (nf + 1) + j) += kt * (mean[next * b + c] - mean[n * b + c]);
           n = next;
         }
       }
-      c(i, n_features_) = scale * bias;
+      for (std::size_t c = 0; c < b; ++c) out(i, c * (nf + 1) + nf) = scale * bias[c];
     }
-    return c;
+    return out;
   }
   std::optional<double> contributions_cost() const override {
     if (!explainable_) return std::nullopt;
     double nodes = 0;
     for (const auto& f : shapes_) nodes += f.depth() + 1;
-    return kRowSeconds + kNodeSeconds * nodes;
+    return kRowSeconds + kNodeSeconds * static_cast<double>(margins()) * nodes;
   }
   std::vector<double> feature_importance(std::size_t n_features) const override {
     return importance_or_zeros(importance_, n_features);
@@ -514,14 +615,17 @@ class AdaBoost final : public Classifier {
     fs << "]";
     fs.release();
     if (!explainable_) return;
+    const char* key = classes_ > 2 ? "mean_code" : "mean_vote";  // K > 2: node-major, K per node
     json trees = json::array();
     for (std::size_t t = 0; t < shapes_.size(); ++t)
-      trees.push_back({{"split_var", shapes_[t].var}, {"weight", weight_[t]}, {"mean_vote", mean_vote_[t]}});
-    write_json(dir / kStatsFile, {{"format", kStatsFormat},
-                                  {"version", 1},
-                                  {"n_features", n_features_},
-                                  {"trees", trees},
-                                  {"importance", importance_}});
+      trees.push_back({{"split_var", shapes_[t].var}, {"weight", weight_[t]}, {key, mean_vote_[t]}});
+    json j = {{"format", kStatsFormat},
+              {"version", 1},
+              {"n_features", n_features_},
+              {"trees", trees},
+              {"importance", importance_}};
+    if (classes_ > 2) j["classes"] = classes_;
+    write_json(dir / kStatsFile, j);
   }
 
   void load(const std::filesystem::path& dir) override {
@@ -545,11 +649,16 @@ class AdaBoost final : public Classifier {
     const auto sf = dir / kStatsFile;
     try {
       const json j = read_explain_json(sf, kStatsFormat);
-      if (j.is_null()) return;
+      if (j.is_null()) {
+        if (classes_ > 2) throw DataError(sf.string() + ": missing (a model of several classes needs it)");
+        return;
+      }
       const auto nf = j.at("n_features").get<std::size_t>();
       const json& trees = j.at("trees");
-      if (!trees.is_array() || trees.size() != trees_.size())
+      if (!trees.is_array() || trees.size() != trees_.size() ||
+          j.value("classes", 2) != std::max(2, classes_))
         throw DataError(sf.string() + ": explanation data does not match the model");
+      const char* key = classes_ > 2 ? "mean_code" : "mean_vote";
       std::vector<FlatTree> shapes;
       std::vector<std::vector<double>> weight, mean;
       for (std::size_t t = 0; t < trees_.size(); ++t) {
@@ -558,7 +667,7 @@ class AdaBoost final : public Classifier {
         if (static_cast<std::size_t>(shapes.back().max_var() + 1) > nf)
           throw DataError(sf.string() + ": explanation data does not match the model");
         weight.push_back(doubles(trees[t], "weight", shapes.back().size(), sf));
-        mean.push_back(doubles(trees[t], "mean_vote", shapes.back().size(), sf));
+        mean.push_back(doubles(trees[t], key, shapes.back().size() * margins(), sf));
       }
       importance_ = doubles(j, "importance", nf, sf);
       shapes_ = std::move(shapes);
@@ -572,22 +681,49 @@ class AdaBoost final : public Classifier {
   }
 
  private:
-  // P(class 1) from the first n weak learners: sigmoid of the normalised weighted vote.
+  std::size_t margins() const { return classes_ > 2 ? static_cast<std::size_t>(classes_) : 1; }
+
+  // A weak learner's output as its vote: two classes ±1 (the sign of the regression tree's value),
+  // K > 2 the class index the classification tree answers.
+  int vote(float out) const {
+    if (classes_ > 2) return static_cast<int>(std::lround(out));
+    return out >= 0 ? 1 : -1;
+  }
+
+  // Probabilities from the first n weak learners: two classes, P(class 1) = sigmoid of the normalised
+  // weighted vote; K > 2, the softmax of the class margins (see contributions()).
   std::vector<double> staged(const Matrix& X, int n) const {
     check_fitted(!trees_.empty(), family());
     n = std::min<int>(n, static_cast<int>(trees_.size()));
     const cv::Mat Xm = to_mat(X);
-    std::vector<double> f(X.rows, 0.0);
+    const std::size_t b = margins();
+    std::vector<double> f(X.rows * b, 0.0);
     double total = 0;
     cv::Mat pred;
+    const double other = b == 1 ? 0.0 : -1.0 / static_cast<double>(b - 1);
     for (int m = 0; m < n; ++m) {
       trees_[static_cast<std::size_t>(m)]->predict(Xm, pred);
       const double a = alphas_[static_cast<std::size_t>(m)];
       total += a;
-      for (std::size_t i = 0; i < X.rows; ++i)
-        f[i] += a * (pred.at<float>(static_cast<int>(i)) >= 0 ? 1.0 : -1.0);
+      for (std::size_t i = 0; i < X.rows; ++i) {
+        const int v = vote(pred.at<float>(static_cast<int>(i)));
+        if (b == 1) {
+          f[i] += a * v;
+          continue;
+        }
+        for (std::size_t c = 0; c < b; ++c) f[i * b + c] += a * (static_cast<int>(c) == v ? 1.0 : other);
+      }
     }
-    for (auto& v : f) v = 1.0 / (1.0 + std::exp(-2.0 * v / std::max(total, 1e-12)));
+    if (b == 1) {
+      for (auto& v : f) v = 1.0 / (1.0 + std::exp(-2.0 * v / std::max(total, 1e-12)));
+      return f;
+    }
+    const double scale = 1.0 / static_cast<double>(b - 1);  // see contributions()
+    for (std::size_t i = 0; i < X.rows; ++i) {
+      std::span<double> row(f.data() + i * b, b);
+      for (auto& v : row) v *= scale;
+      softmax(row);
+    }
     return f;
   }
 
@@ -601,25 +737,34 @@ class AdaBoost final : public Classifier {
   }
 
   // Passes the training rows down every tree: per node, the rows' total weight and mean vote (±1 at a
-  // leaf; a node no training row reaches takes its children's plain average).
+  // leaf; K > 2: each class's mean code, 1 or -1/(K-1) at a leaf; a node no training row reaches
+  // takes its children's plain average).
   void fit_node_stats(const Matrix& X, const std::vector<float>* sw) {
     const auto w = unit_weights(X.rows, sw);
+    const std::size_t b = margins();
+    const double other = b == 1 ? 0.0 : -1.0 / static_cast<double>(b - 1);
     shapes_.clear();
     weight_.clear();
     mean_vote_.clear();
     for (const auto& tree : trees_) {
       FlatTree f = flatten(*tree);
-      std::vector<double> weight(f.size(), 0.0), mean(f.size(), 0.0);
+      std::vector<double> weight(f.size(), 0.0), mean(f.size() * b, 0.0);
       for (std::size_t i = 0; i < X.rows; ++i) weight[f.leaf(X.row(i))] += w[i];
       sum_up(f, weight);
       for (std::size_t n = f.size(); n-- > 0;) {
-        if (f.is_leaf(n)) {
-          mean[n] = static_cast<float>(f.value[n]) >= 0 ? 1.0 : -1.0;  // as staged() reads OpenCV's output
+        if (f.is_leaf(n)) {  // as staged() reads OpenCV's output
+          const int v = vote(static_cast<float>(f.value[n]));
+          if (b == 1)
+            mean[n] = v;
+          else
+            for (std::size_t c = 0; c < b; ++c) mean[n * b + c] = static_cast<int>(c) == v ? 1.0 : other;
           continue;
         }
         const auto l = static_cast<std::size_t>(f.left[n]), r = static_cast<std::size_t>(f.right[n]);
-        mean[n] = weight[n] > 0 ? (weight[l] * mean[l] + weight[r] * mean[r]) / weight[n]
-                                : 0.5 * (mean[l] + mean[r]);
+        for (std::size_t c = 0; c < b; ++c)
+          mean[n * b + c] = weight[n] > 0
+                                ? (weight[l] * mean[l * b + c] + weight[r] * mean[r * b + c]) / weight[n]
+                                : 0.5 * (mean[l * b + c] + mean[r * b + c]);
       }
       shapes_.push_back(std::move(f));
       weight_.push_back(std::move(weight));
@@ -637,7 +782,7 @@ class AdaBoost final : public Classifier {
   bool explainable_ = false;
   std::size_t n_features_ = 0;
   std::vector<FlatTree> shapes_;
-  std::vector<std::vector<double>> weight_, mean_vote_;
+  std::vector<std::vector<double>> weight_, mean_vote_;  // mean_vote_: K per node for K > 2
   std::vector<double> importance_;
 };
 
@@ -670,20 +815,33 @@ class Knn final : public Classifier {
       baseline_[j] = m;
     }
   }
+  // Each class's share of the k neighbours' votes (two classes: class 1's).
   std::vector<double> predict_proba(const Matrix& X) const override {
     check_fitted(!knn_.empty() && knn_->isTrained(), family());
     const int k = params_["n_neighbors"].get<int>();
     cv::Mat results, neighbours;
     knn_->findNearest(to_mat(X), k, results, neighbours);
-    std::vector<double> p(X.rows, 0.0);
+    const std::size_t b = margins();
+    std::vector<double> p(X.rows * b, 0.0);
     for (int i = 0; i < neighbours.rows; ++i) {
-      double s = 0;
-      for (int j = 0; j < neighbours.cols; ++j) s += neighbours.at<float>(i, j);
-      p[static_cast<std::size_t>(i)] = s / neighbours.cols;
+      const auto row = static_cast<std::size_t>(i);
+      if (b == 1) {
+        double s = 0;
+        for (int j = 0; j < neighbours.cols; ++j) s += neighbours.at<float>(i, j);
+        p[row] = s / neighbours.cols;
+        continue;
+      }
+      for (int j = 0; j < neighbours.cols; ++j) {
+        const long c = std::lround(neighbours.at<float>(i, j));
+        if (c >= 0 && static_cast<std::size_t>(c) < b) p[row * b + static_cast<std::size_t>(c)] += 1.0;
+      }
+      for (std::size_t c = 0; c < b; ++c) p[row * b + c] /= neighbours.cols;
     }
     return p;
   }
-  // A model-agnostic approximation (k-NN has no additive structure). With L = clamped_logit(p) and b
+  // A model-agnostic approximation (k-NN has no additive structure), made for each margin in turn
+  // (two classes: class 1's log-odds; K > 2: each class's block, of its log share). With
+  // L = clamped_logit(p) (K > 2: log_share(p_c)) and b
   // the baseline (each feature's training median): for row x and feature j,
   //   d_j = L(x) - L(x with x_j replaced by b_j),
   // the bias is L(b), and the d_j are rescaled to add up to L(x) - L(b): multiplied by
@@ -692,16 +850,56 @@ class Knn final : public Classifier {
   // for rows deep inside one class), the reverse effects d_j = L(b with b_j set to x_j) - L(b) are used
   // the same way; if those are all 0 too, the difference is split evenly over the features that differ
   // from the baseline. A feature equal to its baseline always gets 0. Costs one neighbour search per
-  // feature that differs from the baseline (two for the rows that need the reverse effects).
+  // feature that differs from the baseline (two for the rows that need the reverse effects), per margin.
   std::optional<Matrix> contributions(const Matrix& X) const override {
     check_fitted(!knn_.empty() && knn_->isTrained(), family());
     if (baseline_.empty()) return std::nullopt;
     const std::size_t nf = baseline_.size();
     check_columns(X, nf, family());
+    Matrix out(X.rows, margins() * (nf + 1), 0.0);
+    for (std::size_t m = 0; m < margins(); ++m) explain_margin(X, m, out);
+    return out;
+  }
+  // Up to two neighbour searches per feature (the removed and, for some rows, the added effects),
+  // each over every training row and feature, for each margin.
+  std::optional<double> contributions_cost() const override {
+    if (baseline_.empty()) return std::nullopt;
+    const double nf = static_cast<double>(baseline_.size());
+    return kRowSeconds + kKnnSecondsPerDistance * static_cast<double>(margins()) * (2 * nf + 1) * nf *
+                             static_cast<double>(training_rows());
+  }
+  void save(const std::filesystem::path& dir) const override {
+    std::filesystem::create_directories(dir);
+    knn_->save((dir / "opencv_knn.yaml").string());
+    if (!baseline_.empty())
+      write_json(dir / kStatsFile, {{"format", kStatsFormat}, {"version", 1}, {"baseline", baseline_}});
+  }
+  void load(const std::filesystem::path& dir) override {
+    auto f = dir / "opencv_knn.yaml";
+    if (!std::filesystem::exists(f)) throw DataError(f.string() + ": model file missing");
+    knn_ = cv::Algorithm::load<cv::ml::KNearest>(f.string());
+    if (knn_.empty() || !knn_->isTrained()) throw DataError(f.string() + ": not a valid OpenCV kNN model");
+    training_rows_ = stored_rows(f);
+    baseline_.clear();
+    const auto sf = dir / kStatsFile;
+    const json j = read_explain_json(sf, kStatsFormat);
+    if (j.is_null()) return;
+    const auto n = j.contains("baseline") && j["baseline"].is_array() ? j["baseline"].size() : 0;
+    if (n == 0 || static_cast<int>(n) != knn_->getVarCount())
+      throw DataError(sf.string() + ": 'baseline' does not match the model");
+    baseline_ = doubles(j, "baseline", n, sf);  // doubles() turns JSON type errors into DataError
+  }
+
+ private:
+  static constexpr const char* kStatsFile = "opencv_knn_explain.json";
+  static constexpr const char* kStatsFormat = "netsentry-knn-baseline";
+
+  // Margin m of every row of X into its block of `c` (Knn::contributions describes the method).
+  void explain_margin(const Matrix& X, std::size_t m, Matrix& c) const {
+    const std::size_t nf = baseline_.size(), col = m * (nf + 1);
     Matrix base(1, nf);
     std::copy(baseline_.begin(), baseline_.end(), base.data.begin());
-    const double l0 = clamped_logit(predict_proba(base)[0]);
-    Matrix c(X.rows, nf + 1, 0.0);
+    const double l0 = scores(base, m)[0];
     constexpr std::size_t kBlock = 256;  // rows per batch of neighbour searches
     struct Query {
       std::size_t row, feature;
@@ -734,9 +932,9 @@ class Knn final : public Classifier {
           cj = d[j] + (total - sum) * (std::abs(d[j]) / sum_abs);
         else
           cj = X(i, j) == baseline_[j] || differing == 0 ? 0.0 : total / static_cast<double>(differing);
-        c(i, j) = cj;
+        c(i, col + j) = cj;
       }
-      c(i, nf) = l0;
+      c(i, col + nf) = l0;
       return true;
     };
     auto log_odds = [&](const std::vector<Query>& qs, bool from_x) {
@@ -749,17 +947,15 @@ class Knn final : public Classifier {
           std::copy(baseline_.begin(), baseline_.end(), row.begin());
         row[qs[q].feature] = from_x ? baseline_[qs[q].feature] : X(qs[q].row, qs[q].feature);
       }
-      std::vector<double> out = qs.empty() ? std::vector<double>{} : predict_proba(Q);
-      for (auto& v : out) v = clamped_logit(v);
-      return out;
+      return qs.empty() ? std::vector<double>{} : scores(Q, m);
     };
     std::vector<double> d(nf);
     for (std::size_t r0 = 0; r0 < X.rows; r0 += kBlock) {
       const std::size_t r1 = std::min(X.rows, r0 + kBlock);
       std::vector<std::size_t> rows(r1 - r0);
       std::iota(rows.begin(), rows.end(), r0);
-      const auto p = predict_proba(X.take_rows(rows));
-      for (std::size_t i = r0; i < r1; ++i) l[i % kBlock] = clamped_logit(p[i - r0]);
+      const auto p = scores(X.take_rows(rows), m);
+      for (std::size_t i = r0; i < r1; ++i) l[i % kBlock] = p[i - r0];
       removed.clear();
       for (std::size_t i = r0; i < r1; ++i)
         for (std::size_t j = 0; j < nf; ++j)
@@ -784,40 +980,16 @@ class Knn final : public Classifier {
         attribute(i, d, true);
       }
     }
-    return c;
   }
-  // Up to two neighbour searches per feature (the removed and, for some rows, the added effects),
-  // each over every training row and feature.
-  std::optional<double> contributions_cost() const override {
-    if (baseline_.empty()) return std::nullopt;
-    const double nf = static_cast<double>(baseline_.size());
-    return kRowSeconds + kKnnSecondsPerDistance * (2 * nf + 1) * nf * static_cast<double>(training_rows());
+  // Margin m of each row: two classes clamped_logit(P(class 1)); K > 2 log_share(P(class m)).
+  std::vector<double> scores(const Matrix& X, std::size_t m) const {
+    const auto p = predict_proba(X);
+    const std::size_t b = margins();
+    std::vector<double> out(X.rows);
+    for (std::size_t i = 0; i < X.rows; ++i) out[i] = b == 1 ? clamped_logit(p[i]) : log_share(p[i * b + m]);
+    return out;
   }
-  void save(const std::filesystem::path& dir) const override {
-    std::filesystem::create_directories(dir);
-    knn_->save((dir / "opencv_knn.yaml").string());
-    if (!baseline_.empty())
-      write_json(dir / kStatsFile, {{"format", kStatsFormat}, {"version", 1}, {"baseline", baseline_}});
-  }
-  void load(const std::filesystem::path& dir) override {
-    auto f = dir / "opencv_knn.yaml";
-    if (!std::filesystem::exists(f)) throw DataError(f.string() + ": model file missing");
-    knn_ = cv::Algorithm::load<cv::ml::KNearest>(f.string());
-    if (knn_.empty() || !knn_->isTrained()) throw DataError(f.string() + ": not a valid OpenCV kNN model");
-    training_rows_ = stored_rows(f);
-    baseline_.clear();
-    const auto sf = dir / kStatsFile;
-    const json j = read_explain_json(sf, kStatsFormat);
-    if (j.is_null()) return;
-    const auto n = j.contains("baseline") && j["baseline"].is_array() ? j["baseline"].size() : 0;
-    if (n == 0 || static_cast<int>(n) != knn_->getVarCount())
-      throw DataError(sf.string() + ": 'baseline' does not match the model");
-    baseline_ = doubles(j, "baseline", n, sf);  // doubles() turns JSON type errors into DataError
-  }
-
- private:
-  static constexpr const char* kStatsFile = "opencv_knn_explain.json";
-  static constexpr const char* kStatsFormat = "netsentry-knn-baseline";
+  std::size_t margins() const { return classes_ > 2 ? static_cast<std::size_t>(classes_) : 1; }
 
   // The training rows kept in the model file (its "samples" matrix); 0 if the file has none.
   static std::size_t stored_rows(const std::filesystem::path& f) {
