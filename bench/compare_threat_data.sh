@@ -6,60 +6,79 @@
 # fold's training rows (its own CV runs inside them); each fold's held-out rows score both
 # (`train --test-data`), so the selection is scored honestly. Prints per-fold and mean ± standard
 # error of accuracy, threat-class F1, macro F1, ROC AUC and time, and the time ratios.
+# --task categories runs the 5-category task instead (config/nsl-kdd-categories.yaml: dos, normal,
+# probe, r2l, u2r; folds stratified by category; the baselines learn the five classes too): accuracy
+# and macro F1 over the five, threat F1 and ROC AUC of P(threat), and the macro one-vs-rest ROC AUC.
 #
-# Usage: bench/compare_threat_data.sh [DATA] [--folds K]
-#   DATA defaults to ../shared/data/nsl-kdd/KDDTrain+_20Percent.txt; K to 5.
+# Usage: bench/compare_threat_data.sh [DATA] [--folds K] [--task binary|categories]
+#   DATA defaults to ../shared/data/nsl-kdd/KDDTrain+_20Percent.txt; K to 5; the task to binary.
+#   NETSENTRY_BIN names the binary (default build/release/netsentry).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data="$root/../shared/data/nsl-kdd/KDDTrain+_20Percent.txt"
 k=5
+task=binary
 while (($#)); do
   case "$1" in
     --folds) k=$2; shift 2 ;;
+    --task) task=$2; shift 2 ;;
     *) data=$1; shift ;;
   esac
 done
-bin="$root/build/release/netsentry"
+case "$task" in
+  binary) config="$root/config/nsl-kdd.yaml"; groups=() ;;
+  categories) config="$root/config/nsl-kdd-categories.yaml"; groups=("$config") ;;
+  *) echo "--task: binary or categories, not '$task'" >&2; exit 2 ;;
+esac
+bin="${NETSENTRY_BIN:-$root/build/release/netsentry}"
 [[ -x "$bin" ]] || { echo "build first: make build" >&2; exit 2; }
 [[ -f "$data" ]] || { echo "data not found: $data" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-/usr/bin/python3 "$root/bench/threat_baseline.py" folds "$data" "$work" "$k" 42
+/usr/bin/python3 "$root/bench/threat_baseline.py" folds "$data" "$work" "$k" 42 "${groups[@]}"
 for ((i = 0; i < k; i++)); do
   d="$work/fold$i"
   s=$(date +%s.%N)
-  "$bin" -q --config "$root/config/nsl-kdd.yaml" train --json --data "$d/train.csv" --test-data "$d/test.csv" \
+  "$bin" -q --config "$config" train --json --data "$d/train.csv" --test-data "$d/test.csv" \
     --artifact-dir "$d/artifacts" --model-dir "$d/final_model" --registry none >"$d/netsentry.json"
   e=$(date +%s.%N)
   echo "$e - $s" | bc >"$d/netsentry.seconds"
-  /usr/bin/python3 "$root/bench/threat_baseline.py" fit "$d/train.csv" "$d/test.csv" >"$d/baseline.json"
+  /usr/bin/python3 "$root/bench/threat_baseline.py" fit "$d/train.csv" "$d/test.csv" "${groups[@]}" >"$d/baseline.json"
 done
 
-/usr/bin/python3 - "$work" "$k" <<'PY'
+/usr/bin/python3 - "$work" "$k" "$task" <<'PY'
 import json, math, sys
-work, k = sys.argv[1], int(sys.argv[2])
+work, k, task = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+keys = ("accuracy", "f1", "macro_f1", "roc_auc") + (("macro_roc_auc",) if task == "categories" else ())
 rows = {"netsentry": [], "random_forest_256": [], "xgboost_300_d6": []}
 for i in range(k):
     d = f"{work}/fold{i}"
     n = json.load(open(f"{d}/netsentry.json"))
     m = n["metrics"]
-    c = n["confusion_matrix"]
-    f1_benign = 2 * c["tn"] / (2 * c["tn"] + c["fn"] + c["fp"])
-    rows["netsentry"].append({"accuracy": m["accuracy"], "f1": m["f1"], "macro_f1": (m["f1"] + f1_benign) / 2,
-                              "roc_auc": m["roc_auc"], "seconds": float(open(f"{d}/netsentry.seconds").read()),
-                              "model": n["best_model"]})
+    r = {key: m[key] for key in keys}  # categories: netsentry's own K-class figures
+    if task == "binary":  # macro F1 of threat and benign from the confusion matrix
+        c = n["confusion_matrix"]
+        r["macro_f1"] = (m["f1"] + 2 * c["tn"] / (2 * c["tn"] + c["fn"] + c["fp"])) / 2
+    r["seconds"] = float(open(f"{d}/netsentry.seconds").read())
+    r["model"] = n["best_model"]
+    rows["netsentry"].append(r)
     for name, r in json.load(open(f"{d}/baseline.json")).items():
         rows[name].append(r)
 def mean_se(v):
     m = sum(v) / len(v)
     sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
     return m, sd / math.sqrt(len(v))
-print(f"NSL-KDD, {k} stratified folds (seed 42), threat = every label but normal")
-print(f"{'':20s} {'accuracy':>17s} {'threat F1':>17s} {'macro F1':>17s} {'ROC AUC':>17s} {'seconds/fold':>14s}")
+if task == "binary":
+    print(f"NSL-KDD, {k} stratified folds (seed 42), threat = every label but normal")
+else:
+    print(f"NSL-KDD, 5 categories, {k} folds stratified by category (seed 42); threat = every class but normal")
+heads = {"accuracy": "accuracy", "f1": "threat F1", "macro_f1": "macro F1", "roc_auc": "threat ROC AUC",
+         "macro_roc_auc": "macro ROC AUC"}
+print(f"{'':20s} " + " ".join(f"{heads[key]:>17s}" for key in keys) + f" {'seconds/fold':>14s}")
 for name, rs in rows.items():
     cells = []
-    for key in ("accuracy", "f1", "macro_f1", "roc_auc"):
+    for key in keys:
         m, se = mean_se([r[key] for r in rs])
         cells.append(f"{m:.5f} ± {se:.5f}")
     t, _ = mean_se([r["seconds"] for r in rs])
