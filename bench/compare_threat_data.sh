@@ -35,6 +35,13 @@ bin="${NETSENTRY_BIN:-$root/build/release/netsentry}"
 [[ -f "$data" ]] || { echo "data not found: $data" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The benchmark measures every fold's selected model, so its copy of the config switches the
+# quality gate's thresholds off: a fold whose macro F1 falls below expected_score (u2r has two or
+# three held-out records per fold) is reported, not dropped. Everything else is the shipped config.
+cp -r "$root/config" "$work/config"
+config="$work/config/$(basename "$config")"
+sed -i -e 's/^\(  expected_score:\).*/\1 0.0/' -e 's/^\(  overfitting_threshold:\).*/\1 1.0/' "$config"
+grep -q '^  expected_score: 0.0' "$config" || { echo "could not relax the gate in $config" >&2; exit 2; }
 
 /usr/bin/python3 "$root/bench/threat_baseline.py" folds "$data" "$work" "$k" 42 "${groups[@]}"
 for ((i = 0; i < k; i++)); do
@@ -65,6 +72,9 @@ for i in range(k):
     rows["netsentry"].append(r)
     for name, r in json.load(open(f"{d}/baseline.json")).items():
         rows[name].append(r)
+for i in range(k):
+    print(f"fold {i}: " + "  ".join(f"{name} " + "/".join(f"{rs[i][key]:.4f}" for key in keys)
+                                   for name, rs in rows.items()) + f"  ({rows['netsentry'][i]['model']})")
 def mean_se(v):
     m = sum(v) / len(v)
     sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0

@@ -102,8 +102,8 @@ def fit(train, test, task):
             sys.exit(f"groups absent from the training fold: {[task[1][c] for c in missing]}")
     out = {}
     models = {
-        "random_forest_256": RandomForestClassifier(n_estimators=256, n_jobs=1, random_state=0),
-        "xgboost_300_d6": XGBClassifier(n_estimators=300, max_depth=6, tree_method="hist", n_jobs=1,
+        "random_forest_256": RandomForestClassifier(n_estimators=256, n_jobs=-1, random_state=0),
+        "xgboost_300_d6": XGBClassifier(n_estimators=300, max_depth=6, tree_method="hist", n_jobs=-1,
                                         random_state=0),
     }
     for name, model in models.items():

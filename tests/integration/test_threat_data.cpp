@@ -210,6 +210,37 @@ TEST(ThreatData, ShippedNslKddConfigTrainsScoresTheThreatAndPredictsUnseenCatego
             std::string::npos)
       << u.err;
   EXPECT_NE(u.out.find("service = "), std::string::npos) << "a categorical reason names its value";
+  // A file of the training data's own layout, without a header row: read with the training file's
+  // column order (recorded in the bundle), every column kept, its labels scored.
+  std::string head;
+  {
+    const std::string raw = read_file(nsl_kdd_csv());
+    std::size_t at = 0;
+    for (int line = 0; line < 300; ++line) at = raw.find('\n', at) + 1;
+    head = raw.substr(0, at);
+  }
+  write_file_atomic(dir / "raw_head.txt", head);
+  auto h =
+      run_cli("-q predict --model-dir " + q(dir / "final_model") + " --input " + q(dir / "raw_head.txt") +
+              " --no-header --output " + q(dir / "raw_scored.csv") + " --metrics");
+  ASSERT_EQ(h.exit_code, 0) << h.err;
+  EXPECT_EQ(json::parse(h.out)["n"], 300);
+  const Table raw_scored = read_csv(dir / "raw_scored.csv");
+  EXPECT_EQ(raw_scored.rows(), 300u);
+  EXPECT_TRUE(raw_scored.find("difficulty") && raw_scored.find("label") && raw_scored.find("prediction"));
+  // Without --no-header its first record is taken for a header and refused by name; --names alone is
+  // a usage error; names that do not fit the file name the row.
+  auto bad =
+      run_cli("-q predict --model-dir " + q(dir / "final_model") + " --input " + q(dir / "raw_head.txt"));
+  EXPECT_EQ(bad.exit_code, 3) << bad.err;
+  EXPECT_NE(bad.err.find("raw_head.txt"), std::string::npos) << bad.err;
+  auto names_only = run_cli("-q predict --model-dir " + q(dir / "final_model") + " --input " +
+                            q(dir / "raw_head.txt") + " --names a,b");
+  EXPECT_EQ(names_only.exit_code, 2) << names_only.err;
+  auto few_names = run_cli("-q predict --model-dir " + q(dir / "final_model") + " --input " +
+                           q(dir / "raw_head.txt") + " --no-header --names a,b");
+  EXPECT_NE(few_names.exit_code, 0);
+  EXPECT_NE(few_names.err.find("--names"), std::string::npos) << few_names.err;
 }
 
 // The shipped phishing config scores phishing: F1, precision and recall are those of the phishing

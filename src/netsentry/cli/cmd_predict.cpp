@@ -25,6 +25,8 @@ struct PredictArgs {
   int explain = 0;
   std::string explain_method = "auto";
   bool metrics = false;
+  bool no_header = false;
+  std::vector<std::string> names;
 };
 
 struct SampleArgs {
@@ -53,9 +55,31 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
   cmd->add_flag(
       "--metrics", args->metrics,
       "when the input has the target column, print its metrics as JSON (on stdout with -o, else stderr)");
+  cmd->add_flag("--no-header", args->no_header,
+                "the CSV has no header row: its columns are --names, else those of the file the model "
+                "was trained on (data.header: false), else the model's schema");
+  cmd->add_option("--names", args->names, "with --no-header: the column names in file order, a,b,...")
+      ->delimiter(',');
   cmd->callback([args] {
+    if (!args->no_header && !args->names.empty())
+      throw UsageError("predict: --names is for a file without a header row (--no-header)");
     auto bundle = ModelBundle::load(args->model_dir);
-    Table t = read_csv(args->input);
+    CsvOptions co;
+    if (args->no_header) {
+      co.header = false;
+      const json& m = bundle.metadata();
+      if (!args->names.empty()) {
+        co.names = args->names;
+        co.names_from = "--names";
+      } else if (m.contains("file_columns") && m["file_columns"].is_array()) {
+        co.names = m["file_columns"].get<std::vector<std::string>>();
+        co.names_from = "the columns of the file the model was trained on";
+      } else {
+        co.names = bundle.schema().names();
+        co.names_from = "the model's schema";
+      }
+    }
+    Table t = read_csv(args->input, co);
     UnseenCategories unseen;
     const Matrix X = bundle.features_from(t, &unseen);
     const Scored s = bundle.score(X);
