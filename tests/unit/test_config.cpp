@@ -71,6 +71,9 @@ TEST(Config, TypedValuesAreRead) {
   EXPECT_TRUE(t.model_trainer.class_weights);
   EXPECT_EQ(t.model_trainer.threshold.strategy, "max_fpr");
   EXPECT_DOUBLE_EQ(t.model_trainer.threshold.max_fpr, 0.02);
+  const auto h = with("model_trainer", {{"validation", "holdout"}, {"holdout_share", 0.25}});
+  EXPECT_EQ(h.model_trainer.validation, "holdout");
+  EXPECT_DOUBLE_EQ(h.model_trainer.holdout_share, 0.25);
 }
 
 TEST(Config, BadValuesAndUnknownKeysAreNamed) {
@@ -98,6 +101,11 @@ TEST(Config, BadValuesAndUnknownKeysAreNamed) {
             std::string::npos);
   EXPECT_NE(error_of("transformation", {{"categorical", {{"max_categories", 1}}}})
                 .find("transformation.categorical.max_categories"),
+            std::string::npos);
+  EXPECT_NE(error_of("model_trainer", {{"validation", "loo"}})
+                .find("model_trainer.validation must be cv or holdout"),
+            std::string::npos);
+  EXPECT_NE(error_of("model_trainer", {{"holdout_share", 0.9}}).find("model_trainer.holdout_share"),
             std::string::npos);
   for (const auto& e : {error_of("serve", {{"prot", 80}}), error_of("registry", {{"metric", "loss"}})})
     EXPECT_EQ(e.rfind("test.yaml: ", 0), 0u) << e;  // the file named first

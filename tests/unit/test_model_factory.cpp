@@ -82,6 +82,84 @@ TEST(ModelFactory, StratifiedFoldsPartitionAndKeepClassShares) {
   EXPECT_THROW(stratified_kfold(Labels{0, 1, 1, 1}, 3, 1), DataError);
 }
 
+TEST(ModelFactory, StratifiedHoldoutKeepsClassSharesAndEveryClassOnBothSides) {
+  Labels y;
+  for (int i = 0; i < 1000; ++i) y.push_back(i % 10 < 3 ? 1 : 0);  // 30% positives
+  for (int i = 0; i < 3; ++i) y.push_back(2);                      // a class of three rows
+  y.push_back(3);                                                  // and one of a single row
+  const auto sets = stratified_holdout(y, 0.2, 7);
+  ASSERT_EQ(sets.size(), 1u);
+  const auto& v = sets[0];
+  EXPECT_TRUE(std::is_sorted(v.begin(), v.end()));
+  EXPECT_EQ(std::set<std::size_t>(v.begin(), v.end()).size(), v.size());
+  std::map<int, std::size_t> per_class;
+  for (auto i : v) ++per_class[y[i]];
+  EXPECT_EQ(per_class[1], 60u);                    // round(0.2 x 300)
+  EXPECT_EQ(per_class[0], 140u);                   // round(0.2 x 700)
+  EXPECT_EQ(per_class[2], 1u);                     // round(0.6) = 1: one validates, two train
+  EXPECT_EQ(per_class.count(3), 0u);               // a single row trains
+  EXPECT_EQ(stratified_holdout(y, 0.2, 7), sets);  // the seed decides
+  EXPECT_NE(stratified_holdout(y, 0.2, 8), sets);
+  // A class of two with a share rounding to all of it still keeps one to train on.
+  const auto two = stratified_holdout(Labels{0, 0, 1, 1}, 0.5, 1);
+  EXPECT_EQ(two[0].size(), 2u);
+  EXPECT_THROW(stratified_holdout(y, 0.0, 1), UsageError);
+  EXPECT_THROW(stratified_holdout(y, 1.0, 1), UsageError);
+  EXPECT_THROW(stratified_holdout(Labels{0, 1}, 0.2, 1), DataError);  // nothing to validate on
+}
+
+TEST(ModelFactory, HoldoutValidationFitsOncePerCandidateOnTheRestAndScoresTheShare) {
+  Matrix X(600, 2);
+  Labels y(600);
+  for (std::size_t i = 0; i < 600; ++i) {
+    y[i] = i % 4 == 0;
+    X(i, 0) = static_cast<double>(i);
+    X(i, 1) = static_cast<double>(i % 7);
+  }
+  spy_log().fitted.clear();
+  spy_log().scored.clear();
+  SearchOptions so;
+  so.holdout = 0.25;
+  so.refit = false;
+  auto r = search_models(X, y, json::parse(R"({"test_spy": {}})"), so);
+  ASSERT_EQ(spy_log().fitted.size(), 1u);  // one fit, not one per fold
+  ASSERT_EQ(spy_log().scored.size(), 1u);
+  const auto want = stratified_holdout(y, 0.25, so.seed)[0];
+  EXPECT_EQ(r.oof_rows, want);
+  std::set<double> scored, fitted;
+  for (std::size_t i = 0; i < spy_log().scored[0].rows; ++i) scored.insert(spy_log().scored[0](i, 0));
+  for (std::size_t i = 0; i < spy_log().fitted[0].rows; ++i) fitted.insert(spy_log().fitted[0](i, 0));
+  EXPECT_EQ(scored.size(), want.size());
+  EXPECT_EQ(scored.size() + fitted.size(), X.rows);  // the share scores, every other row trains
+  for (auto i : want)
+    EXPECT_TRUE(scored.count(static_cast<double>(i)) && !fitted.count(static_cast<double>(i)));
+  EXPECT_EQ(r.candidates[0].fold_scores.size(), 1u);
+  EXPECT_EQ(r.candidates[0].cv_std, 0.0);
+}
+
+TEST(ModelFactory, HoldoutValidationSelectsOnTheUciData) {
+  NETSENTRY_NEEDS_UCI();
+  const auto& d = uci();
+  auto families =
+      json::parse(R"({"gradient_boosting": {"n_estimators": [16, 64]}, "logistic_regression": {}})");
+  SearchOptions so;
+  so.strategy = "halving";
+  so.holdout = 0.2;
+  auto r = search_models(d.Xtr, d.ytr, families, so);
+  ASSERT_TRUE(r.model);
+  EXPECT_EQ(r.candidates[r.best].family, "gradient_boosting");
+  EXPECT_GT(r.candidates[r.best].cv_mean, 0.93);
+  EXPECT_GT(compute_metrics(d.yte, r.model->predict_proba(d.Xte)).accuracy, 0.95);
+  // Out-of-fold probabilities only for the share's rows; the others stay 0.
+  std::set<std::size_t> share(r.oof_rows.begin(), r.oof_rows.end());
+  ASSERT_NEAR(static_cast<double>(share.size()), 0.2 * static_cast<double>(d.ytr.size()), 2.0);
+  for (std::size_t i = 0; i < d.ytr.size(); ++i)
+    if (!share.count(i)) {
+      ASSERT_EQ(r.oof_proba[i], 0.0) << i;
+    }
+  EXPECT_EQ(search_models(d.Xtr, d.ytr, families, so).oof_proba, r.oof_proba);  // same input, same output
+}
+
 TEST(ModelFactory, GridExpansionAndUnknownNames) {
   auto c = expand_grid(
       json::parse(R"({"gradient_boosting": {"learning_rate": [0.1, 0.3], "n_estimators": [8, 16, 32]},

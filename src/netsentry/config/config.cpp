@@ -69,8 +69,8 @@ const std::map<std::string, std::vector<std::string>>& known_keys() {
       {"transformation.categorical", {"max_categories", "min_frequency"}},
       {"transformation.imputer", {"n_neighbors", "weights"}},
       {"model_trainer",
-       {"expected_score", "overfitting_threshold", "cv_folds", "metric", "search", "halving_factor",
-        "collapse_duplicates", "class_weights", "threshold", "families"}},
+       {"expected_score", "overfitting_threshold", "cv_folds", "validation", "holdout_share", "metric",
+        "search", "halving_factor", "collapse_duplicates", "class_weights", "threshold", "families"}},
       {"model_trainer.threshold", {"strategy", "value", "max_fpr"}},
       {"registry", {"dir", "metric", "min_improvement", "auto_promote"}},
       {"serve",
@@ -251,6 +251,8 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get("model_trainer", "expected_score", c.model_trainer.expected_score);
   r.get("model_trainer", "overfitting_threshold", c.model_trainer.overfitting_threshold);
   r.get("model_trainer", "cv_folds", c.model_trainer.cv_folds);
+  r.get("model_trainer", "validation", c.model_trainer.validation);
+  r.get("model_trainer", "holdout_share", c.model_trainer.holdout_share);
   r.get("model_trainer", "metric", c.model_trainer.metric);
   r.get("model_trainer", "search", c.model_trainer.search);
   r.get("model_trainer", "halving_factor", c.model_trainer.halving_factor);
@@ -319,6 +321,10 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   if (!one_of(c.transformation.sampler, {"none", "smote"}))
     bad("transformation.sampler must be none or smote");
   if (c.model_trainer.cv_folds < 2) bad("model_trainer.cv_folds must be >= 2");
+  if (!one_of(c.model_trainer.validation, {"cv", "holdout"}))
+    bad("model_trainer.validation must be cv or holdout (got '" + c.model_trainer.validation + "')");
+  if (!(c.model_trainer.holdout_share >= 0.05 && c.model_trainer.holdout_share <= 0.5))
+    bad("model_trainer.holdout_share must be in [0.05, 0.5]");
   if (!(c.model_trainer.halving_factor >= 2 && c.model_trainer.halving_factor <= 100))
     bad("model_trainer.halving_factor must be in [2, 100]");
   if (!c.model_trainer.metric.empty() &&

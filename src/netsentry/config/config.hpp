@@ -129,6 +129,10 @@ struct TrainerSettings {
   double expected_score = 0.6;
   double overfitting_threshold = 0.05;
   int cv_folds = 3;
+  // How candidates are scored: cv (cv_folds stratified folds) or holdout (one stratified share of
+  // the training split, holdout_share of its rows: one fit per candidate instead of cv_folds).
+  std::string validation = "cv";
+  double holdout_share = 0.2;
   // The CV selection metric and the quality gate's (accuracy, roc_auc, f1: threat vs benign;
   // macro_f1, weighted_f1, macro_roc_auc: over the classes); empty: metric_for's default.
   std::string metric;

@@ -56,6 +56,25 @@ std::vector<std::vector<std::size_t>> stratified_kfold(const Labels& y, int k, s
   return folds;
 }
 
+std::vector<std::vector<std::size_t>> stratified_holdout(const Labels& y, double share, std::uint64_t seed) {
+  if (!(share > 0 && share < 1)) throw UsageError("the validation share must be in (0, 1)");
+  std::map<int, std::vector<std::size_t>> by_class;
+  for (std::size_t i = 0; i < y.size(); ++i) by_class[y[i]].push_back(i);
+  std::mt19937_64 rng(seed);
+  std::vector<std::size_t> val;
+  for (auto& [c, idx] : by_class) {
+    std::shuffle(idx.begin(), idx.end(), rng);
+    // At least one row of a class of two or more validates, at least one trains.
+    const auto n = idx.size();
+    const auto want = static_cast<std::size_t>(std::llround(share * static_cast<double>(n)));
+    const std::size_t take = n < 2 ? 0 : std::clamp<std::size_t>(want, 1, n - 1);
+    val.insert(val.end(), idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(take));
+  }
+  if (val.empty()) throw DataError("too few rows to hold out a validation share");
+  std::sort(val.begin(), val.end());
+  return {val};
+}
+
 std::vector<std::pair<std::string, json>> expand_grid(const json& families) {
   std::vector<std::pair<std::string, json>> out;
   for (auto& [fam, grid] : families.items()) {
@@ -152,6 +171,17 @@ std::tuple<int, double, double> complexity(const std::string& fam, const json& p
 // Probabilities per row in predict_proba's layout: 1 for two classes, K for more.
 std::size_t proba_width(const SearchOptions& opt) {
   return opt.classes > 2 ? static_cast<std::size_t>(opt.classes) : 1;
+}
+
+// The validation sets of the rows `y`: k stratified folds, or one held-out share.
+std::vector<std::vector<std::size_t>> validation_sets(const Labels& y, const SearchOptions& opt) {
+  return opt.holdout > 0 ? stratified_holdout(y, opt.holdout, opt.seed)
+                         : stratified_kfold(y, opt.folds, opt.seed);
+}
+
+// How many validation sets each candidate is scored on.
+std::size_t fold_count(const SearchOptions& opt) {
+  return opt.holdout > 0 ? 1 : static_cast<std::size_t>(opt.folds);
 }
 
 // Stratified subsample of `frac` of the rows (all rows when frac >= 1).
@@ -262,9 +292,9 @@ struct Schedule {
     return std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(static_cast<double>(n) / eta)));
   }
   // Fits x folds over all stages (for the progress report).
-  std::size_t total_tasks(std::size_t units, int folds) const {
+  std::size_t total_tasks(std::size_t units, std::size_t folds) const {
     std::size_t total = 0;
-    for (int s = 0; s < stages; ++s, units = kept(units)) total += units * static_cast<std::size_t>(folds);
+    for (int s = 0; s < stages; ++s, units = kept(units)) total += units * folds;
     return total;
   }
 };
@@ -288,6 +318,43 @@ struct Stage {
     return std::clamp(static_cast<int>(std::ceil(frac * max_n)), 1, max_n);
   }
 };
+
+// The rows a stage of row budget `frac` fits and scores on, and their validation sets (positions in
+// those rows). k folds: a stratified subsample, cut into its own folds. Holdout: the same held-out
+// share at every stage, so that every stage and family is scored on the same rows (a share of a
+// subsample would be a few hundred rows: too few to rank on), and a subsample of the other rows to
+// train on.
+struct StageRows {
+  std::vector<std::size_t> rows;
+  std::vector<std::vector<std::size_t>> folds;
+};
+StageRows stage_rows(const Labels& y, double frac, const std::vector<std::vector<std::size_t>>& full,
+                     const SearchOptions& opt, std::uint64_t seed) {
+  if (frac >= 1) {
+    StageRows all{std::vector<std::size_t>(y.size()), full};
+    std::iota(all.rows.begin(), all.rows.end(), 0);
+    return all;
+  }
+  if (opt.holdout <= 0) {
+    auto rows = subsample(y, frac, seed);
+    auto folds = stratified_kfold(take(y, rows), opt.folds, opt.seed);
+    return {std::move(rows), std::move(folds)};
+  }
+  const auto& val = full[0];
+  std::vector<char> is_val(y.size(), 0);
+  for (auto i : val) is_val[i] = 1;
+  std::vector<std::size_t> pool;
+  for (std::size_t i = 0; i < y.size(); ++i)
+    if (!is_val[i]) pool.push_back(i);
+  StageRows out;
+  for (auto k : subsample(take(y, pool), frac, seed)) out.rows.push_back(pool[k]);
+  out.rows.insert(out.rows.end(), val.begin(), val.end());
+  std::sort(out.rows.begin(), out.rows.end());
+  out.folds.resize(1);
+  for (std::size_t p = 0; p < out.rows.size(); ++p)
+    if (is_val[out.rows[p]]) out.folds[0].push_back(p);
+  return out;
+}
 
 // ---- fold cache ---------------------------------------------------------------------------------
 
@@ -329,8 +396,8 @@ class FoldCache {
  public:
   explicit FoldCache(const SearchOptions& opt) : opt_(opt) {
     for (int k = 0; k < 2; ++k) {
-      data_[k].resize(static_cast<std::size_t>(opt.folds));
-      once_[k] = std::vector<std::once_flag>(static_cast<std::size_t>(opt.folds));
+      data_[k].resize(fold_count(opt));
+      once_[k] = std::vector<std::once_flag>(fold_count(opt));
     }
   }
   const FoldData& get(const Stage& stage, const Unit& u, std::size_t f) {
@@ -381,7 +448,7 @@ class StageRunner {
   void run_task(Task task) {
     const Unit& unit = units_[task.unit];
     const std::size_t f = task.fold;
-    if (f == static_cast<std::size_t>(opt_.folds)) {
+    if (f == fold_count(opt_)) {
       auto m = fit_all_rows(X_, y_, unit.family, unit.fit_params, opt_, 1);
       std::lock_guard lock(mu_);
       res_.model = std::move(m);
@@ -472,7 +539,7 @@ class StageRunner {
 std::vector<Task> stage_tasks(const std::vector<Unit>& units, const std::vector<std::size_t>& alive,
                               const Stage& stage, const SearchOptions& opt) {
   std::vector<Task> tasks;
-  const auto folds = static_cast<std::size_t>(opt.folds);
+  const auto folds = fold_count(opt);
   if (opt.refit && stage.final && alive.size() == 1) tasks.push_back({alive[0], folds});
   for (int pass = 0; pass < 2; ++pass)
     for (auto u : alive)
@@ -486,11 +553,10 @@ std::vector<Task> stage_tasks(const std::vector<Unit>& units, const std::vector<
 void open_stage(SearchResult& res, const std::vector<Unit>& units, const std::vector<std::size_t>& alive,
                 const Stage& stage, int index, std::size_t budget_rows, std::size_t all_rows,
                 const SearchOptions& opt, std::vector<std::vector<double>>& oof) {
-  const int folds = opt.folds;
   for (auto u : alive)
     for (auto c : units[u].cands) {
       auto& r = res.candidates[c];
-      r.fold_scores.assign(static_cast<std::size_t>(folds), 0.0);
+      r.fold_scores.assign(fold_count(opt), 0.0);
       r.budget_stage = index;
       if (units[u].by_rounds) {
         r.budget = {
@@ -569,10 +635,10 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
   const Schedule schedule(units.size(), opt);
   std::vector<std::size_t> alive(units.size());
   std::iota(alive.begin(), alive.end(), 0);
-  const std::size_t total_tasks = schedule.total_tasks(units.size(), opt.folds);
+  const std::size_t total_tasks = schedule.total_tasks(units.size(), fold_count(opt));
   std::atomic<std::size_t> done{0};
   std::vector<std::vector<double>> oof(cands.size());
-  const auto full_folds = stratified_kfold(y, opt.folds, opt.seed);
+  const auto full_folds = validation_sets(y, opt);
 
   for (int s = 0; s < schedule.stages; ++s) {
     const auto stage_t0 = std::chrono::steady_clock::now();
@@ -582,17 +648,17 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
     // Row budget (families without staged rounds).
     const double row_frac =
         std::max(stage.frac, Schedule::kMinRows / static_cast<double>(std::max<std::size_t>(1, y.size())));
-    const auto rows = subsample(y, row_frac, opt.seed + static_cast<std::uint64_t>(s));
+    const auto [rows, folds] =
+        stage_rows(y, row_frac, full_folds, opt, opt.seed + static_cast<std::uint64_t>(s));
     const Labels ys = take(y, rows);
     const Matrix Xs = X.take_rows(rows);
-    const auto folds = stage.final ? full_folds : stratified_kfold(ys, opt.folds, opt.seed);
     stage.rows = {&Xs, &ys, &folds};
     stage.all = {&X, &y, &full_folds};
     open_stage(res, units, alive, stage, s, ys.size(), y.size(), opt, oof);
     StageRunner(X, y, opt, units, stage, res, oof, done, total_tasks)
         .run(stage_tasks(units, alive, stage, opt), threads);
     spdlog::debug("search: stage {}/{}: {} fits x {} folds ({} rows / {:.0f}% of the rounds) in {:.3f}s",
-                  s + 1, schedule.stages, alive.size(), opt.folds, ys.size(), 100 * stage.frac,
+                  s + 1, schedule.stages, alive.size(), fold_count(opt), ys.size(), 100 * stage.frac,
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_t0).count());
 
     close_stage(res, units, alive);
@@ -600,6 +666,7 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
   }
   res.best = select_best(res.candidates, schedule.stages - 1);
   res.oof_proba = oof[res.best];
+  if (opt.holdout > 0) res.oof_rows = full_folds[0];
   if (opt.refit) {
     const auto& b = res.candidates[res.best];
     const bool staged = b.params.contains("n_estimators") && family(b.family).staged_n_estimators;

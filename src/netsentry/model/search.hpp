@@ -18,6 +18,10 @@ namespace netsentry {
 
 struct SearchOptions {
   int folds = 3;
+  // > 0: every candidate is scored on one stratified held-out share of the rows (this share) instead
+  // of k folds: one fit per candidate and stage instead of k, for data large enough that one share
+  // ranks the candidates.
+  double holdout = 0;
   std::string metric = "f1";      // a name of kMetricNames (model/metrics.hpp)
   std::string strategy = "grid";  // grid | halving
   double halving_factor = 3;      // halving: each stage keeps 1/factor of the fits, budget x factor
@@ -56,6 +60,9 @@ struct SearchResult {
   std::vector<CandidateResult> candidates;  // every candidate evaluated
   std::size_t best = 0;                     // index into candidates
   std::vector<double> oof_proba;  // out-of-fold probabilities of the best candidate (predict_proba's layout)
+  // The rows oof_proba holds probabilities for (sorted): every row under k folds (then empty), the
+  // held-out share under SearchOptions::holdout (the other rows' entries are 0).
+  std::vector<std::size_t> oof_rows;
   std::unique_ptr<Classifier> model;  // the best candidate fitted on all rows (opt.refit)
   double seconds = 0;
 };
@@ -63,6 +70,10 @@ struct SearchResult {
 // Validation-fold index sets of a stratified k-fold split (shuffled with `seed`): every fold has
 // each class in the proportion of the whole, sizes differ by at most one per class.
 std::vector<std::vector<std::size_t>> stratified_kfold(const Labels& y, int k, std::uint64_t seed);
+
+// The validation set of a stratified held-out share (as one "fold"): round(share x rows) of each
+// class, at least one of a class of two rows or more and never all of them.
+std::vector<std::vector<std::size_t>> stratified_holdout(const Labels& y, double share, std::uint64_t seed);
 
 // Expands {"family": {"param": [v1, v2], "other": v}, ...} into (family, params) candidates.
 std::vector<std::pair<std::string, nlohmann::json>> expand_grid(const nlohmann::json& families);

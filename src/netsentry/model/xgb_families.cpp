@@ -239,7 +239,8 @@ const XgbSpec kGradientBoosting{"gradient_boosting",
                                  {"subsample", 1.0},
                                  {"colsample_bytree", 1.0},
                                  {"min_child_weight", 0.0},
-                                 {"reg_lambda", 1.0}},
+                                 {"reg_lambda", 1.0},
+                                 {"max_cat_to_onehot", 4}},
                                 [](const json& p, Params& xp, int& rounds) {
                                   rounds = p["n_estimators"].get<int>();
                                   xp["booster"] = "gbtree";
@@ -250,6 +251,7 @@ const XgbSpec kGradientBoosting{"gradient_boosting",
                                   xp["colsample_bytree"] = num(p["colsample_bytree"]);
                                   xp["min_child_weight"] = num(p["min_child_weight"]);
                                   xp["lambda"] = num(p["reg_lambda"]);
+                                  xp["max_cat_to_onehot"] = num(p["max_cat_to_onehot"]);
                                 },
                                 true};
 
@@ -258,7 +260,8 @@ const XgbSpec kRandomForest{"random_forest",
                              {"max_depth", 20},
                              {"subsample", 0.632},
                              {"colsample_bynode", 0.2},
-                             {"min_child_weight", 0.0}},
+                             {"min_child_weight", 0.0},
+                             {"max_cat_to_onehot", 4}},
                             [](const json& p, Params& xp, int& rounds) {
                               rounds = 1;
                               xp["booster"] = "gbtree";
@@ -270,6 +273,7 @@ const XgbSpec kRandomForest{"random_forest",
                               xp["colsample_bynode"] = num(p["colsample_bynode"]);
                               xp["min_child_weight"] = num(p["min_child_weight"]);
                               xp["lambda"] = "1e-5";
+                              xp["max_cat_to_onehot"] = num(p["max_cat_to_onehot"]);
                             },
                             false};
 

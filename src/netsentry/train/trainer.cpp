@@ -62,6 +62,12 @@ void split_xy(const Table& t, const std::vector<std::string>& features, Matrix& 
   y.assign(c.size(), 0);
   for (std::size_t i = 0; i < c.size(); ++i) y[i] = static_cast<int>(std::lround(c[i]));
 }
+
+// How the candidates were scored, as candidates.json and the bundle record it.
+json validation_json(const TrainerSettings& mt) {
+  if (mt.validation == "holdout") return {{"strategy", "holdout"}, {"share", mt.holdout_share}};
+  return {{"strategy", "cv"}, {"folds", mt.cv_folds}};
+}
 }  // namespace
 
 ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const IngestionArtifact& ingestion,
@@ -81,17 +87,25 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
           ? std::make_unique<Preprocessor>(*in.data->preprocessor)
           : std::make_unique<Preprocessor>(Preprocessor::from_json(json::parse(read_file(in.preprocessor))));
   pre->name_features(in.features);
-  // A class with fewer training rows than CV folds: stratified folds cannot all hold it.
+  // A class with fewer training rows than CV folds: stratified folds cannot all hold it (a held-out
+  // share needs two: one to train on, one to score).
+  const auto& mt = cfg.model_trainer;
+  const bool holdout = mt.validation == "holdout";
   json class_rows = json::object();
   const auto class_names = in.classes.value("classes", std::vector<std::string>{"0", "1"});
   for (std::size_t k = 0; k < class_names.size(); ++k) {
     const auto n = static_cast<std::size_t>(std::count(y.begin(), y.end(), static_cast<int>(k)));
     class_rows[class_names[k]] = n;
-    if (n < static_cast<std::size_t>(cfg.model_trainer.cv_folds))
+    if (holdout && n < 2)
+      spdlog::warn(
+          "train: class '{}' has {} training row: the held-out share has none of it, candidates are "
+          "scored without it",
+          class_names[k], n);
+    else if (!holdout && n < static_cast<std::size_t>(mt.cv_folds))
       spdlog::warn(
           "train: class '{}' has {} training rows, fewer than the {} CV folds: the stratified folds "
           "hold it in {} of them, the others are scored without it",
-          class_names[k], n, cfg.model_trainer.cv_folds, n);
+          class_names[k], n, mt.cv_folds, n);
   }
   const LabelSpace space = LabelSpace::from_json(in.classes);
   std::vector<bool> threat(space.size());
@@ -101,7 +115,8 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   so.cardinality = pre->cardinality();
   so.classes = static_cast<int>(space.size());
   if (!space.binary()) so.threat = threat;
-  so.folds = cfg.model_trainer.cv_folds;
+  so.folds = mt.cv_folds;
+  so.holdout = holdout ? mt.holdout_share : 0.0;
   so.metric = metric;
   so.strategy = cfg.model_trainer.search;
   so.seed = cfg.pipeline.seed;
@@ -125,10 +140,15 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   a.params = best.params;
   a.cv_score = best.cv_mean;
   a.metric = metric;
-  // The threshold on P(threat), from the out-of-fold probabilities (threat vs benign).
-  const Matrix oof = class_probabilities(res.oof_proba, y.size(), so.classes);
-  a.threshold = choose_threshold(threat_labels(y, threat), threat_probability(oof, threat),
-                                 cfg.model_trainer.threshold);
+  // The threshold on P(threat), from the out-of-fold probabilities (threat vs benign): of every row
+  // under k folds, of the held-out share's rows under holdout validation.
+  Matrix oof = class_probabilities(res.oof_proba, y.size(), so.classes);
+  Labels oof_y = y;
+  if (!res.oof_rows.empty()) {
+    oof = oof.take_rows(res.oof_rows);
+    oof_y = take(y, res.oof_rows);
+  }
+  a.threshold = choose_threshold(threat_labels(oof_y, threat), threat_probability(oof, threat), mt.threshold);
   a.train_metrics = compute_class_metrics(y, class_probabilities(model->predict_proba(X), X.rows, so.classes),
                                           threat, a.threshold, space.classes())
                         .to_json();
@@ -150,7 +170,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   write_file_atomic(a.candidates, json({{"metric", metric},
                                         {"class_rows", class_rows},
                                         {"strategy", cfg.model_trainer.search},
-                                        {"folds", cfg.model_trainer.cv_folds},
+                                        {"validation", validation_json(mt)},
                                         {"search_seconds", res.seconds},
                                         {"candidates", table}})
                                       .dump(2));
@@ -170,7 +190,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
                 {{"metric", metric},
                  {"mean", best.cv_mean},
                  {"std", best.cv_std},
-                 {"folds", cfg.model_trainer.cv_folds}}},
+                 {"validation", validation_json(mt)}}},
                {"train_metrics", a.train_metrics}};
   if (!ingestion.test_source.empty()) meta["test_source"] = ingestion.test_source;
   // A file without a header row (data.header: false): its column order, so that `predict --no-header`
