@@ -22,6 +22,7 @@
 #include "netsentry/table/csv.hpp"
 #include "support/crosscheck.hpp"
 #include "support/paths.hpp"
+#include "support/shipped_run.hpp"
 
 using namespace netsentry;
 using namespace netsentry::test;
@@ -202,18 +203,16 @@ TEST(Multiclass, ClassMetricsMatchScikitLearn) {
 TEST(Multiclass, ShippedCategoriesConfigTrainsAndScoresEveryClass) {
   NETSENTRY_NEEDS_NSL_KDD();
   TempDir dir;
-  auto r = run_cli("-q --config " + q(source_dir() / "config/nsl-kdd-categories.yaml") +
-                   " train --json --data " + q(nsl_kdd_csv()) + " --artifact-dir " + q(dir / "artifacts") +
-                   " --model-dir " + q(dir / "final_model") + " --registry none");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto summary = json::parse(r.out);
+  const auto r = train_shipped("config/nsl-kdd-categories.yaml", nsl_kdd_csv(), dir);
+  ASSERT_EQ(r.train.exit_code, 0) << r.train.err;
+  const auto& summary = r.summary;
+  const auto& run = r.run;
   const std::vector<std::string> classes = {"dos", "normal", "probe", "r2l", "u2r"};
   EXPECT_EQ(summary["classes"], json(classes));
   EXPECT_EQ(summary["cv"]["metric"], "macro_f1");
   EXPECT_GT(summary["metrics"]["accuracy"].get<double>(), 0.99);  // a random split of this one file
   EXPECT_GT(summary["metrics"]["macro_f1"].get<double>(), 0.80);
   EXPECT_GT(summary["metrics"]["f1"].get<double>(), 0.99) << "threat vs benign";
-  const std::filesystem::path run = summary["run_dir"].get<std::string>();
   const auto metrics = json::parse(read_file(run / "model_evaluation/metrics.json"));
   EXPECT_EQ(metrics["metric"], "macro_f1");
   EXPECT_EQ(metrics["test"]["classes"]["names"], json(classes));
@@ -226,9 +225,8 @@ TEST(Multiclass, ShippedCategoriesConfigTrainsAndScoresEveryClass) {
   EXPECT_EQ(candidates["metric"], "macro_f1");
   EXPECT_EQ(candidates["class_rows"].size(), 5u);
   // The test split through the published bundle: the run's own metrics, and every class's probability.
-  const auto test_split = run / "data_ingestion/ingested/test.csv";
-  auto p = run_cli("-q predict --model-dir " + q(dir / "final_model") + " --input " + q(test_split) +
-                   " --output " + q(dir / "scored.csv") + " --metrics");
+  const auto test_split = r.test_split();
+  auto p = predict_test_split(r, dir / "scored.csv");
   ASSERT_EQ(p.exit_code, 0) << p.err;
   const auto pm = json::parse(p.out);
   EXPECT_DOUBLE_EQ(pm["macro_f1"].get<double>(), summary["metrics"]["macro_f1"].get<double>());

@@ -21,6 +21,7 @@
 #include "netsentry/transform/preprocessor.hpp"
 #include "support/crosscheck.hpp"
 #include "support/paths.hpp"
+#include "support/shipped_run.hpp"
 
 using namespace netsentry;
 using namespace netsentry::test;
@@ -167,11 +168,9 @@ TEST(ThreatData, EveryFamilyTrainsOnCategoricalFeaturesAndSurvivesTheBundle) {
 TEST(ThreatData, ShippedNslKddConfigTrainsScoresTheThreatAndPredictsUnseenCategories) {
   NETSENTRY_NEEDS_NSL_KDD();
   TempDir dir;
-  auto r = run_cli("-q --config " + q(source_dir() / "config/nsl-kdd.yaml") + " train --json --data " +
-                   q(nsl_kdd_csv()) + " --artifact-dir " + q(dir / "artifacts") + " --model-dir " +
-                   q(dir / "final_model") + " --registry none");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto summary = json::parse(r.out);
+  const auto r = train_shipped("config/nsl-kdd.yaml", nsl_kdd_csv(), dir);
+  ASSERT_EQ(r.train.exit_code, 0) << r.train.err;
+  const auto& summary = r.summary;
   EXPECT_GT(summary["metrics"]["f1"].get<double>(), 0.98);  // a random split of this one file
   EXPECT_EQ(summary["scored_class"], json({"attack"}));
   EXPECT_EQ(summary["classes"], json({"normal", "attack"}));
@@ -181,13 +180,11 @@ TEST(ThreatData, ShippedNslKddConfigTrainsScoresTheThreatAndPredictsUnseenCatego
   const auto pre = json::parse(read_file(dir / "final_model/preprocessor.json"));
   EXPECT_EQ(pre["steps"][0]["name"], "categorical_encoder");
   EXPECT_EQ(pre["steps"][0]["state"]["columns"]["protocol_type"]["categories"], json({"icmp", "tcp", "udp"}));
-  const std::filesystem::path run = summary["run_dir"].get<std::string>();
-  const auto metrics = json::parse(read_file(run / "model_evaluation/metrics.json"));
+  const auto metrics = json::parse(read_file(r.run / "model_evaluation/metrics.json"));
   EXPECT_EQ(metrics["scored_class"], json({"attack"}));
   // The test split through the published bundle gives the run's own test metrics.
-  const auto test_split = run / "data_ingestion/ingested/test.csv";
-  auto p = run_cli("-q predict --model-dir " + q(dir / "final_model") + " --input " + q(test_split) +
-                   " --output " + q(dir / "scored.csv") + " --metrics");
+  const auto test_split = r.test_split();
+  auto p = predict_test_split(r, dir / "scored.csv");
   ASSERT_EQ(p.exit_code, 0) << p.err;
   const auto pm = json::parse(p.out);
   EXPECT_DOUBLE_EQ(pm["f1"].get<double>(), summary["metrics"]["f1"].get<double>());
@@ -248,13 +245,10 @@ TEST(ThreatData, ShippedNslKddConfigTrainsScoresTheThreatAndPredictsUnseenCatego
 TEST(ThreatData, PhishingConfigScoresThePhishingClass) {
   NETSENTRY_NEEDS_UCI();
   TempDir dir;
-  auto r = run_cli("-q train --json --data " + q(phishing_csv()) + " --artifact-dir " + q(dir / "artifacts") +
-                   " --model-dir " + q(dir / "final_model") + " --registry none");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto summary = json::parse(r.out);
-  const std::filesystem::path run = summary["run_dir"].get<std::string>();
-  auto p = run_cli("-q predict --model-dir " + q(dir / "final_model") + " --input " +
-                   q(run / "data_ingestion/ingested/test.csv") + " --output " + q(dir / "scored.csv"));
+  const auto r = train_shipped("", phishing_csv(), dir);
+  ASSERT_EQ(r.train.exit_code, 0) << r.train.err;
+  const auto& summary = r.summary;
+  auto p = predict_test_split(r, dir / "scored.csv");
   ASSERT_EQ(p.exit_code, 0) << p.err;
   const Table scored = read_csv(dir / "scored.csv");
   const Column &truth = scored.at("Result"), &pred = scored.at("prediction");

@@ -8,6 +8,7 @@
 
 #include "netsentry/bundle/bundle.hpp"
 #include "netsentry/cli/command.hpp"
+#include "netsentry/cli/header_options.hpp"
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
 #include "netsentry/demo/connection_data.hpp"
@@ -25,8 +26,7 @@ struct PredictArgs {
   int explain = 0;
   std::string explain_method = "auto";
   bool metrics = false;
-  bool no_header = false;
-  std::vector<std::string> names;
+  cli::HeaderOptions header;
 };
 
 struct SampleArgs {
@@ -55,21 +55,18 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
   cmd->add_flag(
       "--metrics", args->metrics,
       "when the input has the target column, print its metrics as JSON (on stdout with -o, else stderr)");
-  cmd->add_flag("--no-header", args->no_header,
-                "the CSV has no header row: its columns are --names, else those of the file the model "
-                "was trained on (data.header: false), else the model's schema");
-  cmd->add_option("--names", args->names, "with --no-header: the column names in file order, a,b,...")
-      ->delimiter(',');
+  cli::add_header_options(cmd, args->header,
+                          "the CSV has no header row: its columns are --names, else those of the file the "
+                          "model was trained on (data.header: false), else the model's schema");
   cmd->callback([args] {
-    if (!args->no_header && !args->names.empty())
-      throw UsageError("predict: --names is for a file without a header row (--no-header)");
+    cli::check_header_options(args->header, "predict", false);
     auto bundle = ModelBundle::load(args->model_dir);
     CsvOptions co;
-    if (args->no_header) {
+    if (args->header.no_header) {
       co.header = false;
       const json& m = bundle.metadata();
-      if (!args->names.empty()) {
-        co.names = args->names;
+      if (!args->header.names.empty()) {
+        co.names = args->header.names;
         co.names_from = "--names";
       } else if (m.contains("file_columns") && m["file_columns"].is_array()) {
         co.names = m["file_columns"].get<std::vector<std::string>>();

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "netsentry/cli/command.hpp"
+#include "netsentry/cli/header_options.hpp"
 #include "netsentry/config/config.hpp"
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
@@ -18,24 +19,20 @@ namespace {
 
 struct InferArgs {
   std::string data, target, output;
-  bool no_header = false;
-  std::vector<std::string> names;
+  netsentry::cli::HeaderOptions header;
   std::size_t max_values = 1000;
 };
 
 void run_infer(const InferArgs& a, const netsentry::cli::Context& ctx) {
   using namespace netsentry;
-  if (a.no_header && a.names.empty())
-    throw UsageError("schema infer: --no-header needs the column names in file order (--names a,b,...)");
-  if (!a.no_header && !a.names.empty())
-    throw UsageError("schema infer: --names is for a file without a header row (--no-header)");
+  cli::check_header_options(a.header, "schema infer", true);
   PipelineConfig cfg;
   if (std::filesystem::exists(ctx.config_path)) cfg = PipelineConfig::load(ctx.config_path);
   auto source = open_source(a.data);
   SourceOptions so;
   so.missing_values = cfg.data.missing_values;
-  so.header = !a.no_header;
-  so.names = a.names;
+  so.header = !a.header.no_header;
+  so.names = a.header.names;
   Table t;
   try {
     t = source->read(so);
@@ -44,7 +41,7 @@ void run_infer(const InferArgs& a, const netsentry::cli::Context& ctx) {
     const std::string m = e.what();
     const bool header_names = m.find("duplicate column") != std::string::npos ||
                               m.find("header has an empty column name") != std::string::npos;
-    if (a.no_header || uri_scheme(a.data) != "csv" || !header_names) throw;
+    if (a.header.no_header || uri_scheme(a.data) != "csv" || !header_names) throw;
     throw DataError(m + " (a file without a header row? give --no-header --names a,b,...)");
   }
   InferOptions io;
@@ -80,9 +77,7 @@ NETSENTRY_COMMAND(schema, 25, [](CLI::App& app, netsentry::cli::Context& ctx) {
       ->required();
   infer->add_option("--target", args->target, "the target column (must be in the data)");
   infer->add_option("-o,--output", args->output, "where to write the schema YAML (default: stdout)");
-  infer->add_flag("--no-header", args->no_header, "the CSV file has no header row (give --names)");
-  infer->add_option("--names", args->names, "with --no-header: the column names in file order, a,b,...")
-      ->delimiter(',');
+  netsentry::cli::add_header_options(infer, args->header, "the CSV file has no header row (give --names)");
   infer
       ->add_option("--max-values", args->max_values,
                    "a categorical column with more distinct values gets no values list")

@@ -23,7 +23,7 @@ using json = nlohmann::json;
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(IngestionArtifact, feature_store, train, test, source,
                                                 test_source, data_sha256, test_data_sha256, rows, train_rows,
-                                                test_rows, split, time_column, classes)
+                                                test_rows, split, time_column, classes, file_columns)
 
 json IngestionArtifact::to_json() const { return *this; }
 IngestionArtifact IngestionArtifact::from_json(const json& j) { return j.get<IngestionArtifact>(); }
@@ -163,6 +163,7 @@ IngestionArtifact run_ingestion(const PipelineConfig& cfg, const std::string& so
   a.source = where;
   a.test_source = separate ? test_read->where : "";
   a.split = separate ? "test_source" : cfg.ingestion.split;
+  if (!cfg.data.header) a.file_columns = file_schema.names();
   a.time_column = by_time ? cfg.ingestion.time_column : "";
   a.feature_store = stage_dir / "feature_store" / feature_store_name(cfg, main.name);
   a.train = stage_dir / "ingested" / cfg.ingestion.train_file;

@@ -44,7 +44,10 @@ struct IngestionArtifact {
   std::string split = "random";  // random | duplicate_aware | time | test_source
   std::string time_column;       // split "time": the column that ordered the rows (not a feature)
   nlohmann::json classes;        // LabelSpace::to_json
-  SplitData data;                // in memory, not in artifact.json
+  // A file read without a header row (data.header: false): its columns in order, the schema file's
+  // (kept in the bundle, so that `predict --no-header` reads files of the same layout); else empty.
+  std::vector<std::string> file_columns;
+  SplitData data;  // in memory, not in artifact.json
   nlohmann::json to_json() const;
   static IngestionArtifact from_json(const nlohmann::json& j);
 };

@@ -195,8 +195,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   if (!ingestion.test_source.empty()) meta["test_source"] = ingestion.test_source;
   // A file without a header row (data.header: false): its column order, so that `predict --no-header`
   // reads files of the same layout.
-  if (!cfg.data.header)
-    meta["file_columns"] = Schema::load_yaml(cfg.resolve(cfg.validation.schema_file)).names();
+  if (!ingestion.file_columns.empty()) meta["file_columns"] = ingestion.file_columns;
   auto bundle =
       ModelBundle::assemble(std::move(model), std::move(pre), schema, in.features, cfg.data.target, meta);
   a.model_dir = stage_dir / "trained_model";
