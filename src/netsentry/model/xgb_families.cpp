@@ -290,9 +290,12 @@ const XgbSpec kDecisionTree{"decision_tree",
                             },
                             false};
 
+// learning_rate 1 is the full Newton step per coordinate: on features of very different scales
+// (NSL-KDD's byte counts reach 1e6 after robust scaling) the steps overshoot and the fit diverges
+// (test accuracy 0.46 after 50 rounds); half steps converge there and fit the UCI file as well.
 const XgbSpec kLogisticRegression{
     "logistic_regression",
-    {{"lambda", 0.0}, {"alpha", 0.0}, {"max_iter", 200}, {"learning_rate", 1.0}},
+    {{"lambda", 0.0}, {"alpha", 0.0}, {"max_iter", 200}, {"learning_rate", 0.5}},
     [](const json& p, Params& xp, int& rounds) {
       rounds = p["max_iter"].get<int>();
       xp["booster"] = "gblinear";
