@@ -287,6 +287,10 @@ class ModelReader {
   // The tree just read, laid out breadth first from the root so that the two children of a node are
   // neighbours. Nodes that the root does not reach (deleted by pruning) are left out.
   bool finish_tree() {
+    if (categorical_) {  // a categorical split's condition is a category set, not a threshold
+      error_ = "categorical splits";
+      return false;
+    }
     const std::size_t n = left_.size();
     if (n == 0 || right_.size() != n || feature_.size() != n || cond_.size() != n || dleft_.size() != n) {
       error_ = "a malformed tree (arrays of different lengths)";
