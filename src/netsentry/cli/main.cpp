@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
   } catch (const GateError& e) {
     spdlog::error("model rejected: {}", e.what());
     return kExitGateFailed;
+  } catch (const UnreachableError& e) {
+    spdlog::error("unreachable: {}", e.what());
+    return kExitUnreachable;
   } catch (const std::exception& e) {
     spdlog::error("internal error: {}", e.what());
     return kExitInternal;

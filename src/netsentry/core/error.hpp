@@ -11,6 +11,7 @@ enum ExitCode : int {
   kExitUsage = 2,        // bad command line or configuration
   kExitInvalidData = 3,  // the data failed ingestion or validation
   kExitGateFailed = 4,   // the model did not reach the expected score / fit thresholds
+  kExitUnreachable = 5,  // a data source or store could not be reached (MongoDB server, S3 endpoint)
 };
 
 // A mistake in how netsentry was called or configured.
@@ -20,6 +21,12 @@ struct UsageError : std::runtime_error {
 
 // Input data that cannot be used; the message names the file, row and column.
 struct DataError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A data source or store that could not be reached; the message names it (credentials redacted)
+// and why.
+struct UnreachableError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 

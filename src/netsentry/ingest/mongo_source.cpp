@@ -35,19 +35,41 @@ namespace {
 
 constexpr std::int32_t kBatch = 1000;
 
+// The user-info secrets of every MongoDB URI this process has opened: libmongoc's log messages are
+// scrubbed of them (it may quote a URI it parsed differently from us).
+struct LogSecrets {
+  std::mutex mu;
+  std::vector<std::string> secrets;
+  void add(const std::vector<std::string>& s) {
+    std::lock_guard lock(mu);
+    for (const auto& x : s)
+      if (std::find(secrets.begin(), secrets.end(), x) == secrets.end()) secrets.push_back(x);
+    std::sort(secrets.begin(), secrets.end(),
+              [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  }
+  std::string scrub(const char* message) {
+    std::lock_guard lock(mu);
+    return scrub_secrets(message, secrets);
+  }
+};
+LogSecrets& log_secrets() {
+  static LogSecrets s;
+  return s;
+}
+
 void mongo_log(mongoc_log_level_t level, const char* domain, const char* message, void*) {
+  if (level == MONGOC_LOG_LEVEL_TRACE) return;
+  const std::string m = log_secrets().scrub(message);
   switch (level) {
     case MONGOC_LOG_LEVEL_ERROR:
     case MONGOC_LOG_LEVEL_CRITICAL:
-      spdlog::error("mongoc[{}]: {}", domain, message);
+      spdlog::error("mongoc[{}]: {}", domain, m);
       break;
     case MONGOC_LOG_LEVEL_WARNING:
-      spdlog::warn("mongoc[{}]: {}", domain, message);
-      break;
-    case MONGOC_LOG_LEVEL_TRACE:
+      spdlog::warn("mongoc[{}]: {}", domain, m);
       break;
     default:
-      spdlog::debug("mongoc[{}]: {}", domain, message);
+      spdlog::debug("mongoc[{}]: {}", domain, m);
   }
 }
 
@@ -174,6 +196,17 @@ std::string mongo_url_from_environment() {
 struct MongoTarget {
   std::string client_uri;  // what libmongoc gets (our own parameters removed)
   std::string shown;       // for messages: redacted
+  std::vector<std::string>
+      secrets;  // of the URI's user info (uri_secrets), scrubbed from libmongoc's messages
+  std::string scrub(const char* message) const { return scrub_secrets(message, secrets); }
+  // A failed operation: UnreachableError when no server could be reached (server selection, the
+  // network), else a runtime_error; the message names the target and `what` failed.
+  [[noreturn]] void fail(const std::string& what, const bson_error_t& err) const {
+    if (err.domain == MONGOC_ERROR_SERVER_SELECTION || err.domain == MONGOC_ERROR_STREAM)
+      throw UnreachableError(shown + ": cannot reach the MongoDB server (" + what +
+                             "): " + scrub(err.message));
+    throw std::runtime_error(shown + ": " + what + ": " + scrub(err.message));
+  }
   std::string database;
   std::string collection;
 };
@@ -240,6 +273,8 @@ MongoTarget resolve_mongo_target(const std::string& given) {
   if (!collection.empty())
     shown_uri += (uri.find('?') == std::string::npos ? "?" : "&") + ("collection=" + collection);
   t.shown = redact_mongo_uri(shown_uri);
+  t.secrets = uri_secrets(uri);
+  log_secrets().add(t.secrets);
   t.collection = collection;
   t.database = database;
   return t;
@@ -257,14 +292,18 @@ Connection connect(const MongoTarget& t) {
   bson_error_t err;
   Connection c;
   c.uri.reset(mongoc_uri_new_with_error(t.client_uri.c_str(), &err));
-  if (!c.uri) throw UsageError(t.shown + ": invalid MongoDB URI: " + err.message);
+  if (!c.uri)
+    throw UsageError(t.shown + ": invalid MongoDB URI: " + t.scrub(err.message) +
+                     (t.secrets.empty() ? ""
+                                        : " (in a user name or password, '/', ':', '@' and '%' must be "
+                                          "percent-encoded: %2F, %3A, %40, %25)"));
   std::string db = t.database;
   if (db.empty())
     if (const char* d = mongoc_uri_get_database(c.uri.get())) db = d;
   if (db.empty()) throw UsageError(t.shown + ": no database: write mongodb://HOST/DB?collection=C");
   if (t.collection.empty()) throw UsageError(t.shown + ": no collection: add ?collection=NAME to the URI");
   c.client.reset(mongoc_client_new_from_uri_with_error(c.uri.get(), &err));
-  if (!c.client) throw UsageError(t.shown + ": cannot create a MongoDB client: " + err.message);
+  if (!c.client) throw UsageError(t.shown + ": cannot create a MongoDB client: " + t.scrub(err.message));
   mongoc_client_set_error_api(c.client.get(), MONGOC_ERROR_API_VERSION_2);
   mongoc_client_set_appname(c.client.get(), "netsentry");
   c.collection.reset(mongoc_client_get_collection(c.client.get(), db.c_str(), t.collection.c_str()));
@@ -373,8 +412,7 @@ class MongoSource final : public Source {
     doc = nullptr;
     bson_error_t err;
     if (mongoc_cursor_error(cursor.get(), &err))
-      throw std::runtime_error(t_.shown + ": reading documents failed after " + std::to_string(index) +
-                               " documents: " + err.message);
+      t_.fail("reading documents failed after " + std::to_string(index) + " documents", err);
     if (index == 0)
       throw DataError(t_.shown +
                       ": the collection holds no documents (is the database or collection name right?)");
@@ -398,7 +436,7 @@ class MongoSink final : public Sink {
     bson_error_t err;
     if (replace && !mongoc_collection_drop_with_opts(c.collection.get(), nullptr, &err) &&
         err.code != kNamespaceNotFound)
-      throw std::runtime_error(t_.shown + ": dropping the collection failed: " + err.message);
+      t_.fail("dropping the collection failed", err);
 
     // Whole-number columns are stored as int64 (as pandas' to_dict + insert_many does), others as double.
     std::vector<bool> integral(t.cols(), true);
@@ -441,13 +479,14 @@ class MongoSink final : public Sink {
           }
         }
         if (!mongoc_bulk_operation_insert_with_opts(bulk.get(), doc.get(), nullptr, &err))
-          throw DataError(t_.shown + ": row " + std::to_string(i + 1) + " cannot be stored: " + err.message);
+          throw DataError(t_.shown + ": row " + std::to_string(i + 1) +
+                          " cannot be stored: " + t_.scrub(err.message));
       }
       Bson reply;
       if (!mongoc_bulk_operation_execute(bulk.get(), reply.get(), &err))
-        throw std::runtime_error(t_.shown + ": inserting rows " + std::to_string(start + 1) + "-" +
-                                 std::to_string(end) + " failed (" + std::to_string(written) +
-                                 " rows written before): " + err.message);
+        t_.fail("inserting rows " + std::to_string(start + 1) + "-" + std::to_string(end) + " failed (" +
+                    std::to_string(written) + " rows written before)",
+                err);
       bson_iter_t it;
       if (bson_iter_init_find(&it, reply.get(), "nInserted") && BSON_ITER_HOLDS_INT(&it))
         written += static_cast<std::size_t>(bson_iter_as_int64(&it));

@@ -1,5 +1,7 @@
 #include "netsentry/ingest/source.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <unordered_set>
@@ -68,12 +70,49 @@ void apply_source_options(Table& t, const SourceOptions& opt) {
 }
 
 std::string redact_uri(const std::string& uri) {
-  auto scheme_end = uri.find("://");
-  if (scheme_end == std::string::npos) return uri;
-  auto at = uri.find('@', scheme_end + 3);
-  auto slash = uri.find('/', scheme_end + 3);
-  if (at == std::string::npos || (slash != std::string::npos && at > slash)) return uri;
-  return uri.substr(0, scheme_end + 3) + "***" + uri.substr(at);
+  const auto s = uri.find("://");
+  if (s == std::string::npos) return uri;
+  // By position, not by parsing: a password may hold '/', ':', '?' or '@', so the user info runs to
+  // the last '@' of the URI (an '@' in the options hides the hosts too, never the other way round).
+  const auto at = uri.rfind('@');
+  if (at == std::string::npos || at < s + 3) return uri;
+  return uri.substr(0, s + 3) + "***" + uri.substr(at);
+}
+
+std::vector<std::string> uri_secrets(const std::string& uri) {
+  const auto s = uri.find("://");
+  const auto at = uri.rfind('@');
+  if (s == std::string::npos || at == std::string::npos || at < s + 3) return {};
+  const std::string info = uri.substr(s + 3, at - s - 3);
+  std::vector<std::string> out{info};
+  std::size_t from = 0;
+  while (from <= info.size()) {
+    const auto cut = info.find_first_of(":@", from);
+    const std::string piece = info.substr(from, cut == std::string::npos ? std::string::npos : cut - from);
+    if (piece.size() >= 3) out.push_back(piece);
+    if (cut == std::string::npos) break;
+    from = cut + 1;
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  return out;
+}
+
+std::string scrub_secrets(std::string text, const std::vector<std::string>& secrets) {
+  auto lower = [](std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  // Case-insensitively: libraries lower-case what they took for a host name.
+  for (const auto& secret : secrets) {
+    if (secret.empty()) continue;
+    const std::string s = lower(secret);
+    std::string low = lower(text);
+    for (auto p = low.find(s); p != std::string::npos; p = low.find(s, p + 3)) {
+      text.replace(p, s.size(), "***");
+      low.replace(p, s.size(), "***");
+    }
+  }
+  return text;
 }
 
 // ---- CSV, the default source ----

@@ -58,6 +58,12 @@ std::unique_ptr<Sink> open_sink(const std::string& uri);
 void apply_source_options(Table& t, const SourceOptions& opt);
 // Removes credentials from a URI ("mongodb://user:pass@h/db" -> "mongodb://***@h/db").
 std::string redact_uri(const std::string& uri);
+// The secrets of a URI's user info (all of it, and each ':'/'@'-separated piece of 3 characters or
+// more), longest first, and `text` with every occurrence of them replaced by "***": for messages a
+// library wrote from a URI it may have parsed differently (libmongoc splits "a:b@c@host" at the first
+// '@' and names "c@host" as the host).
+std::vector<std::string> uri_secrets(const std::string& uri);
+std::string scrub_secrets(std::string text, const std::vector<std::string>& secrets);
 
 struct SourceRegistrar {
   SourceRegistrar(const std::string& scheme, SourceFactory f) { register_source(scheme, std::move(f)); }

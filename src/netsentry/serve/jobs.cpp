@@ -87,6 +87,9 @@ void TrainingJobs::run(std::string id, std::optional<std::string> data,
   } catch (const UsageError& e) {
     error = e.what();
     kind = "usage";
+  } catch (const UnreachableError& e) {
+    error = e.what();
+    kind = "unreachable";
   } catch (const std::exception& e) {
     error = e.what();
     kind = "internal";
