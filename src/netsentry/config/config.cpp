@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/fs.hpp"
 
 namespace netsentry {
 
@@ -58,7 +59,7 @@ const std::map<std::string, std::vector<std::string>>& known_keys() {
       {"",
        {"pipeline", "data", "ingestion", "validation", "transformation", "model_trainer", "registry",
         "serve"}},
-      {"pipeline", {"name", "artifact_dir", "model_dir", "random_seed"}},
+      {"pipeline", {"name", "artifact_dir", "model_dir", "random_seed", "file_mode"}},
       {"data",
        {"source", "test_source", "demo_rows", "target_column", "label_mapping", "label_groups",
         "positive_class", "benign_classes", "drop_columns", "missing_values", "header"}},
@@ -175,6 +176,7 @@ PipelineConfig PipelineConfig::load(const std::filesystem::path& path) {
   }
   PipelineConfig c = from_json(yaml_to_json(root), path.string());
   c.config_path = std::filesystem::absolute(path);
+  set_file_mode(c.pipeline.file_mode);  // every file the command writes from here on
   return c;
 }
 
@@ -185,6 +187,23 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get("pipeline", "artifact_dir", c.pipeline.artifact_dir);
   r.get("pipeline", "random_seed", c.pipeline.seed);
   r.get("pipeline", "model_dir", c.pipeline.model_dir);
+  if (const auto& p = r.at("pipeline"); p.contains("file_mode")) {
+    const auto& v = p["file_mode"];
+    const std::string text = v.is_string() ? v.get<std::string>() : "";
+    std::size_t used = 0;
+    unsigned long mode = 0;
+    try {
+      mode = std::stoul(text, &used, 8);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (text.empty() || used != text.size() || mode > 0777 || (mode & 0600) != 0600)
+      r.fail(
+          "pipeline.file_mode must be an octal mode in quotes with owner read and write, such as \"0640\" "
+          "or \"0600\" (got " +
+          v.dump() + ")");
+    c.pipeline.file_mode = static_cast<unsigned>(mode);
+  }
   r.get("data", "source", c.data.source);
   r.get("data", "test_source", c.data.test_source);
   r.get_int("data", "demo_rows", c.data.demo_rows, 10, 100000000);

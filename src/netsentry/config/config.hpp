@@ -68,6 +68,9 @@ struct PipelineSettings {
   std::string artifact_dir = "artifacts";
   std::string model_dir = "final_model";  // where an accepted model is published
   std::uint64_t seed = 42;
+  // The mode of the files netsentry creates (bundles hold training rows): octal text, owner
+  // read-write at least; applied by PipelineConfig::load (core/fs.hpp set_file_mode).
+  unsigned file_mode = 0640;
 };
 
 // `data:`: the source, the target and how its values map to classes, what to drop, what is missing.

@@ -3,10 +3,14 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>  // renameat2, RENAME_EXCHANGE
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <random>
@@ -19,11 +23,56 @@ namespace netsentry {
 
 namespace {
 
+[[noreturn]] void io_failure(const std::string& what, const fs::path& p, int err) {
+  throw std::runtime_error(what + " " + p.string() + ": " + std::strerror(err));
+}
+
+// fsync of a file or directory; a failure is an error naming it (a directory's EINVAL is not: some
+// file systems cannot sync directories, and there the rename is as durable as they make it).
 void fsync_path(const fs::path& p, int flags) {
-  int fd = ::open(p.c_str(), flags);
-  if (fd < 0) return;
-  ::fsync(fd);
+  const int fd = ::open(p.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) io_failure("cannot open to sync", p, errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
   ::close(fd);
+  if (rc != 0 && !((flags & O_DIRECTORY) && err == EINVAL)) io_failure("fsync failed for", p, err);
+}
+
+std::atomic<unsigned> g_file_mode{0640};
+
+// The process's umask, from /proc/self/status (umask(2) can only read it by changing it, which would
+// race with other threads creating files); 022 where the kernel does not say.
+unsigned current_umask() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("Umask:", 0) == 0) return static_cast<unsigned>(std::stoul(line.substr(6), nullptr, 8));
+  return 022;
+}
+
+// Writes all of `content` to `fd`; false (errno set) on a failure.
+bool write_all(int fd, std::string_view content) {
+  const char* p = content.data();
+  std::size_t left = content.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// A FIFO, a character device or a socket named as an output: written through where it is (a rename
+// would replace the special file with a regular one).
+void write_through(const fs::path& path, std::string_view content) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) io_failure("cannot open", path, errno);
+  const bool ok = write_all(fd, content);
+  const int err = errno;
+  ::close(fd);
+  if (!ok) io_failure("write failed:", path, err);
 }
 
 std::string unique_suffix() {
@@ -33,22 +82,46 @@ std::string unique_suffix() {
 
 }  // namespace
 
-void write_file_atomic(const fs::path& path, std::string_view content) {
+void set_file_mode(unsigned mode) { g_file_mode = mode & 0777; }
+unsigned file_mode() { return g_file_mode; }
+
+void write_file_atomic(const fs::path& given, std::string_view content) {
+  // Through symbolic links to what they name (a link is never replaced by a file); a chain longer
+  // than the kernel's own limit is a loop.
+  fs::path path = given;
+  for (int hops = 0;; ++hops) {
+    std::error_code ec;
+    const auto st = fs::symlink_status(path, ec);
+    if (st.type() != fs::file_type::symlink) break;
+    if (hops == 40)
+      throw std::runtime_error("cannot write " + given.string() + ": too many levels of symbolic links");
+    const fs::path target = fs::read_symlink(path);
+    path = target.is_absolute() ? target : path.parent_path() / target;
+  }
+  std::error_code ec;
+  const auto st = fs::status(path, ec);
+  unsigned mode = file_mode();
+  const bool replacing = fs::exists(st);
+  if (replacing) {
+    if (fs::is_directory(st))
+      throw std::runtime_error("cannot write " + given.string() + ": it is a directory");
+    if (!fs::is_regular_file(st)) return write_through(path, content);
+    mode = static_cast<unsigned>(st.permissions()) & 0777;  // a replaced file keeps its mode
+  }
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
   fs::path tmp = path;
   tmp += ".tmp." + unique_suffix();
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw std::runtime_error("write failed: " + tmp.string());
-    }
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
+  if (fd < 0) io_failure("cannot write", tmp, errno);
+  // A new file: file_mode() narrowed by the umask; a replaced one: exactly its old mode.
+  const bool ok = (!replacing || ::fchmod(fd, static_cast<mode_t>(mode)) == 0) && write_all(fd, content) &&
+                  ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok) {
+    fs::remove(tmp, ec);
+    io_failure("write failed:", path, err);
   }
-  fsync_path(tmp, O_RDONLY);
   fs::rename(tmp, path);
   fsync_dir(path.has_parent_path() ? path.parent_path() : fs::path("."));
 }
@@ -64,8 +137,14 @@ std::string read_file(const fs::path& path) {
 void fsync_dir(const fs::path& dir) { fsync_path(dir, O_RDONLY | O_DIRECTORY); }
 
 void publish_dir(const fs::path& tmp, const fs::path& dest) {
+  // Every file at file_mode() (the libraries write theirs under the umask alone: XGBoost's and
+  // OpenCV's model files would be 0644) and synced.
+  const auto perms = static_cast<fs::perms>(file_mode() & ~current_umask());
   for (auto& e : fs::recursive_directory_iterator(tmp))
-    if (e.is_regular_file()) fsync_path(e.path(), O_RDONLY);
+    if (e.is_regular_file()) {
+      fs::permissions(e.path(), perms, fs::perm_options::replace);
+      fsync_path(e.path(), O_RDONLY);
+    }
   fsync_dir(tmp);
   fs::path parent = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
   if (fs::exists(dest)) {

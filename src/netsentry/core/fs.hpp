@@ -8,8 +8,16 @@ namespace netsentry {
 
 namespace fs = std::filesystem;
 
-// Writes `content` to `path` atomically: a temp file in the same directory, fsync, rename.
+// Writes `content` to `path` atomically: a temp file in the same directory, fsync, rename. A
+// symbolic link is followed (its target is written, the link stays); a FIFO, device or socket is
+// written through in place, never renamed over; a directory is an error. A new file gets
+// file_mode(), a replaced one keeps its mode. Every failure (open, write, fsync) throws naming the file.
 void write_file_atomic(const fs::path& path, std::string_view content);
+
+// The mode of the files netsentry creates (bundles, artifacts, outputs): 0640 unless set
+// (pipeline.file_mode); the umask can only narrow it.
+void set_file_mode(unsigned mode);
+unsigned file_mode();
 
 // Reads a whole file; throws DataError naming the path when it cannot be read.
 std::string read_file(const fs::path& path);
