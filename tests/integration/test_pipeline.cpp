@@ -188,6 +188,13 @@ TEST(Pipeline, BadInputsFailCleanlyWithoutAModel) {
     if (l.size() > 3 && l.substr(l.size() - 2) == ",1") single.push_back(l);
   auto ragged = lines;
   ragged[120] = ragged[120].substr(0, ragged[120].rfind(','));
+  // Bytes that are not UTF-8, a 1 MB value and a value with a line break that would forge a log line.
+  auto latin1 = lines;
+  latin1[30] = "\xff\xfe" + latin1[30].substr(latin1[30].find(','));
+  auto huge = lines;
+  huge[40] = std::string(1 << 20, 'x') + huge[40].substr(huge[40].find(','));
+  auto forged = lines;
+  forged[50] = "\"1\n[00:00:00.000 info] forged\"" + forged[50].substr(forged[50].find(','));
   std::vector<Case> cases = {
       {"empty", "", "empty file", 3},
       {"header_only", header + "\n", "no data rows", 3},
@@ -195,6 +202,9 @@ TEST(Pipeline, BadInputsFailCleanlyWithoutAModel) {
       {"text_in_numeric", join(text), "having_IP_Address", 3},
       {"single_class", join(single), "single class", 3},
       {"ragged", join(ragged), "line 121", 3},
+      {"not_utf8", join(latin1), "data row 30 (line 31) has '\xc3\xbf\xc3\xbe'", 3},  // read as Latin-1: 'ÿþ'
+      {"huge_value", join(huge), "...' (1048576 bytes)", 3},
+      {"forged_log_line", join(forged), "has '1\\n[00:00:00.000 info] forged'", 3},
   };
   for (auto& c : cases) {
     auto f = dir / (c.name + ".csv");
@@ -206,6 +216,16 @@ TEST(Pipeline, BadInputsFailCleanlyWithoutAModel) {
     EXPECT_NE(t.r.err.find(f.filename().string()), std::string::npos)
         << c.name << " names the file: " << t.r.err;
     EXPECT_FALSE(std::filesystem::exists(out / "final_model")) << c.name;
+    EXPECT_LT(t.r.err.size(), 4096u) << c.name << ": a value is quoted short";
+    EXPECT_EQ(t.r.err.find("\n[00:00:00.000 info] forged"), std::string::npos) << c.name;
+    // The failed run is on record, whatever its error quotes.
+    std::size_t runs = 0;
+    for (auto& run : std::filesystem::directory_iterator(out / "artifacts")) {
+      ++runs;
+      const auto record = json::parse(read_file(run.path() / "run.json"));
+      EXPECT_EQ(record["status"], "failed") << c.name;
+    }
+    EXPECT_EQ(runs, 1u) << c.name;
   }
   TempDir out;
   auto missing = train(out, dir / "does-not-exist.csv");

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/text.hpp"
 #include "netsentry/schema/schema.hpp"
 #include "netsentry/table/number_text.hpp"
 
@@ -13,11 +14,7 @@ namespace netsentry {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::string shown(std::string_view v) {
-  constexpr std::size_t kMax = 40;
-  std::string s(v.substr(0, kMax));
-  return "'" + s + (v.size() > kMax ? "...'" : "'");
-}
+std::string shown(std::string_view v) { return quote_value(v); }
 }  // namespace
 
 RecordBuilder::RecordBuilder(std::string source, const SourceOptions& opt,

@@ -96,7 +96,8 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
     run["status"] = status;
     if (!error.empty()) run["error"] = error;
     run["seconds"] = seconds;
-    write_file_atomic(r.run_dir / "run.json", run.dump(2));
+    // Never an exception here: a message quoting bytes that are not UTF-8 is written with U+FFFD.
+    write_file_atomic(r.run_dir / "run.json", run.dump(2, ' ', false, json::error_handler_t::replace));
   };
   try {
     auto t = clock::now();

@@ -2,6 +2,7 @@
 
 #include <unordered_set>
 
+#include "netsentry/core/text.hpp"
 #include "netsentry/table/csv.hpp"
 
 namespace netsentry {
@@ -22,8 +23,8 @@ std::vector<std::string> check_against_schema(const Table& t, const Schema& sche
     if (!numeric.count(c.name) || c.type == ColumnType::Numeric) continue;
     for (std::size_t i = 0; i < c.text.size(); ++i)
       if (!c.text[i].empty() && !parse_number(c.text[i])) {
-        problems.push_back(src + ": column '" + c.name + "' must be numeric, " + t.row_label(i) + " has '" +
-                           c.text[i] + "'");
+        problems.push_back(src + ": column '" + c.name + "' must be numeric, " + t.row_label(i) + " has " +
+                           quote_value(c.text[i]));
         break;
       }
   }

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/text.hpp"
 #include "netsentry/table/number_text.hpp"
 
 namespace netsentry {
@@ -152,8 +153,8 @@ LabelSpace::Encoded LabelSpace::encode(const Table& t, const std::string& target
     if (!allow_unmapped) {
       std::vector<std::string> known;
       for (auto& [val, _] : values_) known.push_back(val);
-      throw DataError(t.source + ": " + t.row_label(i) + ", column '" + target + "': value '" + v +
-                      "' is not a known class (expected one of: " + joined(known) + ")");
+      throw DataError(t.source + ": " + t.row_label(i) + ", column '" + target + "': value " +
+                      quote_value(v) + " is not a known class (expected one of: " + joined(known) + ")");
     }
     e.y[i] = -1;
     ++e.unmapped;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/text.hpp"
 #include "netsentry/table/csv.hpp"
 #include "netsentry/table/number_text.hpp"
 
@@ -351,10 +352,9 @@ CsvRequest parse_predict_csv(std::string_view text, const LoadedModel& m, const 
       for (std::size_t r = 0; r < n; ++r) {
         auto v = number_from_text(c.text[r], rules);
         if (!v) {
-          std::string shown = c.text[r].size() > 40 ? c.text[r].substr(0, 40) + "..." : c.text[r];
           throw RequestError(400,
                              "row " + std::to_string(r) + " (line " + std::to_string(r + 2) + "), column '" +
-                                 c.name + "': expected a number, got '" + shown + "'",
+                                 c.name + "': expected a number, got " + quote_value(c.text[r]),
                              c.name, r);
         }
         req.X(r, i) = *v;

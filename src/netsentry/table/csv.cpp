@@ -4,8 +4,11 @@
 #include <array>
 #include <unordered_set>
 
+#include <spdlog/spdlog.h>
+
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
+#include "netsentry/core/text.hpp"
 
 namespace netsentry {
 
@@ -99,6 +102,16 @@ Table parse_csv(std::string_view text, const std::string& source, const CsvOptio
     }
     header = opt.names;
   }
+  // Bytes that are not UTF-8 (a Latin-1 or Windows-1252 export) are read as Latin-1: every cell and
+  // name is valid UTF-8 from here on, in messages, reports and bundles alike.
+  std::size_t latin1 = 0;
+  std::string first_latin1;
+  auto to_utf8 = [&](std::string& v, const std::string& where) {
+    if (valid_utf8(v)) return;
+    v = latin1_to_utf8(v);
+    if (latin1++ == 0) first_latin1 = where;
+  };
+  for (auto& name : header) to_utf8(name, "the header");
   const std::size_t ncol = header.size();
   std::vector<std::vector<std::string>> raw(ncol);
   std::unordered_set<std::string> missing(opt.missing_values.begin(), opt.missing_values.end());
@@ -117,8 +130,14 @@ Table parse_csv(std::string_view text, const std::string& source, const CsvOptio
                       (opt.header ? "the header has " + std::to_string(ncol)
                                   : "expected " + std::to_string(ncol) + " (one per column of " +
                                         opt.names_from + "; the file has no header row)"));
-    for (std::size_t j = 0; j < ncol; ++j) raw[j].push_back(std::move(rec[j]));
+    for (std::size_t j = 0; j < ncol; ++j) {
+      to_utf8(rec[j], "data row " + std::to_string(row) + ", column '" + header[j] + "'");
+      raw[j].push_back(std::move(rec[j]));
+    }
   }
+  if (latin1 > 0)
+    spdlog::warn("{}: {} value(s) are not UTF-8 and were read as Latin-1 (the first in {})", source, latin1,
+                 first_latin1);
   t.lines_before = lines_before;
   if (!opt.header && row == 0) throw DataError(source + ": empty file (no data rows)");
   t.columns.resize(ncol);

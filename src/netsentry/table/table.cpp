@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/text.hpp"
 #include "netsentry/table/number_text.hpp"
 
 namespace netsentry {
@@ -74,12 +75,12 @@ Matrix Table::to_matrix(const std::vector<std::string>& features) const {
   for (std::size_t j = 0; j < features.size(); ++j) {
     const Column& c = at(features[j]);
     if (c.type != ColumnType::Numeric) {
+      // The first cell that is not a number (numbers and missing values before it are fine).
       std::size_t i = 0;
-      while (i + 1 < c.text.size() && c.text[i].empty()) ++i;
-      throw DataError(source + ": column '" + features[j] + "' is not numeric" +
-                      (i < c.text.size() && !c.text[i].empty()
-                           ? ": " + row_label(i) + " has '" + c.text[i] + "'"
-                           : std::string()));
+      while (i < c.text.size() && (c.text[i].empty() || parse_number(c.text[i]))) ++i;
+      throw DataError(
+          source + ": column '" + features[j] + "' is not numeric" +
+          (i < c.text.size() ? ": " + row_label(i) + " has " + quote_value(c.text[i]) : std::string()));
     }
     for (std::size_t i = 0; i < c.num.size(); ++i) m(i, j) = c.num[i];
   }

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/text.hpp"
 #include "netsentry/table/number_text.hpp"
 
 namespace netsentry {
@@ -118,7 +119,7 @@ Matrix CategoricalEncoder::encode(const Table& t, UnseenCategories* unseen) cons
           continue;
         }
         throw DataError(t.source + ": " + t.row_label(i) + ", column '" + features_[j] +
-                        "': expected a number, got '" + c.text[i] + "'" +
+                        "': expected a number, got " + quote_value(c.text[i]) +
                         (cols_.empty() || !any_categorical()
                              ? std::string()
                              : std::string(" (the column is numeric in the model's schema)")));
