@@ -495,7 +495,9 @@
     $('#train-result').hidden = true;
     const poll = async () => {
       try {
-        const res = await fetch('/api/v1/train/' + encodeURIComponent(id));
+        const res = await fetch('/api/v1/train/' + encodeURIComponent(id), {
+          headers: {Authorization: 'Bearer ' + (sessionStorage.getItem('netsentry-token') || '')},
+        });
         if (!res.ok) throw new Error(await apiError(res));
         const j = await res.json();
         const pill = $('#train-job-state');

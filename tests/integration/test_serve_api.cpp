@@ -350,12 +350,17 @@ TEST_F(ServeApi, TrainingJobRunsInTheBackgroundAndItsModelIsSwappedIn) {
   ASSERT_EQ(res->status, 202) << res->body;
   const auto id = json::parse(res->body)["id"].get<std::string>();
   EXPECT_EQ(res->get_header_value("Location"), "/api/v1/train/" + id);
+  EXPECT_EQ(id.size(), 32u) << "128 random bits";
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+  auto anonymous = cli_->Get("/api/v1/train/" + id);
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401) << "a job's status needs the token";
   json job;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
   bool saw_running = false;
   do {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto s = cli_->Get("/api/v1/train/" + id);
+    auto s = cli_->Get("/api/v1/train/" + id, auth);
     ASSERT_TRUE(s);
     ASSERT_EQ(s->status, 200);
     job = json::parse(s->body);
@@ -370,8 +375,13 @@ TEST_F(ServeApi, TrainingJobRunsInTheBackgroundAndItsModelIsSwappedIn) {
   EXPECT_DOUBLE_EQ(job["progress"].get<double>(), 1.0);
   EXPECT_TRUE(job["result"].is_object());
   (void)saw_running;
-  const auto after = json::parse(cli_->Get("/api/v1/model")->body)["version"].get<std::string>();
+  const auto info = json::parse(cli_->Get("/api/v1/model")->body);
+  const auto after = info["version"].get<std::string>();
   EXPECT_NE(after, before);
+  // The unauthenticated model answer says what kind of source trained it, never its path.
+  EXPECT_FALSE(info["metadata"].contains("source")) << info["metadata"].dump();
+  EXPECT_EQ(info["metadata"]["source_kind"], "file");
+  EXPECT_EQ(info.dump().find(data.parent_path().string()), std::string::npos);
   EXPECT_EQ(after, ModelBundle::load(dir_).version());
 }
 
@@ -419,7 +429,7 @@ TEST_F(ServeApi, OneTrainingJobAtATime) {
   release.set_value();
   ASSERT_TRUE(h_->server().jobs().wait_idle(std::chrono::seconds(10)));
   auto id = json::parse(first->body)["id"].get<std::string>();
-  auto job = json::parse(cli_->Get("/api/v1/train/" + id)->body);
+  auto job = json::parse(cli_->Get("/api/v1/train/" + id, auth)->body);
   EXPECT_EQ(job["status"], "failed");
   EXPECT_EQ(job["error"]["kind"], "gate_failed");
   // Idle again: the reference route starts the next one.

@@ -283,10 +283,14 @@ TEST_F(ServeLimits, UnknownRoutesAndJobsAre404) {
   auto a = cli_->Get("/api/v1/nothing");
   ASSERT_TRUE(a);
   EXPECT_EQ(a->status, 404);
-  auto b = cli_->Get("/api/v1/train/0123456789abcdef");
+  auto b = cli_->Get("/api/v1/train/0123456789abcdef", {{"Authorization", "Bearer test-token"}});
   ASSERT_TRUE(b);
   EXPECT_EQ(b->status, 404);
   EXPECT_TRUE(json::parse(b->body).contains("error"));
+  // A job's status names its data and run folder: without the token, 401 (before any lookup).
+  auto c = cli_->Get("/api/v1/train/0123456789abcdef");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->status, 401);
 }
 
 TEST_F(ServeLimits, GarbageNeverCrashesTheServer) {

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <random>
+#include <openssl/rand.h>
+
+#include <stdexcept>
 
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
@@ -10,14 +12,15 @@
 namespace netsentry::serve {
 
 namespace {
+// 128 bits from OpenSSL's CSPRNG, as 32 hex digits: not guessable from earlier ids.
 std::string new_job_id() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no random bytes for a job id");
   static const char* hex = "0123456789abcdef";
-  std::string id(16, '0');
-  auto v = rng();
-  for (auto& c : id) {
-    c = hex[v & 15];
-    v >>= 4;
+  std::string id;
+  for (unsigned char b : bytes) {
+    id.push_back(hex[b >> 4]);
+    id.push_back(hex[b & 15]);
   }
   return id;
 }

@@ -80,7 +80,19 @@ std::string build_info(const LoadedModel& m) {
   std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return imp[a] > imp[b]; });
   for (auto i : order) fi.push_back({{"feature", m.features[i]}, {"importance", imp[i]}});
   j["feature_importance"] = fi;
-  j["metadata"] = meta;
+  // Unauthenticated: the bundle's metadata without where its data came from (a path or a URI names
+  // the infrastructure); only what kind of source it was.
+  nlohmann::json shown = meta;
+  for (const char* key : {"source", "test_source"})
+    if (shown.contains(key)) {
+      const std::string s = shown[key].is_string() ? shown[key].get<std::string>() : "";
+      const auto colon = s.find(':');
+      shown.erase(key);
+      shown[std::string(key) + "_kind"] = s == "demo"                               ? "demo"
+                                          : colon != std::string::npos && colon > 1 ? s.substr(0, colon)
+                                                                                    : "file";
+    }
+  j["metadata"] = shown;
   return j.dump();
 }
 

@@ -107,9 +107,10 @@ constexpr const char* kOpenApi = R"json({
         "401": {"$ref": "#/components/responses/Unauthorized"}, "409": {"description": "a job is already running"},
         "415": {"$ref": "#/components/responses/UnsupportedType"}}}},
     "/api/v1/train/{id}": {"get": {
-      "summary": "a training job's status, progress and result",
+      "summary": "a training job's status, progress and result (job ids are 128 random bits)",
+      "security": [{"bearer": []}],
       "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
-      "responses": {"200": {"description": "the job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}, "404": {"description": "no such job"}}}},
+      "responses": {"200": {"description": "the job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"description": "no such job"}}}},
     "/predict": {"post": {
       "summary": "the reference app's route: multipart field file (a CSV) -> HTML table with predicted_column (class index)",
       "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}},

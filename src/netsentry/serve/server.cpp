@@ -405,6 +405,7 @@ struct Server::Impl {
                     [this](http::Request& req, http::Response& res) { start_training(req, res, true); }));
     s.route_pattern("GET", R"(/api/v1/train/([A-Za-z0-9]{1,64}))",
                     handler(Route::ApiTrainJob, [this](http::Request& req, http::Response& res) {
+                      require_token(req, res);  // a job's status names its data and run folder
                       auto j = jobs.get(req.matches[1]);
                       if (!j) throw RequestError(404, "no training job with this id");
                       res.set_body(j->dump(), "application/json");
