@@ -301,6 +301,40 @@ TEST_F(ServeApi, HtmlTableEscapesTextFromTheUpload) {
   EXPECT_NE(res->body.find("&lt;script&gt;"), std::string::npos);
 }
 
+// A CSV answer may be opened in a spreadsheet: text cells that would start a formula get a leading
+// "'" (numbers such as -1 do not), and the answer still reads back as an upload.
+TEST_F(ServeApi, CsvAnswersDefuseFormulasAndReadBackAsInput) {
+  std::string csv = sample_csv_rows(5, false);  // the target column carries the text: it is not a feature
+  auto nl = csv.find('\n');
+  std::string body = csv.substr(0, nl) + ",Result\n";
+  const std::vector<std::string> notes = {"=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0", "@SUM(1)", "-1",
+                                          "-abc"};
+  std::size_t pos = nl + 1;
+  for (const auto& note : notes) {
+    const auto end = csv.find('\n', pos);
+    body += csv.substr(pos, end - pos) + ",\"" + [&] {
+      std::string q;
+      for (char ch : note) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      return q;
+    }() + "\"\n";
+    pos = end + 1;
+  }
+  auto res = cli_->Post("/api/v1/predict/csv", body, "text/csv");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const Table out = parse_csv(res->body, "answer");
+  const Column& note = out.at("Result");
+  ASSERT_EQ(note.type, ColumnType::Text);
+  EXPECT_EQ(note.text[0], "'=HYPERLINK(\"http://x\")");
+  EXPECT_EQ(note.text[1], "'+cmd|' /C calc'!A0");
+  EXPECT_EQ(note.text[2], "'@SUM(1)");
+  EXPECT_EQ(note.text[3], "-1");  // a number stays a number
+  EXPECT_EQ(note.text[4], "'-abc");
+  auto again = cli_->Post("/api/v1/predict/csv", res->body, "text/csv");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200) << again->body;
+}
+
 TEST_F(ServeApi, MetricsCountRequestsPredictionsAndShowTheModelVersion) {
   post_json("/api/v1/predict", {{"records", records(5)}});
   post_json("/api/v1/predict", {{"records", records(3)}});

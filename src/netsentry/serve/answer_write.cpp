@@ -168,12 +168,12 @@ std::string predictions_csv(const Table& input, const LoadedModel& m, const Matr
   for (const auto& c : input.columns) {
     if (!first) out.put(',');
     first = false;
-    write_csv_field(out, c.name);
+    write_csv_download_field(out, c.name);
   }
   for (std::size_t k = 0; k < added; ++k) {
     if (!first) out.put(',');
     first = false;
-    write_csv_field(out, names[k]);
+    write_csv_download_field(out, names[k]);
   }
   out.put('\n');
   std::vector<std::size_t> idx;
@@ -183,14 +183,14 @@ std::string predictions_csv(const Table& input, const LoadedModel& m, const Matr
       if (c.type == ColumnType::Numeric) {
         out.number_between("", c.num[r], ",");
       } else {
-        write_csv_field(out, c.text[r]);
+        write_csv_download_field(out, c.text[r]);  // a spreadsheet may open the download
         out.put(',');
       }
     }
     const auto cls = static_cast<std::size_t>(s.scored.label[r]);
-    write_csv_field(out, m.class_value[cls]);
+    write_csv_download_field(out, m.class_value[cls]);
     out.put(',');
-    write_csv_field(out, m.verdict[cls]);
+    write_csv_download_field(out, m.verdict[cls]);
     out.put(',');
     out.number(std::round(s.scored.probability[r] * 1e6) / 1e6);
     if (s.contributions) {
@@ -211,7 +211,7 @@ std::string predictions_csv(const Table& input, const LoadedModel& m, const Matr
         txt += ')';
       }
       out.put(',');
-      write_csv_field(out, txt);
+      write_csv_download_field(out, txt);
     }
     out.put('\n');
   }

@@ -39,6 +39,14 @@ bool ignored(const std::string& name, const InputRules& rules) {
          rules.ignored_columns.end();
 }
 
+// A column a CSV answer adds (label, verdict, probability, reasons, or one of them prefixed
+// "predicted_" where the upload had the name): a scored file reads back as an upload, its answer
+// columns passed through.
+bool answer_column(std::string_view name) {
+  while (name.rfind("predicted_", 0) == 0) name.remove_prefix(10);
+  return name == "label" || name == "verdict" || name == "probability" || name == "reasons";
+}
+
 void check_rows(std::size_t n, const InputRules& rules) {
   if (n == 0) throw RequestError(400, "no records to score");
   if (n > rules.max_rows)
@@ -321,7 +329,7 @@ CsvRequest parse_predict_csv(std::string_view text, const LoadedModel& m, const 
   for (const auto& c : req.table.columns) {
     auto f = m.index.find(c.name);
     if (f == m.index.end()) {
-      if (c.name == m.target || ignored(c.name, rules)) continue;
+      if (c.name == m.target || ignored(c.name, rules) || answer_column(c.name)) continue;
       throw RequestError(400, "unknown column '" + c.name + "'", c.name);
     }
     cols[f->second] = &c;

@@ -280,6 +280,15 @@ void write_csv_field(TextWriter& out, std::string_view f) {
   out.put('"');
 }
 
+void write_csv_download_field(TextWriter& out, std::string_view f) {
+  static constexpr std::string_view kFormulaStart = "=+-@\t\r";
+  if (f.empty() || kFormulaStart.find(f[0]) == std::string_view::npos || parse_number(f))
+    return write_csv_field(out, f);
+  std::string guarded = "'";
+  guarded.append(f);
+  write_csv_field(out, guarded);
+}
+
 std::string to_csv(const Table& t) {
   TextWriter out(t.rows() * t.cols() * 3 + 256);
   for (std::size_t j = 0; j < t.cols(); ++j) {

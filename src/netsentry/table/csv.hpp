@@ -45,4 +45,10 @@ void write_csv_atomic(const std::filesystem::path& path, const Table& t);
 // line end, as it is otherwise.
 void write_csv_field(TextWriter& out, std::string_view field);
 
+// As write_csv_field, for a file a spreadsheet may open (downloads): a text field that starts with
+// '=', '+', '-', '@', a tab or a carriage return and is not a number gets a leading "'" (OWASP's
+// advice against formula injection), so "=HYPERLINK(...)" stays text; numbers such as -1 stay as
+// they are, so a scored file still reads back as input.
+void write_csv_download_field(TextWriter& out, std::string_view field);
+
 }  // namespace netsentry
