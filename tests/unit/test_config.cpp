@@ -2,8 +2,11 @@
 // (PipelineConfig's members), every section's values converted, a bad value or an unknown key named.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "netsentry/config/config.hpp"
 #include "netsentry/core/error.hpp"
+#include "netsentry/schema/schema.hpp"
 #include "support/paths.hpp"
 
 namespace netsentry {
@@ -121,6 +124,33 @@ TEST(Config, HeaderAndFailOnDomainAreRead) {
   EXPECT_NE(
       error_of("validation", {{"fail_on_domains", true}}).find("unknown key 'validation.fail_on_domains'"),
       std::string::npos);
+}
+
+// YAML that the library parses but the config cannot mean, and a folder given as the file: usage
+// errors (exit 2) naming the file and the line, never an internal error.
+TEST(Config, ComplexKeysAndFoldersAreUsageErrors) {
+  test::TempDir dir;
+  std::ofstream(dir / "c.yaml") << "pipeline:\n  ? [a, b]\n  : 1\nmodel_trainer:\n  families:\n    knn: {}\n";
+  try {
+    PipelineConfig::load(dir / "c.yaml");
+    ADD_FAILURE() << "a list as a key was accepted";
+  } catch (const UsageError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("c.yaml: line 2: a key must be a plain name"), std::string::npos) << m;
+  }
+  try {
+    PipelineConfig::load(dir.path());
+    ADD_FAILURE() << "a folder was read as the config";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Schema::from_yaml_text("columns:\n  - ? [a, b]\n    : int64\n", "s.yaml"), UsageError);
+  EXPECT_THROW(Schema::from_yaml_text("columns:\n  - a: int64\nnumerical_columns:\n  - [a]\n", "s.yaml"),
+               UsageError);
+  EXPECT_THROW(
+      Schema::from_yaml_text("columns:\n  - a: int64\ndomains:\n  ? {x: 1}\n  : {min: 0}\n", "s.yaml"),
+      UsageError);
+  EXPECT_THROW(Schema::load_yaml(dir.path()), UsageError);
 }
 
 }  // namespace

@@ -16,7 +16,12 @@ nlohmann::json yaml_to_json(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Map: {
       nlohmann::json j = nlohmann::json::object();
-      for (auto it : n) j[it.first.as<std::string>()] = yaml_to_json(it.second);
+      for (auto it : n) {
+        if (!it.first.IsScalar())  // YAML's "? [a, b]": a list or a mapping as a key
+          throw UsageError("line " + std::to_string(it.first.Mark().line + 1) +
+                           ": a key must be a plain name, not a list or a mapping");
+        j[it.first.Scalar()] = yaml_to_json(it.second);
+      }
       return j;
     }
     case YAML::NodeType::Sequence: {
@@ -168,13 +173,21 @@ std::optional<ExplainMethod> parse_explain_method(std::string_view name) {
 
 PipelineConfig PipelineConfig::load(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) throw UsageError(path.string() + ": config file not found");
+  if (std::filesystem::is_directory(path))
+    throw UsageError(path.string() + ": is a directory, expected a config file (--config FILE.yaml)");
   YAML::Node root;
   try {
     root = YAML::LoadFile(path.string());
   } catch (const YAML::Exception& e) {
     throw UsageError(path.string() + ": invalid YAML: " + e.what());
   }
-  PipelineConfig c = from_json(yaml_to_json(root), path.string());
+  nlohmann::json j;
+  try {
+    j = yaml_to_json(root);
+  } catch (const UsageError& e) {
+    throw UsageError(path.string() + ": " + e.what());
+  }
+  PipelineConfig c = from_json(j, path.string());
   c.config_path = std::filesystem::absolute(path);
   set_file_mode(c.pipeline.file_mode);  // every file the command writes from here on
   return c;

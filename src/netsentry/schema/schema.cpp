@@ -14,6 +14,15 @@ namespace netsentry {
 
 namespace {
 
+// A mapping key as text: a list or a mapping as a key (YAML's "? [a, b]") is a UsageError naming the
+// file and line, not a conversion error from the YAML library.
+std::string key_text(const YAML::Node& key, const std::string& source) {
+  if (!key.IsScalar())
+    throw UsageError(source + ": line " + std::to_string(key.Mark().line + 1) +
+                     ": a key must be a plain name, not a list or a mapping");
+  return key.Scalar();
+}
+
 const std::vector<std::string>& numeric_types() {
   static const std::vector<std::string> t = {"int",   "int8",    "int16",   "int32",  "int64",  "uint8",
                                              "float", "float32", "float64", "double", "number", "bool"};
@@ -42,7 +51,7 @@ ColumnDomain parse_domain(const YAML::Node& n, const std::string& column, const 
     }
   };
   for (auto kv : n) {
-    const auto key = kv.first.as<std::string>();
+    const auto key = key_text(kv.first, where);
     if (key == "values") {
       if (!kv.second.IsSequence()) throw UsageError(where + ".values must be a list of the column's values");
       std::vector<std::string> values;
@@ -149,7 +158,7 @@ Schema Schema::from_yaml_text(const std::string& text, const std::string& source
     if (!e.IsMap() || e.size() != 1)
       throw UsageError(source + ": columns[" + std::to_string(i) + "] must be a single 'name: type' entry");
     auto it = e.begin();
-    SchemaColumn c{it->first.as<std::string>(), it->second.IsScalar() ? it->second.as<std::string>() : ""};
+    SchemaColumn c{key_text(it->first, source), it->second.IsScalar() ? it->second.as<std::string>() : ""};
     if (c.type.empty()) throw UsageError(source + ": column '" + c.name + "' has no type");
     if (!seen.insert(c.name).second) throw UsageError(source + ": column '" + c.name + "' is listed twice");
     s.columns.push_back(c);
@@ -158,14 +167,18 @@ Schema Schema::from_yaml_text(const std::string& text, const std::string& source
     auto n = root[key];
     if (!n || n.IsNull()) return;
     if (!n.IsSequence()) throw UsageError(source + ": '" + key + "' must be a list of column names");
-    for (auto x : n) out.push_back(x.as<std::string>());
+    for (auto x : n) {
+      if (!x.IsScalar())
+        throw UsageError(source + ": '" + key + "' must list column names, not lists or mappings");
+      out.push_back(x.Scalar());
+    }
   };
   list("numerical_columns", s.numerical_columns);
   list("categorical_columns", s.categorical_columns);
   if (auto d = root["domains"]; d && !d.IsNull()) {
     if (!d.IsMap()) throw UsageError(source + ": 'domains' must map column names to their domains");
     for (auto kv : d) {
-      const auto name = kv.first.as<std::string>();
+      const auto name = key_text(kv.first, source);
       s.domains[name] = parse_domain(kv.second, name, source);
     }
   }
@@ -175,6 +188,8 @@ Schema Schema::from_yaml_text(const std::string& text, const std::string& source
 
 Schema Schema::load_yaml(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) throw UsageError(path.string() + ": schema file not found");
+  if (std::filesystem::is_directory(path))
+    throw UsageError(path.string() + ": is a directory, expected a schema file (schema.yaml)");
   return from_yaml_text(read_file(path), path.string());
 }
 
