@@ -2,6 +2,7 @@
 // (PipelineConfig's members), every section's values converted, a bad value or an unknown key named.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 
 #include "netsentry/config/config.hpp"
@@ -151,6 +152,88 @@ TEST(Config, ComplexKeysAndFoldersAreUsageErrors) {
       Schema::from_yaml_text("columns:\n  - a: int64\ndomains:\n  ? {x: 1}\n  : {min: 0}\n", "s.yaml"),
       UsageError);
   EXPECT_THROW(Schema::load_yaml(dir.path()), UsageError);
+}
+
+// Every number has a type and a range checked at load: a fraction is not truncated, a boolean is not
+// read as 1, a probability outside [0, 1] is not run to a gate refusal.
+TEST(Config, NumbersOutsideTheirRangeAreNamed) {
+  const std::vector<std::pair<std::string, json>> cases = {
+      {"transformation", {{"imputer", {{"n_neighbors", 2.5}}}}},
+      {"transformation", {{"imputer", {{"n_neighbors", 0}}}}},
+      {"transformation", {{"smote_k", -3}}},
+      {"model_trainer", {{"threshold", {{"value", 5}}}}},
+      {"model_trainer", {{"threshold", {{"value", "abc"}}}}},
+      {"model_trainer", {{"threshold", {{"max_fpr", -0.1}}}}},
+      {"model_trainer", {{"expected_score", 1.5}}},
+      {"model_trainer", {{"overfitting_threshold", true}}},
+      {"model_trainer", {{"cv_folds", 2.5}}},
+      {"model_trainer", {{"cv_folds", 1000}}},
+      {"model_trainer", {{"halving_factor", 1}}},
+      {"model_trainer", {{"max_trees", 0}}},
+      {"model_trainer", {{"max_candidates", -1}}},
+      {"ingestion", {{"test_ratio", 1}}},
+      {"ingestion", {{"test_ratio", true}}},
+      {"validation", {{"drift_p_value", 0}}},
+      {"registry", {{"min_improvement", 2}}},
+      {"pipeline", {{"random_seed", -1}}},
+      {"pipeline", {{"random_seed", 1.5}}},
+      {"data", {{"max_file_bytes", 10}}},
+  };
+  for (const auto& [section, values] : cases) {
+    const std::string key = values.begin().key();
+    const json& v = values.begin().value();
+    const std::string leaf = v.is_object() ? key + "." + v.begin().key() : key;
+    const std::string e = error_of(section, values);
+    EXPECT_NE(e.find(section + "." + leaf + " must be"), std::string::npos) << values.dump() << ": " << e;
+    EXPECT_NE(e.find(" in "), std::string::npos) << e;  // the range is named
+  }
+  // The ends of each range are accepted.
+  EXPECT_EQ(with("model_trainer", {{"threshold", {{"value", 1}}}}).model_trainer.threshold.value, 1.0);
+  EXPECT_EQ(with("transformation", {{"imputer", {{"n_neighbors", 1}}}}).transformation.knn_neighbors, 1);
+  EXPECT_EQ(with("model_trainer", {{"max_trees", 20000}}).model_trainer.max_trees, 20000);
+  EXPECT_EQ(with("data", {{"max_file_bytes", 4096}}).data.max_file_bytes, 4096u);
+}
+
+// YAML that would take the machine: an alias bomb (ten lines naming 10^9 nodes) and deep nesting are
+// refused quickly with the limit named; a device or a FIFO given as the file is refused unopened.
+TEST(Config, HostileYamlAndSpecialFilesAreRefusedQuickly) {
+  test::TempDir dir;
+  std::string bomb =
+      "pipeline:\n  name: x\nserve:\n  class_names:\n    a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    bomb += "    a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) bomb += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  std::ofstream(dir / "bomb.yaml") << bomb;
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    PipelineConfig::load(dir / "bomb.yaml");
+    ADD_FAILURE() << "the alias bomb loaded";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("bomb.yaml: more than 1000000 YAML nodes"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("NETSENTRY_MAX_YAML_NODES"), std::string::npos);
+  }
+  // A generous bound: expanding the aliases would take minutes.
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20.0);
+  try {
+    Schema::from_yaml_text("columns:\n  - a: int64\n" + bomb, "s.yaml");
+    ADD_FAILURE() << "the alias bomb loaded as a schema";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("s.yaml: more than"), std::string::npos) << e.what();
+  }
+  std::string deep = "pipeline:\n  name: " + std::string(500, '[') + std::string(500, ']') + "\n";
+  std::ofstream(dir / "deep.yaml") << deep;
+  EXPECT_THROW(PipelineConfig::load(dir / "deep.yaml"), UsageError);
+  for (const char* special : {"/dev/zero", "/dev/null"}) {
+    try {
+      PipelineConfig::load(special);
+      ADD_FAILURE() << special << " was read as a config";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("character device"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

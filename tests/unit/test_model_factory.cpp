@@ -59,11 +59,15 @@ class Spy final : public Classifier {
 
 }  // namespace
 
-NETSENTRY_REGISTER_FAMILY(test_spy, FamilyInfo{"test_spy", "records its inputs (tests only)",
+NETSENTRY_REGISTER_FAMILY(test_spy, FamilyInfo{"test_spy",
+                                               "records its inputs (tests only)",
                                                [](const json& p) -> std::unique_ptr<Classifier> {
                                                  return std::make_unique<Spy>(p);
                                                },
-                                               0});
+                                               0,
+                                               false,
+                                               false,
+                                               {}});
 
 TEST(ModelFactory, StratifiedFoldsPartitionAndKeepClassShares) {
   Labels y;
@@ -167,6 +171,57 @@ TEST(ModelFactory, GridExpansionAndUnknownNames) {
   EXPECT_EQ(c.size(), 7u);
   EXPECT_THROW(expand_grid(json::parse(R"({"no_such_family": {}})")), UsageError);
   EXPECT_THROW(create_classifier("gradient_boosting", json::parse(R"({"no_such_param": 1})")), UsageError);
+}
+
+// A search space is checked before anything is fitted: each value against its parameter's type and
+// range (a count of trees against model_trainer.max_trees), the number of candidates against
+// model_trainer.max_candidates; the error names the key, the range and the value.
+TEST(ModelFactory, GridValuesAndSizeAreCheckedUpFront) {
+  auto error = [](const std::string& families, GridLimits lim = {}) {
+    try {
+      check_grid(json::parse(families), lim);
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_EQ(error(R"({"gradient_boosting": {"max_depth": [-5]}})"),
+            "model_trainer.families.gradient_boosting.max_depth must be an integer in [1, 30] (got -5)");
+  EXPECT_NE(error(R"({"gradient_boosting": {"max_depth": ["deep"]}})").find("(got \"deep\")"),
+            std::string::npos);
+  EXPECT_NE(
+      error(R"({"random_forest": {"max_depth": 2.5}})").find("random_forest.max_depth must be an integer"),
+      std::string::npos);
+  EXPECT_NE(
+      error(R"({"gradient_boosting": {"learning_rate": [0]}})").find("learning_rate must be a number in"),
+      std::string::npos);
+  EXPECT_NE(error(R"({"knn": {"n_neighbors": true}})").find("knn.n_neighbors"), std::string::npos);
+  EXPECT_NE(error(R"({"gradient_boosting": {"n_estimators": [100000000]}})").find("model_trainer.max_trees"),
+            std::string::npos);
+  EXPECT_EQ(error(R"({"gradient_boosting": {"n_estimators": [100000000]}})", {100000000, 10}), "(no error)");
+  EXPECT_NE(error(R"({"adaboost": {"depth": 1}})").find("adaboost has no parameter 'depth' (known: "),
+            std::string::npos);
+  EXPECT_NE(error(R"({"gradient_boosting": {"nthread": 0}})").find("nthread"), std::string::npos);
+  // 10^20 combinations are counted, not expanded.
+  std::string huge = R"({"gradient_boosting": {)";
+  const char* params[] = {"n_estimators",     "learning_rate",    "max_depth",  "subsample",
+                          "colsample_bytree", "min_child_weight", "reg_lambda", "max_cat_to_onehot"};
+  for (int i = 0; i < 8; ++i)
+    huge += std::string(i ? "," : "") + "\"" + params[i] + "\": [1,1,1,1,1,1,1,1,1,1]";
+  huge += "}}";
+  EXPECT_NE(error(huge).find("over model_trainer.max_candidates = 2000"), std::string::npos) << error(huge);
+  EXPECT_THROW(expand_grid(json::parse(huge)), UsageError);
+  EXPECT_EQ(error(R"({"gradient_boosting": {"max_depth": [1, 30], "learning_rate": [1e-4, 1]}})"),
+            "(no error)");
+  // Every family's defaults lie in its ranges.
+  for (const auto& name : family_names()) {
+    if (name == "test_spy") continue;
+    const json defaults = create_classifier(name, json::object())->params();
+    json grid = json::object();
+    for (auto& [k, v] : defaults.items())
+      if (k != "nthread" && k != "seed") grid[k] = v;
+    EXPECT_EQ(error(json{{name, grid}}.dump()), "(no error)") << name;
+  }
 }
 
 TEST(ModelFactory, EveryFamilyLearnsTheUciData) {

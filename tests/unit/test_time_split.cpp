@@ -102,7 +102,7 @@ TEST(TimeSplit, ConfigurationErrorsNameTheKey) {
             std::string::npos);
   for (double r : {0.0, 1.0, 1.5})
     EXPECT_NE(config_error({{"split", "time"}, {"time_column", "ts"}, {"test_ratio", r}})
-                  .find("ingestion.test_ratio must be in (0, 1)"),
+                  .find("ingestion.test_ratio must be a number in (0, 1)"),
               std::string::npos)
         << r;
   const auto ok = PipelineConfig::from_json({{"data", {{"test_source", "later.csv"}}},

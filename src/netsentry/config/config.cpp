@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <limits>
 
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
+#include "netsentry/core/yaml_load.hpp"
 
 namespace netsentry {
 
@@ -67,7 +70,7 @@ const std::map<std::string, std::vector<std::string>>& known_keys() {
       {"pipeline", {"name", "artifact_dir", "model_dir", "random_seed", "file_mode"}},
       {"data",
        {"source", "test_source", "demo_rows", "target_column", "label_mapping", "label_groups",
-        "positive_class", "benign_classes", "drop_columns", "missing_values", "header"}},
+        "positive_class", "benign_classes", "drop_columns", "missing_values", "header", "max_file_bytes"}},
       {"ingestion",
        {"feature_store_file", "train_file", "test_file", "test_ratio", "stratify", "split", "time_column"}},
       {"validation", {"schema_file", "drift_p_value", "fail_on_drift", "fail_on_domain"}},
@@ -76,13 +79,15 @@ const std::map<std::string, std::vector<std::string>>& known_keys() {
       {"transformation.imputer", {"n_neighbors", "weights"}},
       {"model_trainer",
        {"expected_score", "overfitting_threshold", "cv_folds", "validation", "holdout_share", "metric",
-        "search", "halving_factor", "collapse_duplicates", "class_weights", "threshold", "families"}},
+        "search", "halving_factor", "collapse_duplicates", "class_weights", "threshold", "families",
+        "max_trees", "max_candidates"}},
       {"model_trainer.threshold", {"strategy", "value", "max_fpr"}},
       {"registry", {"dir", "metric", "min_improvement", "auto_promote"}},
       {"serve",
        {"host", "port", "threads", "workers", "inline_body_bytes", "max_body_bytes", "max_rows",
         "explain_top_k", "explain_budget_ms", "explain_method", "reload_poll_ms", "read_timeout_seconds",
-        "keep_alive_timeout_seconds", "class_names", "access_log"}},
+        "keep_alive_timeout_seconds", "class_names", "access_log", "training_data_roots",
+        "training_source_uris"}},
   };
   return k;
 }
@@ -139,6 +144,22 @@ class Reader {
     out = static_cast<T>(v.get<long long>());
   }
 
+  // A finite number (not true/false) in [lo, hi]; `open`: (lo, hi).
+  void get_real(const std::string& path, const char* key, double& out, double lo, double hi,
+                bool open = false) const {
+    const auto& sec = at(path);
+    if (!sec.contains(key)) return;
+    const auto& v = sec[key];
+    const bool number = v.is_number() && std::isfinite(v.get<double>());
+    const double x = number ? v.get<double>() : 0.0;
+    if (!number || (open ? !(x > lo && x < hi) : !(x >= lo && x <= hi))) {
+      char range[96];
+      std::snprintf(range, sizeof range, "%c%g, %g%c", open ? '(' : '[', lo, hi, open ? ')' : ']');
+      fail(path + "." + key + " must be a number in " + range + " (got " + v.dump() + ")");
+    }
+    out = x;
+  }
+
  private:
   void check_keys(const std::string& path, const nlohmann::json& node) const {
     const auto it = known_keys().find(path);
@@ -175,12 +196,7 @@ PipelineConfig PipelineConfig::load(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) throw UsageError(path.string() + ": config file not found");
   if (std::filesystem::is_directory(path))
     throw UsageError(path.string() + ": is a directory, expected a config file (--config FILE.yaml)");
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path.string());
-  } catch (const YAML::Exception& e) {
-    throw UsageError(path.string() + ": invalid YAML: " + e.what());
-  }
+  const YAML::Node root = load_yaml_file(path);
   nlohmann::json j;
   try {
     j = yaml_to_json(root);
@@ -198,7 +214,7 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   PipelineConfig c;
   c.raw = j;
   r.get("pipeline", "artifact_dir", c.pipeline.artifact_dir);
-  r.get("pipeline", "random_seed", c.pipeline.seed);
+  r.get_int("pipeline", "random_seed", c.pipeline.seed, 0, std::numeric_limits<long long>::max());
   r.get("pipeline", "model_dir", c.pipeline.model_dir);
   if (const auto& p = r.at("pipeline"); p.contains("file_mode")) {
     const auto& v = p["file_mode"];
@@ -224,6 +240,7 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get("data", "drop_columns", c.data.drop_columns);
   r.get("data", "missing_values", c.data.missing_values);
   r.get("data", "header", c.data.header);
+  r.get_int("data", "max_file_bytes", c.data.max_file_bytes, 1024, 1LL << 40);
   if (const auto& d = r.at("data"); d.contains("label_mapping")) {
     if (!d["label_mapping"].is_object())
       r.fail("data.label_mapping must map target values to class indices (0, 1, ...)");
@@ -265,39 +282,41 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get("ingestion", "feature_store_file", c.ingestion.feature_store_file);
   r.get("ingestion", "train_file", c.ingestion.train_file);
   r.get("ingestion", "test_file", c.ingestion.test_file);
-  r.get("ingestion", "test_ratio", c.ingestion.test_ratio);
+  r.get_real("ingestion", "test_ratio", c.ingestion.test_ratio, 0, 1, true);
   r.get("ingestion", "stratify", c.ingestion.stratify);
   r.get("ingestion", "split", c.ingestion.split);
   r.get("ingestion", "time_column", c.ingestion.time_column);
   r.get("validation", "schema_file", c.validation.schema_file);
-  r.get("validation", "drift_p_value", c.validation.drift_p_value);
+  r.get_real("validation", "drift_p_value", c.validation.drift_p_value, 0, 1, true);
   r.get("validation", "fail_on_drift", c.validation.fail_on_drift);
   r.get("validation", "fail_on_domain", c.validation.fail_on_domain);
-  r.get("transformation.imputer", "n_neighbors", c.transformation.knn_neighbors);
+  r.get_int("transformation.imputer", "n_neighbors", c.transformation.knn_neighbors, 1, 1000);
   r.get("transformation.imputer", "weights", c.transformation.knn_weights);
   r.get("transformation", "scaler", c.transformation.scaler);
   r.get("transformation", "sampler", c.transformation.sampler);
-  r.get("transformation", "smote_k", c.transformation.smote_k);
+  r.get_int("transformation", "smote_k", c.transformation.smote_k, 1, 1000);
   r.get_int("transformation.categorical", "max_categories", c.transformation.max_categories, 2, 1 << 20);
   r.get_int("transformation.categorical", "min_frequency", c.transformation.min_frequency, 1, 1LL << 40);
-  r.get("model_trainer", "expected_score", c.model_trainer.expected_score);
-  r.get("model_trainer", "overfitting_threshold", c.model_trainer.overfitting_threshold);
-  r.get("model_trainer", "cv_folds", c.model_trainer.cv_folds);
+  r.get_real("model_trainer", "expected_score", c.model_trainer.expected_score, 0, 1);
+  r.get_real("model_trainer", "overfitting_threshold", c.model_trainer.overfitting_threshold, 0, 1);
+  r.get_int("model_trainer", "cv_folds", c.model_trainer.cv_folds, 2, 100);
+  r.get_int("model_trainer", "max_trees", c.model_trainer.max_trees, 1, 1000000);
+  r.get_int("model_trainer", "max_candidates", c.model_trainer.max_candidates, 1, 1000000);
   r.get("model_trainer", "validation", c.model_trainer.validation);
-  r.get("model_trainer", "holdout_share", c.model_trainer.holdout_share);
+  r.get_real("model_trainer", "holdout_share", c.model_trainer.holdout_share, 0.05, 0.5);
   r.get("model_trainer", "metric", c.model_trainer.metric);
   r.get("model_trainer", "search", c.model_trainer.search);
-  r.get("model_trainer", "halving_factor", c.model_trainer.halving_factor);
+  r.get_real("model_trainer", "halving_factor", c.model_trainer.halving_factor, 2, 100);
   r.get("model_trainer", "collapse_duplicates", c.model_trainer.collapse_duplicates);
   r.get("model_trainer", "class_weights", c.model_trainer.class_weights);
   r.get("model_trainer.threshold", "strategy", c.model_trainer.threshold.strategy);
-  r.get("model_trainer.threshold", "value", c.model_trainer.threshold.value);
-  r.get("model_trainer.threshold", "max_fpr", c.model_trainer.threshold.max_fpr);
+  r.get_real("model_trainer.threshold", "value", c.model_trainer.threshold.value, 0, 1);
+  r.get_real("model_trainer.threshold", "max_fpr", c.model_trainer.threshold.max_fpr, 0, 1);
   if (const auto& mt = r.at("model_trainer"); mt.contains("families"))
     c.model_trainer.families = mt["families"];
   r.get("registry", "dir", c.registry.dir);
   r.get("registry", "metric", c.registry.metric);
-  r.get("registry", "min_improvement", c.registry.min_improvement);
+  r.get_real("registry", "min_improvement", c.registry.min_improvement, -1, 1);
   r.get("registry", "auto_promote", c.registry.auto_promote);
   auto& sv = c.serve;
   r.get("serve", "host", sv.host);
@@ -322,6 +341,14 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   else
     r.fail("serve.explain_method must be auto, shap or path (got '" + method + "')");
   r.get("serve", "access_log", sv.access_log);
+  r.get("serve", "training_data_roots", sv.training_data_roots);
+  r.get("serve", "training_source_uris", sv.training_source_uris);
+  for (const auto& root : sv.training_data_roots)
+    if (root.empty()) r.fail("serve.training_data_roots lists an empty path");
+  for (const auto& uri : sv.training_source_uris)
+    if (uri.find("://") == std::string::npos && uri != "mongodb")
+      r.fail("serve.training_source_uris must list URI prefixes such as mongodb://host:27017/db (got '" +
+             uri + "')");
   if (const auto& s = r.at("serve"); s.contains("class_names")) {
     if (!s["class_names"].is_object()) r.fail("serve.class_names must map class values to names");
     sv.class_names.clear();
@@ -332,8 +359,6 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   }
 
   auto bad = [&](const std::string& what) { r.fail(what); };
-  if (!(c.ingestion.test_ratio > 0 && c.ingestion.test_ratio < 1))
-    bad("ingestion.test_ratio must be in (0, 1)");
   if (!one_of(c.ingestion.split, {"random", "duplicate_aware", "time"}))
     bad("ingestion.split must be random, duplicate_aware or time (got '" + c.ingestion.split + "')");
   if (c.ingestion.split == "time" && c.ingestion.time_column.empty())
@@ -345,20 +370,14 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
     bad("ingestion.time_column '" + c.ingestion.time_column + "' is in data.drop_columns (never read)");
   if (c.ingestion.split != "time" && !c.ingestion.time_column.empty())
     bad("ingestion.time_column is only used by ingestion.split: time (split is " + c.ingestion.split + ")");
-  if (c.transformation.knn_neighbors < 1) bad("transformation.imputer.n_neighbors must be >= 1");
   if (!one_of(c.transformation.knn_weights, {"uniform", "distance"}))
     bad("transformation.imputer.weights must be uniform or distance");
   if (!one_of(c.transformation.scaler, {"none", "robust"}))
     bad("transformation.scaler must be none or robust");
   if (!one_of(c.transformation.sampler, {"none", "smote"}))
     bad("transformation.sampler must be none or smote");
-  if (c.model_trainer.cv_folds < 2) bad("model_trainer.cv_folds must be >= 2");
   if (!one_of(c.model_trainer.validation, {"cv", "holdout"}))
     bad("model_trainer.validation must be cv or holdout (got '" + c.model_trainer.validation + "')");
-  if (!(c.model_trainer.holdout_share >= 0.05 && c.model_trainer.holdout_share <= 0.5))
-    bad("model_trainer.holdout_share must be in [0.05, 0.5]");
-  if (!(c.model_trainer.halving_factor >= 2 && c.model_trainer.halving_factor <= 100))
-    bad("model_trainer.halving_factor must be in [2, 100]");
   if (!c.model_trainer.metric.empty() &&
       !one_of(c.model_trainer.metric,
               {"f1", "accuracy", "roc_auc", "macro_f1", "weighted_f1", "macro_roc_auc"}))
@@ -367,8 +386,6 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   if (!one_of(c.model_trainer.threshold.strategy, {"fixed", "max_f1", "max_fpr"}))
     bad("model_trainer.threshold.strategy must be fixed, max_f1 or max_fpr, not '" +
         c.model_trainer.threshold.strategy + "'");
-  if (!(c.validation.drift_p_value > 0 && c.validation.drift_p_value < 1))
-    bad("validation.drift_p_value must be in (0, 1)");
   if (!c.model_trainer.families.is_object() || c.model_trainer.families.empty())
     bad("model_trainer.families must name at least one family");
   if (c.registry.dir.empty()) bad("registry.dir must be a directory path");
@@ -378,7 +395,6 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
     bad("registry.metric must be one of accuracy, f1, precision, recall, roc_auc, macro_f1, weighted_f1, "
         "macro_roc_auc (got '" +
         c.registry.metric + "')");
-  if (!std::isfinite(c.registry.min_improvement)) bad("registry.min_improvement must be a finite number");
   return c;
 }
 

@@ -54,6 +54,11 @@ struct ServeSettings {
   std::map<std::string, std::string> class_names = {{"-1", "phishing"}, {"1", "legitimate"}};
   // Debug-level access log lines (method, route, status, latency; never bodies or headers).
   bool access_log = false;
+  // What POST /api/v1/train may name as `data` / `test_data` (serve/training_sources.hpp): files under
+  // these directories (relative ones resolve against the project root) and sources whose URI starts
+  // with one of these prefixes. Both empty: only the configured data.source.
+  std::vector<std::string> training_data_roots;
+  std::vector<std::string> training_source_uris;
 };
 
 // model_trainer.threshold: the decision threshold, fixed or chosen on out-of-fold predictions.
@@ -91,6 +96,8 @@ struct DataSettings {
   std::vector<std::string> drop_columns = {"_id"};
   std::vector<std::string> missing_values = {"", "na", "NaN", "nan", "NA"};
   bool header = true;  // false: a CSV source has no header row; its columns are the schema's, in order
+  // The largest data file read (CSV): a larger one is refused before it is read.
+  std::uintmax_t max_file_bytes = 8ull << 30;
 };
 
 // `ingestion:`: the feature store's and the splits' file names, and the split.
@@ -150,6 +157,10 @@ struct TrainerSettings {
   bool class_weights = false;        // weigh classes inversely to their frequency
   ThresholdSettings threshold;
   nlohmann::json families = nlohmann::json::object();  // family name -> {param: [values]}
+  // Limits on the search space (checked before any data is read; model/search.hpp check_grid):
+  // trees or rounds per model (n_estimators, max_iter) and candidates the families expand to.
+  long long max_trees = 5000;
+  long long max_candidates = 2000;
 };
 
 // Every setting of config/pipeline.yaml, one typed struct per section, checked once when the file is

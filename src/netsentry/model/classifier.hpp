@@ -121,6 +121,15 @@ Matrix class_probabilities(const std::vector<double>& p, std::size_t rows, int c
 // Creates an unfitted classifier of a family from its parameters ({"n_estimators": 64, ...}).
 using FamilyFactory = std::function<std::unique_ptr<Classifier>(const nlohmann::json& params)>;
 
+// The values a family's parameter takes: a number in [lo, hi], an integer when `integer`; `trees`:
+// its upper bound is model_trainer.max_trees instead of `hi` (a count of trees or rounds).
+struct ParamRange {
+  std::string name;
+  double lo = 0, hi = 0;
+  bool integer = true;
+  bool trees = false;
+};
+
 struct FamilyInfo {
   std::string name;         // "gradient_boosting"
   std::string description;  // one line for --help and the docs
@@ -132,6 +141,8 @@ struct FamilyInfo {
   // True when the family splits on category codes itself (XGBoost's hist trees); the others read
   // categorical features one-hot encoded (model/one_hot.hpp).
   bool native_categorical = false;
+  // Every parameter the family takes (nthread and seed, common to all, aside).
+  std::vector<ParamRange> params;
 };
 
 void register_family(FamilyInfo info);

@@ -1014,10 +1014,25 @@ FamilyFactory make() {
 }  // namespace
 
 NETSENTRY_REGISTER_FAMILY(decision_tree_gini,
-                          FamilyInfo{"decision_tree_gini", "CART decision tree, Gini criterion (OpenCV)",
-                                     make<OpenCvTree>(), 1});
-NETSENTRY_REGISTER_FAMILY(adaboost, FamilyInfo{"adaboost", "AdaBoost (SAMME) over OpenCV decision stumps",
-                                               make<AdaBoost>(), 2, true});
-NETSENTRY_REGISTER_FAMILY(knn, FamilyInfo{"knn", "k-nearest neighbours (OpenCV)", make<Knn>(), 1});
+                          FamilyInfo{"decision_tree_gini",
+                                     "CART decision tree, Gini criterion (OpenCV)",
+                                     make<OpenCvTree>(),
+                                     1,
+                                     false,
+                                     false,
+                                     {{"max_depth", 1, 30}, {"min_samples_leaf", 1, 1e6}}});
+NETSENTRY_REGISTER_FAMILY(adaboost, FamilyInfo{"adaboost",
+                                               "AdaBoost (SAMME) over OpenCV decision stumps",
+                                               make<AdaBoost>(),
+                                               2,
+                                               true,
+                                               false,
+                                               {{"n_estimators", 1, 0, true, true},
+                                                {"learning_rate", 1e-4, 10, false},
+                                                {"max_depth", 1, 30}}});
+NETSENTRY_REGISTER_FAMILY(
+    knn,
+    FamilyInfo{
+        "knn", "k-nearest neighbours (OpenCV)", make<Knn>(), 1, false, false, {{"n_neighbors", 1, 1000}}});
 
 }  // namespace netsentry

@@ -5,10 +5,12 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string_view>
 #include <unordered_map>
@@ -75,7 +77,71 @@ std::vector<std::vector<std::size_t>> stratified_holdout(const Labels& y, double
   return {val};
 }
 
-std::vector<std::pair<std::string, json>> expand_grid(const json& families) {
+namespace {
+
+std::string range_text(double v, bool integer) {
+  if (integer) return std::to_string(static_cast<long long>(v));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// The range of `param` of family `f`, nthread and seed included; nullptr when it has no such parameter.
+std::optional<ParamRange> param_range(const FamilyInfo& f, const std::string& param) {
+  if (param == "nthread") return ParamRange{"nthread", 1, 1024};
+  if (param == "seed") return ParamRange{"seed", 0, 2147483647};
+  for (const auto& r : f.params)
+    if (r.name == param) return r;
+  return std::nullopt;
+}
+
+}  // namespace
+
+void check_grid(const json& families, const GridLimits& limits) {
+  if (!families.is_object() || families.empty())
+    throw UsageError("model_trainer.families must name at least one family");
+  long double candidates = 0;
+  for (auto& [fam, grid] : families.items()) {
+    const FamilyInfo& f = family(fam);  // throws on an unknown family
+    const std::string key = "model_trainer.families." + fam;
+    if (!grid.is_null() && !grid.is_object())
+      throw UsageError(key + " must map parameter names to values or lists");
+    long double combos = 1;
+    if (grid.is_object())
+      for (auto& [param, values] : grid.items()) {
+        const auto range = param_range(f, param);
+        if (!range) {
+          std::string known;
+          for (const auto& r : f.params) known += (known.empty() ? "" : ", ") + r.name;
+          throw UsageError(key + " has no parameter '" + param + "' (known: " + known + ", nthread, seed)");
+        }
+        const json vals = values.is_array() ? values : json::array({values});
+        if (vals.empty()) throw UsageError(key + "." + param + " is an empty list");
+        const double hi = range->trees ? static_cast<double>(limits.max_trees) : range->hi;
+        for (const auto& v : vals) {
+          const bool number = v.is_number() && std::isfinite(v.get<double>());
+          const bool ok = number && (!range->integer || v.is_number_integer()) &&
+                          v.get<double>() >= range->lo && v.get<double>() <= hi;
+          if (!ok)
+            throw UsageError(key + "." + param + " must be " + (range->integer ? "an integer" : "a number") +
+                             " in [" + range_text(range->lo, range->integer) + ", " +
+                             range_text(hi, range->integer) + "] (got " + v.dump() + ")" +
+                             (range->trees && number && v.get<double>() > hi
+                                  ? "; the limit is model_trainer.max_trees"
+                                  : ""));
+        }
+        combos *= static_cast<long double>(vals.size());
+      }
+    candidates += combos;
+  }
+  if (candidates > static_cast<long double>(limits.max_candidates))
+    throw UsageError(
+        "model_trainer.families expand to " + std::to_string(static_cast<double>(candidates)) +
+        " candidates, over model_trainer.max_candidates = " + std::to_string(limits.max_candidates));
+}
+
+std::vector<std::pair<std::string, json>> expand_grid(const json& families, const GridLimits& limits) {
+  check_grid(families, limits);
   std::vector<std::pair<std::string, json>> out;
   for (auto& [fam, grid] : families.items()) {
     family(fam);  // throws on an unknown family
@@ -621,7 +687,7 @@ SearchResult search_models(const Matrix& X, const Labels& y, const json& familie
     throw UsageError(
         "transformation.sampler: smote interpolates numbers and the data has categorical "
         "features; use model_trainer.class_weights: true to balance the classes instead");
-  auto cands = expand_grid(families);
+  auto cands = expand_grid(families, opt.limits);
   SearchResult res;
   res.candidates.resize(cands.size());
   for (std::size_t i = 0; i < cands.size(); ++i) {

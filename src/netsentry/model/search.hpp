@@ -16,8 +16,15 @@
 
 namespace netsentry {
 
+// Limits on the search space (model_trainer.max_trees, model_trainer.max_candidates).
+struct GridLimits {
+  long long max_trees = 5000;
+  long long max_candidates = 2000;
+};
+
 struct SearchOptions {
   int folds = 3;
+  GridLimits limits;
   // > 0: every candidate is scored on one stratified held-out share of the rows (this share) instead
   // of k folds: one fit per candidate and stage instead of k, for data large enough that one share
   // ranks the candidates.
@@ -75,8 +82,16 @@ std::vector<std::vector<std::size_t>> stratified_kfold(const Labels& y, int k, s
 // class, at least one of a class of two rows or more and never all of them.
 std::vector<std::vector<std::size_t>> stratified_holdout(const Labels& y, double share, std::uint64_t seed);
 
-// Expands {"family": {"param": [v1, v2], "other": v}, ...} into (family, params) candidates.
-std::vector<std::pair<std::string, nlohmann::json>> expand_grid(const nlohmann::json& families);
+// Checks a search space before anything is fitted: known families and parameters, every value a
+// number of its parameter's range (FamilyInfo::params; tree counts up to limits.max_trees), and at
+// most limits.max_candidates candidates. A UsageError names the key (model_trainer.families.F.P),
+// the range and the value.
+void check_grid(const nlohmann::json& families, const GridLimits& limits);
+
+// Expands {"family": {"param": [v1, v2], "other": v}, ...} into (family, params) candidates, after
+// check_grid.
+std::vector<std::pair<std::string, nlohmann::json>> expand_grid(const nlohmann::json& families,
+                                                                const GridLimits& limits = {});
 
 SearchResult search_models(const Matrix& X, const Labels& y, const nlohmann::json& families,
                            const SearchOptions& opt);

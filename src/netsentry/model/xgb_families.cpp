@@ -318,15 +318,47 @@ auto factory(const XgbSpec& s) {
 NETSENTRY_REGISTER_FAMILY(logistic_regression,
                           FamilyInfo{"logistic_regression",
                                      "L2/L1-regularised logistic regression (XGBoost gblinear)",
-                                     factory(kLogisticRegression), 0});
+                                     factory(kLogisticRegression),
+                                     0,
+                                     false,
+                                     false,
+                                     {{"lambda", 0, 1e6, false},
+                                      {"alpha", 0, 1e6, false},
+                                      {"max_iter", 1, 0, true, true},
+                                      {"learning_rate", 1e-4, 1, false}}});
 NETSENTRY_REGISTER_FAMILY(decision_tree,
-                          FamilyInfo{"decision_tree", "one decision tree (XGBoost, exact splits)",
-                                     factory(kDecisionTree), 1});
-NETSENTRY_REGISTER_FAMILY(random_forest,
-                          FamilyInfo{"random_forest", "random forest (XGBoost random-forest mode)",
-                                     factory(kRandomForest), 2, false, true});
-NETSENTRY_REGISTER_FAMILY(gradient_boosting,
-                          FamilyInfo{"gradient_boosting", "gradient-boosted trees (XGBoost hist)",
-                                     factory(kGradientBoosting), 3, true, true});
+                          FamilyInfo{"decision_tree",
+                                     "one decision tree (XGBoost, exact splits)",
+                                     factory(kDecisionTree),
+                                     1,
+                                     false,
+                                     false,
+                                     {{"max_depth", 1, 30}, {"min_child_weight", 0, 1e6, false}}});
+NETSENTRY_REGISTER_FAMILY(random_forest, FamilyInfo{"random_forest",
+                                                    "random forest (XGBoost random-forest mode)",
+                                                    factory(kRandomForest),
+                                                    2,
+                                                    false,
+                                                    true,
+                                                    {{"n_estimators", 1, 0, true, true},
+                                                     {"max_depth", 1, 30},
+                                                     {"subsample", 0.01, 1, false},
+                                                     {"colsample_bynode", 0.01, 1, false},
+                                                     {"min_child_weight", 0, 1e6, false},
+                                                     {"max_cat_to_onehot", 1, 1e6}}});
+NETSENTRY_REGISTER_FAMILY(gradient_boosting, FamilyInfo{"gradient_boosting",
+                                                        "gradient-boosted trees (XGBoost hist)",
+                                                        factory(kGradientBoosting),
+                                                        3,
+                                                        true,
+                                                        true,
+                                                        {{"n_estimators", 1, 0, true, true},
+                                                         {"learning_rate", 1e-4, 1, false},
+                                                         {"max_depth", 1, 30},
+                                                         {"subsample", 0.01, 1, false},
+                                                         {"colsample_bytree", 0.01, 1, false},
+                                                         {"min_child_weight", 0, 1e6, false},
+                                                         {"reg_lambda", 0, 1e6, false},
+                                                         {"max_cat_to_onehot", 1, 1e6}}});
 
 }  // namespace netsentry

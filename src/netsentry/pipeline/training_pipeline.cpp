@@ -14,6 +14,7 @@
 #include "netsentry/demo/sample_data.hpp"
 #include "netsentry/evaluate/evaluation.hpp"
 #include "netsentry/ingest/ingestion.hpp"
+#include "netsentry/model/search.hpp"
 #include "netsentry/registry/registry.hpp"
 #include "netsentry/table/csv.hpp"
 #include "netsentry/train/trainer.hpp"
@@ -74,6 +75,8 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
   auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
   // The registry and its gate are configured before any stage runs: a bad registry setting stops the
   // run here, not after training.
+  // So is a search space with a bad value or too many candidates.
+  check_grid(cfg.model_trainer.families, {cfg.model_trainer.max_trees, cfg.model_trainer.max_candidates});
   const bool with_registry = !(opt.registry && *opt.registry == "none");
   std::optional<Registry> registry;
   if (with_registry)

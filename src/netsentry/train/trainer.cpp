@@ -116,6 +116,7 @@ ModelTrainerArtifact run_model_trainer(const PipelineConfig& cfg, const Ingestio
   so.classes = static_cast<int>(space.size());
   if (!space.binary()) so.threat = threat;
   so.folds = mt.cv_folds;
+  so.limits = {mt.max_trees, mt.max_candidates};
   so.holdout = holdout ? mt.holdout_share : 0.0;
   so.metric = metric;
   so.strategy = cfg.model_trainer.search;
