@@ -1,6 +1,9 @@
 // End-to-end tests of `netsentry train`, the stage commands and `predict`, run as real processes.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -235,6 +238,66 @@ TEST(Pipeline, BadInputsFailCleanlyWithoutAModel) {
   // A bad command line is a usage error.
   EXPECT_EQ(run_cli("train --no-such-flag").exit_code, 2);
   EXPECT_EQ(run_cli("--config /nonexistent.yaml train").exit_code, 2);
+}
+
+// Input that would hang or exhaust the machine is refused at once, as a usage error (exit 2) naming
+// what and the limit, and nothing is trained: a device or a FIFO as the data, an alias bomb or a
+// grid of 10^8 trees in the config, a setting out of its range.
+TEST(Pipeline, HostileInputsAreRefusedBeforeAnythingRuns) {
+  NETSENTRY_NEEDS_UCI();
+  TempDir dir;
+  ASSERT_EQ(::mkfifo((dir / "fifo.csv").c_str(), 0600), 0);
+  const std::string shipped = read_file(source_dir() / "config" / "pipeline.yaml");
+  auto config = [&](const std::string& name, const std::string& find, const std::string& replace) {
+    std::string text = shipped;
+    const auto at = text.find(find);
+    EXPECT_NE(at, std::string::npos) << find;
+    if (at != std::string::npos) text.replace(at, find.size(), replace);
+    std::filesystem::create_directories(dir / "config");
+    write(dir / "config" / name, text);
+    return "--config " + q(dir / "config" / name);
+  };
+  std::string bomb = "\nbomb:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    bomb += "  a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) bomb += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  struct Case {
+    std::string name, data, options, expect;
+  };
+  const std::filesystem::path uci = phishing_csv();
+  std::filesystem::create_directories(dir / "config");
+  std::filesystem::copy(source_dir() / "config" / "schema", dir / "config" / "schema",
+                        std::filesystem::copy_options::recursive);
+  const std::vector<Case> cases = {
+      {"dev_zero", "/dev/zero", "", "/dev/zero: is a character device"},
+      {"fifo", (dir / "fifo.csv").string(), "", "fifo.csv: is a FIFO"},
+      {"alias_bomb", uci.string(), config("bomb.yaml", "\nregistry:", bomb + "\nregistry:"),
+       "more than 1000000 YAML nodes"},
+      {"huge_grid", uci.string(),
+       config("trees.yaml", "n_estimators: [8, 16, 32, 128, 256]", "n_estimators: [100000000]"),
+       "model_trainer.families.random_forest.n_estimators must be an integer in [1, 5000] (got 100000000)"},
+      {"bad_depth", uci.string(),
+       config("depth.yaml", "decision_tree: {}", "decision_tree: {max_depth: [deep]}"),
+       "model_trainer.families.decision_tree.max_depth must be an integer"},
+      {"threshold", uci.string(), config("threshold.yaml", "value: 0.5", "value: 5"),
+       "model_trainer.threshold.value must be a number in [0, 1] (got 5)"},
+      {"neighbours", uci.string(), config("knn.yaml", "n_neighbors: 3", "n_neighbors: 2.5"),
+       "transformation.imputer.n_neighbors must be an integer"},
+      {"file_limit", uci.string(), config("limit.yaml", "max_file_bytes: 8589934592", "max_file_bytes: 4096"),
+       "over the limit of 4096 bytes (data.max_file_bytes)"},
+  };
+  for (const auto& c : cases) {
+    TempDir out;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto t = train(out, c.data, c.options);
+    EXPECT_EQ(t.r.exit_code, 2) << c.name << ": " << t.r.err;
+    EXPECT_NE(t.r.err.find(c.expect), std::string::npos) << c.name << ": " << t.r.err;
+    EXPECT_FALSE(std::filesystem::exists(out / "final_model")) << c.name;
+    // A generous bound: each of these used to run for minutes or forever.
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 60.0) << c.name;
+  }
 }
 
 // Output that cannot be written is a failure: `version`, `schema infer` (YAML), `train --json` and

@@ -28,6 +28,45 @@ TEST(Csv, RoundTripsThroughText) {
   EXPECT_TRUE(std::isnan(again.columns[0].num[2]));
 }
 
+// A one-column table keeps its missing values through a write and a read ("" is a missing value, a
+// truly empty line is a blank line), and a BOM after leading blank lines is not part of a name.
+TEST(Csv, OneColumnMissingValuesAndALateBomSurviveARoundTrip) {
+  auto num = parse_csv("x\n1\n\"\"\n3\n", "one.csv");
+  ASSERT_EQ(num.rows(), 3u);
+  EXPECT_TRUE(std::isnan(num.columns[0].num[1]));
+  const std::string written = to_csv(num);
+  EXPECT_EQ(written, "x\n1\n\"\"\n3\n");
+  auto again = parse_csv(written, "again.csv");
+  ASSERT_EQ(again.rows(), 3u);
+  EXPECT_TRUE(std::isnan(again.columns[0].num[1]));
+  auto text = parse_csv("name\nalpha\n\"\"\nbeta\n", "text.csv");
+  ASSERT_EQ(text.rows(), 3u);
+  EXPECT_EQ(parse_csv(to_csv(text), "again.csv").rows(), 3u);
+  // A blank line is still skipped, in one column as in many.
+  EXPECT_EQ(parse_csv("x\n1\n\n3\n", "blank.csv").rows(), 2u);
+  for (const char* csv : {"\n\xEF\xBB\xBF"
+                          "a,b\n1,2\n",
+                          "\r\n\r\n\xEF\xBB\xBF"
+                          "a,b\n1,2\n",
+                          "\xEF\xBB\xBF"
+                          "a,b\n1,2\n"}) {
+    auto t = parse_csv(csv, "bom.csv");
+    EXPECT_EQ(t.columns[0].name, "a") << csv;
+    auto fast = parse_numeric_csv(csv, "bom.csv");
+    ASSERT_TRUE(fast.has_value()) << csv;
+    EXPECT_EQ(fast->columns[0].name, "a") << csv;
+  }
+  CsvOptions no_header;
+  no_header.header = false;
+  no_header.names = {"a", "b"};
+  EXPECT_EQ(parse_csv("\n\xEF\xBB\xBF"
+                      "1,2\n",
+                      "bom.csv", no_header)
+                .columns[0]
+                .num[0],
+            1.0);
+}
+
 TEST(Csv, RaggedRowNamesLineAndCounts) {
   try {
     parse_csv("a,b,c\n1,2,3\n4,5\n", "bad.csv");

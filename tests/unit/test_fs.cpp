@@ -105,6 +105,32 @@ TEST(AtomicWrite, FifosAndDevicesAreWrittenThroughDirectoriesRefused) {
   EXPECT_TRUE(fs::is_directory(dir / "folder"));
 }
 
+// Reading refuses what is not a regular file before opening it (a FIFO would block, /dev/zero never
+// ends) and a file over the caller's limit, naming the setting that raises it.
+TEST(ReadFile, SpecialFilesAndFilesOverTheLimitAreRefused) {
+  TempDir dir;
+  const auto fifo = dir / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto error = [](const fs::path& p, std::uintmax_t max = UINTMAX_MAX) {
+    try {
+      read_file(p, max, "data.max_file_bytes");
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_EQ(error(fifo), fifo.string() + ": is a FIFO; netsentry reads regular files only");
+  EXPECT_EQ(error("/dev/zero"), "/dev/zero: is a character device; netsentry reads regular files only");
+  EXPECT_NE(error(dir.path()).find("is a directory"), std::string::npos);
+  std::ofstream(dir / "f.csv") << "a,b\n1,2\n";
+  EXPECT_EQ(read_file(dir / "f.csv", 8), "a,b\n1,2\n");
+  EXPECT_EQ(error(dir / "f.csv", 7),
+            (dir / "f.csv").string() + ": 8 bytes, over the limit of 7 bytes (data.max_file_bytes)");
+  EXPECT_THROW(read_file(dir / "absent"), DataError);
+  std::ofstream(dir / "empty");
+  EXPECT_EQ(read_file(dir / "empty"), "");
+}
+
 TEST(AtomicWrite, PublishedDirectoriesHaveEveryFileAtTheFileMode) {
   FileModeGuard guard;
   set_file_mode(0600);

@@ -33,6 +33,7 @@ void run_infer(const InferArgs& a, const netsentry::cli::Context& ctx) {
   so.missing_values = cfg.data.missing_values;
   so.header = !a.header.no_header;
   so.names = a.header.names;
+  so.max_file_bytes = cfg.data.max_file_bytes;
   Table t;
   try {
     t = source->read(so);

@@ -126,12 +126,62 @@ void write_file_atomic(const fs::path& given, std::string_view content) {
   fsync_dir(path.has_parent_path() ? path.parent_path() : fs::path("."));
 }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(path.string() + ": cannot open file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+std::string read_file(const fs::path& path, std::uintmax_t max_bytes, std::string_view limit_name) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) throw DataError(path.string() + ": file not found");
+    throw DataError(path.string() + ": cannot open file: " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    const char* kind = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    throw UsageError(path.string() + ": is " + kind + "; netsentry reads regular files only");
+  }
+  if (static_cast<std::uintmax_t>(st.st_size) > max_bytes)
+    throw UsageError(path.string() + ": " + std::to_string(st.st_size) + " bytes, over the limit of " +
+                     std::to_string(max_bytes) + " bytes" +
+                     (limit_name.empty() ? std::string() : " (" + std::string(limit_name) + ")"));
+  // O_NONBLOCK: were the path swapped for a FIFO since the stat, the open would not wait for a writer.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw DataError(path.string() + ": cannot open file: " + std::strerror(errno));
+  struct stat opened {};
+  if (::fstat(fd, &opened) != 0 || !S_ISREG(opened.st_mode)) {
+    ::close(fd);
+    throw UsageError(path.string() + ": not a regular file; netsentry reads regular files only");
+  }
+  std::string out;
+  out.resize(static_cast<std::size_t>(opened.st_size));
+  std::size_t got = 0;
+  while (true) {
+    if (got == out.size()) {
+      // The file grew after the fstat: read on, within the limit.
+      if (out.size() >= max_bytes) {
+        char probe;
+        const ssize_t n = ::read(fd, &probe, 1);
+        if (n == 0) break;
+        ::close(fd);
+        throw UsageError(path.string() + ": over the limit of " + std::to_string(max_bytes) + " bytes" +
+                         (limit_name.empty() ? std::string() : " (" + std::string(limit_name) + ")"));
+      }
+      out.resize(std::min<std::uintmax_t>(max_bytes, std::max<std::size_t>(4096, out.size() * 2)));
+    }
+    const ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      throw DataError(path.string() + ": cannot read file: " + std::strerror(err));
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  out.resize(got);
+  return out;
 }
 
 void fsync_dir(const fs::path& dir) { fsync_path(dir, O_RDONLY | O_DIRECTORY); }

@@ -1,5 +1,6 @@
 #pragma once
 // File-system helpers: atomic writes (temp file + fsync + rename), hashing, timestamps.
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -19,8 +20,12 @@ void write_file_atomic(const fs::path& path, std::string_view content);
 void set_file_mode(unsigned mode);
 unsigned file_mode();
 
-// Reads a whole file; throws DataError naming the path when it cannot be read.
-std::string read_file(const fs::path& path);
+// Reads a whole regular file; throws DataError naming the path when it cannot be read, UsageError
+// when it is not a regular file (a FIFO, a device such as /dev/zero, a socket, a directory: never
+// opened for reading, so a FIFO cannot block) or is larger than `max_bytes` (the error names
+// `limit_name`, the setting that raises it).
+std::string read_file(const fs::path& path, std::uintmax_t max_bytes = UINTMAX_MAX,
+                      std::string_view limit_name = {});
 
 // fsyncs a directory so that a rename inside it is durable.
 void fsync_dir(const fs::path& dir);

@@ -101,6 +101,7 @@ ReadSource read_source(const PipelineConfig& cfg, const std::string& uri, const 
   so.drop_columns = cfg.data.drop_columns;
   so.schema = &file_schema;
   so.header = cfg.data.header;
+  so.max_file_bytes = cfg.data.max_file_bytes;
   ReadSource r;
   r.table = source->read(so);
   r.where = redact_uri(source->describe());

@@ -124,6 +124,7 @@ class CsvSource final : public Source {
     CsvOptions co;
     co.missing_values = opt.missing_values;
     co.header = opt.header;
+    co.max_bytes = opt.max_file_bytes;
     if (!opt.header) {
       if (!opt.names.empty()) {
         co.names = opt.names;

@@ -4,6 +4,7 @@
 //   sqlite:PATH?table=T                     -> SQLite table
 //   mongodb://host/DB?collection=C          -> MongoDB collection (libmongoc)
 // A source registers itself with NETSENTRY_REGISTER_SOURCE; adding one never edits this file.
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -23,6 +24,7 @@ struct SourceOptions {
   // columns in schema order (data.header).
   bool header = true;
   std::vector<std::string> names = {};
+  std::uintmax_t max_file_bytes = 8ull << 30;  // CSV: larger files are refused (data.max_file_bytes)
 };
 
 class Source {

@@ -9,6 +9,7 @@
 
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
+#include "netsentry/core/yaml_load.hpp"
 
 namespace netsentry {
 
@@ -141,12 +142,7 @@ void Schema::complete(const std::string& source) {
 }
 
 Schema Schema::from_yaml_text(const std::string& text, const std::string& source) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw UsageError(source + ": invalid YAML: " + e.what());
-  }
+  const YAML::Node root = parse_yaml(text, source);
   if (!root.IsMap()) throw UsageError(source + ": expected a mapping with 'columns:' at the top level");
   auto cols = root["columns"];
   if (!cols || !cols.IsSequence() || cols.size() == 0)
@@ -190,7 +186,7 @@ Schema Schema::load_yaml(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) throw UsageError(path.string() + ": schema file not found");
   if (std::filesystem::is_directory(path))
     throw UsageError(path.string() + ": is a directory, expected a schema file (schema.yaml)");
-  return from_yaml_text(read_file(path), path.string());
+  return from_yaml_text(read_file(path, yaml_max_bytes(), "NETSENTRY_MAX_YAML_BYTES"), path.string());
 }
 
 nlohmann::json Schema::to_json() const {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <unordered_set>
 
 #include <spdlog/spdlog.h>
@@ -70,21 +71,39 @@ bool next_record(std::string_view s, std::size_t& pos, char delim, std::vector<s
   return true;
 }
 
-bool is_blank_record(const std::vector<std::string>& rec) { return rec.size() == 1 && rec[0].empty(); }
+// A blank line: the record at `pos` has no characters at all (`""`, a quoted empty field, is a record
+// of one missing value: how a one-column table writes one).
+bool blank_line_at(std::string_view s, std::size_t pos) {
+  return pos < s.size() && (s[pos] == '\n' || s[pos] == '\r');
+}
+
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
+
+// A UTF-8 BOM opening the first record is not part of its first field, also after blank lines.
+void strip_bom(std::string& field) {
+  if (field.size() >= 3 && std::string_view(field).substr(0, 3) == kBom) field.erase(0, 3);
+}
 
 }  // namespace
 
 Table parse_csv(std::string_view text, const std::string& source, const CsvOptions& opt) {
-  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 BOM
+  if (text.substr(0, 3) == kBom) text.remove_prefix(3);  // UTF-8 BOM
   Table t;
   t.source = source;
   std::size_t pos = 0, line = 1;
   std::vector<std::string> rec;
   std::vector<std::string> header;
   if (opt.header) {
-    while (next_record(text, pos, opt.delimiter, rec, line, source) && is_blank_record(rec)) {
+    bool blank = true;
+    while (blank) {
+      blank = blank_line_at(text, pos);
+      if (!next_record(text, pos, opt.delimiter, rec, line, source)) {
+        rec.clear();
+        break;
+      }
     }
-    if (rec.empty() || is_blank_record(rec)) throw DataError(source + ": empty file (no header row)");
+    if (rec.empty() || blank) throw DataError(source + ": empty file (no header row)");
+    strip_bom(rec[0]);
     std::unordered_set<std::string> seen;
     for (auto& name : rec) {
       if (name.empty()) throw DataError(source + ": header has an empty column name");
@@ -120,10 +139,12 @@ Table parse_csv(std::string_view text, const std::string& source, const CsvOptio
   std::optional<std::size_t> lines_before = line - 1;
   while (true) {
     std::size_t rec_line = line;
+    const bool blank = blank_line_at(text, pos);
     if (!next_record(text, pos, opt.delimiter, rec, line, source)) break;
-    if (is_blank_record(rec) || line != rec_line + 1) lines_before.reset();
-    if (is_blank_record(rec)) continue;
+    if (blank || line != rec_line + 1) lines_before.reset();
+    if (blank) continue;
     ++row;
+    if (row == 1 && !opt.header) strip_bom(rec[0]);
     if (rec.size() != ncol)
       throw DataError(source + ": line " + std::to_string(rec_line) + " (data row " + std::to_string(row) +
                       ") has " + std::to_string(rec.size()) + " fields, " +
@@ -169,7 +190,7 @@ Table parse_csv(std::string_view text, const std::string& source, const CsvOptio
 std::optional<Table> parse_numeric_csv(std::string_view text, const std::string& source,
                                        const CsvOptions& opt) {
   if (!opt.header || opt.delimiter != ',' || text.find('"') != std::string_view::npos) return std::nullopt;
-  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 BOM
+  if (text.substr(0, 3) == kBom) text.remove_prefix(3);  // UTF-8 BOM
   std::size_t pos = 0;
   // The next line (a record: no quotes here), without its line end ("\n", "\r\n" or "\r").
   auto next_line = [&](std::string_view& line) {
@@ -187,6 +208,7 @@ std::optional<Table> parse_numeric_csv(std::string_view text, const std::string&
   std::size_t lines_before = 1;
   while ((have = next_line(line)) && line.empty()) ++lines_before;
   if (!have) return std::nullopt;
+  if (line.substr(0, 3) == kBom) line.remove_prefix(3);
   Table t;
   t.source = source;
   t.lines_before = lines_before;
@@ -267,7 +289,7 @@ Table read_csv(const std::filesystem::path& path, const CsvOptions& opt) {
   if (!std::filesystem::exists(path)) throw DataError(path.string() + ": file not found");
   if (std::filesystem::is_directory(path))
     throw DataError(path.string() + ": is a directory, expected a CSV file");
-  return parse_csv(read_file(path), path.string(), opt);
+  return parse_csv(read_file(path, opt.max_bytes, "data.max_file_bytes"), path.string(), opt);
 }
 
 void write_csv_field(TextWriter& out, std::string_view f) {
@@ -296,11 +318,15 @@ std::string to_csv(const Table& t) {
     write_csv_field(out, t.columns[j].name);
   }
   out.put('\n');
+  // One column: a missing value is written "" (an empty line would be read as a blank line and dropped).
+  const bool one_column = t.cols() == 1;
   for (std::size_t i = 0; i < t.rows(); ++i) {
     for (std::size_t j = 0; j < t.cols(); ++j) {
       if (j) out.put(',');
       const Column& c = t.columns[j];
-      if (c.type == ColumnType::Numeric)
+      if (one_column && (c.type == ColumnType::Numeric ? std::isnan(c.num[i]) : c.text[i].empty()))
+        out.put("\"\"");
+      else if (c.type == ColumnType::Numeric)
         out.number(c.num[i]);
       else
         write_csv_field(out, c.text[i]);

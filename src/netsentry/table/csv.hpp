@@ -1,5 +1,6 @@
 #pragma once
 // CSV reading (RFC 4180 quoting, type inference per column) and writing.
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -20,6 +21,8 @@ struct CsvOptions {
   bool header = true;
   std::vector<std::string> names = {};
   std::string names_from = "the column names given";  // where `names` come from, for messages
+  // read_csv: a larger file is refused before it is read, naming the setting (data.max_file_bytes).
+  std::uintmax_t max_bytes = 8ull << 30;
 };
 
 // Parses CSV text. `source` names the input in error messages ("file.csv: row 12, column 'x': ...").
