@@ -2,9 +2,11 @@
 // free loopback port with a model trained by `netsentry train`.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <variant>
 
 #include "netsentry/bundle/bundle.hpp"
 #include "netsentry/core/error.hpp"
@@ -12,6 +14,7 @@
 #include "netsentry/serve/model_store.hpp"
 #include "netsentry/serve/options.hpp"
 #include "netsentry/serve/scoring.hpp"
+#include "netsentry/serve/training_sources.hpp"
 #include "netsentry/table/csv.hpp"
 #include "support/paths.hpp"
 #include "support/serve_harness.hpp"
@@ -28,6 +31,9 @@ class ServeApi : public ::testing::Test {
     copy_bundle(serve_bundle('a'), dir_);
     auto opt = test_serve_options(dir_);
     opt.pipeline.pipeline.artifact_dir = (tmp_ / "artifacts").string();
+    opt.training_data_roots = {(tmp_ / "data").string(), serve_bundle('b').parent_path().string()};
+    opt.training_source_uris = {"mongodb://db.internal:27017"};
+    std::filesystem::create_directories(tmp_ / "data");
     h_ = std::make_unique<ServeHarness>(opt);
     cli_ = h_->client();
   }
@@ -431,15 +437,82 @@ TEST_F(ServeApi, TrainingJobTakesASeparateEvaluationSet) {
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   EXPECT_EQ(json::parse(bad->body)["column"], "test_data");
-  auto r = cli_->Post("/api/v1/train", auth, R"({"data": "early.csv", "test_data": "later.csv"})",
+  const auto root = std::filesystem::canonical(tmp_ / "data");
+  auto r = cli_->Post("/api/v1/train", auth,
+                      json{{"data", (tmp_ / "data" / "early.csv").string()},
+                           {"test_data", (tmp_ / "data" / "sub" / ".." / "later.csv").string()}}
+                          .dump(),
                       "application/json");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 202) << r->body;
   ASSERT_EQ(got.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   const TrainOptions o = got.get();
-  EXPECT_EQ(o.data, std::optional<std::string>("early.csv"));
-  EXPECT_EQ(o.test_data, std::optional<std::string>("later.csv"));
+  // The job reads the canonical path that was checked.
+  EXPECT_EQ(o.data, std::optional<std::string>((root / "early.csv").string()));
+  EXPECT_EQ(o.test_data, std::optional<std::string>((root / "later.csv").string()));
   ASSERT_TRUE(h_->server().jobs().wait_idle(std::chrono::seconds(10)));
+}
+
+// A token holder may only train on what the operator configured: files under
+// serve.training_data_roots (after resolving "..", symbolic links) and URIs under
+// serve.training_source_uris. Anything else is a 403 naming the setting, before any job starts, and
+// nothing of the file is read or echoed.
+TEST_F(ServeApi, TrainingSourcesAreLimitedToTheConfiguredRoots) {
+  std::atomic<int> runs{0};
+  h_->server().jobs().set_runner([&runs](const PipelineConfig&, const TrainOptions&) -> TrainResult {
+    ++runs;
+    throw GateError("test: not trained");
+  });
+  httplib::Headers auth = {{"Authorization", "Bearer test-token"}};
+  std::filesystem::create_symlink("/etc/passwd", tmp_ / "data" / "passwd.csv");
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"data", "/etc/shadow"},
+      {"data", "/etc/passwd"},
+      {"data", (tmp_ / "data" / ".." / ".." / "etc" / "passwd").string()},
+      {"data", (tmp_ / "data" / "passwd.csv").string()},  // a link out of the root
+      {"data", "file:/etc/passwd"},
+      {"data", "sqlite:/etc/passwd?table=t"},
+      {"test_data", "/etc/hostname"},
+      {"data", "mongodb://db.internal:27017.evil.example/x"},
+      {"data", "mongodb://db.internal:270170/x"},
+      {"data", "mongodb://attacker.example:27017/x"},
+      {"data", "mongodb"},
+  };
+  for (const auto& [key, value] : refused) {
+    auto res = cli_->Post("/api/v1/train", auth, json{{key, value}}.dump(), "application/json");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 403) << value << ": " << res->body;
+    const auto body = json::parse(res->body);
+    EXPECT_EQ(body["column"], key);
+    EXPECT_NE(res->body.find("serve.training_"), std::string::npos) << res->body;
+    EXPECT_EQ(res->body.find("root:"), std::string::npos) << "no file contents in the answer";
+  }
+  EXPECT_EQ(runs.load(), 0);
+  auto ok = cli_->Post("/api/v1/train", auth, R"({"data": "mongodb://db.internal:27017/netsentry?x=1"})",
+                       "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 202) << ok->body;
+  ASSERT_TRUE(h_->server().jobs().wait_idle(std::chrono::seconds(10)));
+  EXPECT_EQ(runs.load(), 1);
+}
+
+TEST(ServeTrainingSources, WithoutRootsOnlyTheConfiguredSourceTrains) {
+  const serve::TrainingSources none;
+  const auto refused = serve::allowed_training_source("data/x.csv", none);
+  ASSERT_TRUE(std::holds_alternative<serve::Refused>(refused));
+  EXPECT_NE(std::get<serve::Refused>(refused).reason.find("serve.training_data_roots"), std::string::npos);
+  EXPECT_TRUE(std::holds_alternative<serve::Refused>(serve::allowed_training_source("mongodb://h/db", none)));
+  serve::TrainingSources some;
+  some.data_roots = {"/srv/data/"};
+  some.uri_prefixes = {"mongodb://h:27017/"};
+  EXPECT_EQ(std::get<std::string>(serve::allowed_training_source("/srv/data/a/b.csv", some)),
+            "/srv/data/a/b.csv");
+  EXPECT_TRUE(
+      std::holds_alternative<serve::Refused>(serve::allowed_training_source("/srv/database.csv", some)));
+  EXPECT_TRUE(
+      std::holds_alternative<serve::Refused>(serve::allowed_training_source("/srv/data/../x.csv", some)));
+  EXPECT_EQ(std::get<std::string>(serve::allowed_training_source("mongodb://h:27017/db", some)),
+            "mongodb://h:27017/db");
 }
 
 TEST_F(ServeApi, OneTrainingJobAtATime) {

@@ -104,8 +104,8 @@ constexpr const char* kOpenApi = R"json({
       "security": [{"bearer": []}],
       "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "string", "description": "CSV path or source URI; default: the config's data.source"}, "test_data": {"type": "string", "description": "a separate evaluation set (CSV path or source URI) tested instead of a split; default: the config's data.test_source"}}}}}},
       "responses": {"202": {"description": "started", "content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "string"}, "status_url": {"type": "string"}}}}}},
-        "401": {"$ref": "#/components/responses/Unauthorized"}, "409": {"description": "a job is already running"},
-        "415": {"$ref": "#/components/responses/UnsupportedType"}}}},
+        "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"description": "data or test_data is not under serve.training_data_roots / serve.training_source_uris"},
+        "409": {"description": "a job is already running"}, "415": {"$ref": "#/components/responses/UnsupportedType"}}}},
     "/api/v1/train/{id}": {"get": {
       "summary": "a training job's status, progress and result (job ids are 128 random bits)",
       "security": [{"bearer": []}],

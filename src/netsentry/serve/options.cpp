@@ -8,6 +8,7 @@ ServeOptions options_from_config(const PipelineConfig& cfg) {
   ServeOptions o;
   static_cast<ServeSettings&>(o) = cfg.serve;
   o.pipeline = cfg;
+  for (auto& root : o.training_data_roots) root = cfg.resolve(root).string();
   return o;
 }
 

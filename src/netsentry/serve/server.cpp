@@ -25,6 +25,7 @@
 #include "netsentry/serve/multipart.hpp"
 #include "netsentry/serve/request_parse.hpp"
 #include "netsentry/serve/scoring.hpp"
+#include "netsentry/serve/training_sources.hpp"
 
 namespace netsentry::serve {
 
@@ -108,6 +109,7 @@ struct Server::Impl {
   std::unordered_map<std::string_view, const Asset*> assets;
   int port = -1;
   std::atomic<bool> stopping{false};
+  TrainingSources sources;
 
   static http::Limits limits_of(const ServeOptions& o) {
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -131,6 +133,8 @@ struct Server::Impl {
     rules.ignored_columns.push_back(opt.pipeline.data.target);
     rules.missing_values = opt.pipeline.data.missing_values;
     if (opt.api_token) token_digest = sha256(*opt.api_token);
+    sources.uri_prefixes = opt.training_source_uris;
+    for (const auto& root : opt.training_data_roots) sources.data_roots.emplace_back(root);
     for (const auto& a : serve::assets()) assets.emplace(a.name, &a);
     jobs.on_published([this] { store.reload(); });
     setup_http();
@@ -264,7 +268,9 @@ struct Server::Impl {
         if (!j.contains(key)) continue;
         if (!j[key].is_string() || j[key].get<std::string>().empty())
           throw RequestError(400, std::string("\"") + key + "\" must be a CSV path or source URI", key);
-        *out = j[key].get<std::string>();
+        const auto allowed = allowed_training_source(j[key].get<std::string>(), sources);
+        if (const auto* no = std::get_if<Refused>(&allowed)) throw RequestError(403, no->reason, key);
+        *out = std::get<std::string>(allowed);
       }
     }
     auto id = jobs.start(std::move(data), std::move(test_data));
