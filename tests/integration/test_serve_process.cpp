@@ -1,13 +1,20 @@
 // `netsentry serve` as a process: it starts on a free port, reloads on SIGHUP, stops gracefully on
-// SIGTERM (exit 0) and writes neither the API token nor request bodies to its log.
+// SIGTERM (exit 0) within the shutdown grace even while a client trickles a request (a training job
+// still running then is abandoned: exit 1), and writes neither the API token nor request bodies to
+// its log.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <httplib.h>
+
+#include <atomic>
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -33,11 +40,12 @@ std::string slurp(const std::filesystem::path& p) {
 
 class ServeProcess {
  public:
+  // `config`: the --config file (none: the default path, absent from the test's directory).
   ServeProcess(const std::filesystem::path& model_dir, const std::filesystem::path& log,
-               const std::string& token) {
-    std::vector<std::string> args = {
-        cli_binary().string(), "-v", "serve", "--model-dir", model_dir.string(), "--port", "0",
-        "--threads",           "8"};
+               const std::string& token, const std::filesystem::path& config = {}) {
+    std::vector<std::string> args = {cli_binary().string(), "-v"};
+    if (!config.empty()) args.insert(args.end(), {"--config", config.string()});
+    args.insert(args.end(), {"serve", "--model-dir", model_dir.string(), "--port", "0", "--threads", "8"});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -140,6 +148,92 @@ TEST(ServeProcess, ReloadsOnSighupStopsOnSigtermAndLogsNoSecrets) {
   EXPECT_NE(log.find("shutting down"), std::string::npos) << log;
   EXPECT_EQ(log.find(token), std::string::npos) << "the API token appears in the log";
   EXPECT_EQ(log.find(marker), std::string::npos) << "a request body appears in the log";
+}
+
+// A client that sends a request's body one byte every 0.5 s holds its connection (each byte renews
+// the read timeout, and the whole-request deadline is a minute away); SIGTERM still ends the
+// process within the configured grace of 2 s (and some leeway), with code 0.
+TEST(ServeProcess, SigtermEndsWithinTheShutdownGraceWhileAClientTrickles) {
+  TempDir tmp;
+  const auto dir = tmp / "final_model";
+  copy_bundle(serve_bundle('a'), dir);
+  const auto config = tmp / "pipeline.yaml";
+  std::ofstream(config) << "model_trainer:\n  families:\n    logistic_regression: {}\n"
+                           "serve:\n  shutdown_grace_seconds: 2\n  min_body_bytes_per_second: 0\n";
+  ServeProcess p(dir, tmp / "serve.log", "token", config);
+  ASSERT_GT(p.port(), 0) << slurp(tmp / "serve.log");
+  httplib::Client c("127.0.0.1", p.port());
+  auto ready = c.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+
+  const int fd = connect_loopback(p.port());
+  ASSERT_GE(fd, 0);
+  const std::string header =
+      "POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+      "1000\r\n\r\n";
+  ASSERT_GT(::send(fd, header.data(), header.size(), MSG_NOSIGNAL), 0);
+  std::atomic<bool> stop{false};
+  std::thread trickle([&] {
+    while (!stop && ::send(fd, " ", 1, MSG_NOSIGNAL) == 1) std::this_thread::sleep_for(500ms);
+  });
+  std::this_thread::sleep_for(1s);
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(p.pid(), SIGTERM);
+  const int code = p.wait(15s);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  stop = true;
+  trickle.join();
+  ::close(fd);
+  EXPECT_EQ(code, 0) << slurp(tmp / "serve.log");
+  EXPECT_LT(took, 5s);
+  EXPECT_NE(slurp(tmp / "serve.log").find("shutdown grace of 2 s is over"), std::string::npos)
+      << slurp(tmp / "serve.log");
+}
+
+// A training job still running when the grace is over is abandoned: the process exits with the
+// code of the second-signal path, within the grace and some leeway. (The job reads its data from a
+// FIFO nobody writes: it runs until the process ends.)
+TEST(ServeProcess, SigtermAbandonsATrainingJobStillRunningAfterTheGrace) {
+  TempDir tmp;
+  const auto dir = tmp / "final_model";
+  copy_bundle(serve_bundle('a'), dir);
+  const auto fifo = tmp / "never-written.csv";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto config = tmp / "pipeline.yaml";
+  std::ofstream(config) << "model_trainer:\n  families:\n    logistic_regression: {}\n"
+                           "validation:\n  schema_file: "
+                        << (source_dir() / "config" / "schema" / "phishing.yaml").string()
+                        << "\nserve:\n  shutdown_grace_seconds: 1\n";
+  const std::string token = "job-token";
+  ServeProcess p(dir, tmp / "serve.log", token, config);
+  ASSERT_GT(p.port(), 0) << slurp(tmp / "serve.log");
+  httplib::Client c("127.0.0.1", p.port());
+  c.set_read_timeout(30);
+  const httplib::Headers auth = {{"Authorization", "Bearer " + token}};
+  auto started =
+      c.Post("/api/v1/train", auth, nlohmann::json{{"data", fifo.string()}}.dump(), "application/json");
+  ASSERT_TRUE(started);
+  ASSERT_EQ(started->status, 202) << started->body;
+  const std::string id = nlohmann::json::parse(started->body)["id"];
+  std::string status;
+  for (int i = 0; i < 500 && status != "running"; ++i) {
+    auto j = c.Get("/api/v1/train/" + id, auth);
+    ASSERT_TRUE(j);
+    status = nlohmann::json::parse(j->body)["status"];
+    if (status != "running") std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(status, "running");
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(p.pid(), SIGTERM);
+  const int code = p.wait(15s);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  const std::string log = slurp(tmp / "serve.log");
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_LT(took, 4s);
+  EXPECT_NE(log.find("abandoning the running training job"), std::string::npos) << log;
+  EXPECT_NE(log.find("serve.shutdown_grace_seconds"), std::string::npos) << log;
+  EXPECT_EQ(log.find(token), std::string::npos) << "the API token appears in the log";
 }
 
 TEST(ServeProcess, RefusesAMissingModelDirectory) {

@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "netsentry/config/config.hpp"
 #include "netsentry/core/error.hpp"
@@ -113,6 +116,47 @@ TEST(Config, BadValuesAndUnknownKeysAreNamed) {
             std::string::npos);
   for (const auto& e : {error_of("serve", {{"prot", 80}}), error_of("registry", {{"metric", "loss"}})})
     EXPECT_EQ(e.rfind("test.yaml: ", 0), 0u) << e;  // the file named first
+}
+
+// The deadlines and the connection cap of `netsentry serve`: the shipped file says the defaults, each
+// value is read, and one out of its range is an error naming the key and the range.
+TEST(Config, ServeDeadlinesAndConnectionCapAreReadAndRangeChecked) {
+  const ServeSettings defaults;
+  EXPECT_EQ(defaults.request_timeout_seconds, 60);
+  EXPECT_EQ(defaults.min_body_bytes_per_second, 1024);
+  EXPECT_EQ(defaults.max_connections, 10000);
+  EXPECT_EQ(defaults.shutdown_grace_seconds, 20);
+  const auto shipped = PipelineConfig::load(test::source_dir() / "config" / "pipeline.yaml").serve;
+  EXPECT_EQ(shipped.request_timeout_seconds, defaults.request_timeout_seconds);
+  EXPECT_EQ(shipped.min_body_bytes_per_second, defaults.min_body_bytes_per_second);
+  EXPECT_EQ(shipped.max_connections, defaults.max_connections);
+  EXPECT_EQ(shipped.shutdown_grace_seconds, defaults.shutdown_grace_seconds);
+  const auto s = with("serve", {{"request_timeout_seconds", 30},
+                                {"min_body_bytes_per_second", 0},
+                                {"max_connections", 2},
+                                {"shutdown_grace_seconds", 0}})
+                     .serve;
+  EXPECT_EQ(s.request_timeout_seconds, 30);
+  EXPECT_EQ(s.min_body_bytes_per_second, 0);
+  EXPECT_EQ(s.max_connections, 2);
+  EXPECT_EQ(s.shutdown_grace_seconds, 0);
+  const std::vector<std::pair<json, std::string>> bad = {
+      {json{{"request_timeout_seconds", 0}}, "serve.request_timeout_seconds must be an integer in [1, 3600]"},
+      {json{{"request_timeout_seconds", 1.5}},
+       "serve.request_timeout_seconds must be an integer in [1, 3600]"},
+      {json{{"min_body_bytes_per_second", -1}},
+       "serve.min_body_bytes_per_second must be an integer in [0, 1073741824]"},
+      {json{{"max_connections", 0}}, "serve.max_connections must be an integer in [1, 1000000]"},
+      {json{{"max_connections", "many"}}, "serve.max_connections must be an integer in [1, 1000000]"},
+      {json{{"shutdown_grace_seconds", -1}}, "serve.shutdown_grace_seconds must be an integer in [0, 3600]"},
+      {json{{"shutdown_grace_seconds", 3601}},
+       "serve.shutdown_grace_seconds must be an integer in [0, 3600]"},
+  };
+  for (const auto& [values, message] : bad) {
+    const std::string e = error_of("serve", values);
+    EXPECT_NE(e.find(message), std::string::npos) << values << ": " << e;
+    EXPECT_EQ(e.rfind("test.yaml: ", 0), 0u) << e;
+  }
 }
 
 TEST(Config, HeaderAndFailOnDomainAreRead) {

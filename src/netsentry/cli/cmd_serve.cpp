@@ -1,13 +1,20 @@
 // `netsentry serve --model-dir DIR [--host H] [--port P] [--threads N]`: the web UI and JSON API.
-// SIGTERM / SIGINT stop it gracefully (requests in flight finish); SIGHUP reloads the model.
+// SIGHUP reloads the model. SIGTERM / SIGINT stop it gracefully, within serve.shutdown_grace_seconds
+// of the signal whatever the clients do: the server stops accepting, requests in flight and a running
+// training job may finish within the grace; past it the connections still open are closed (http.hpp)
+// and a job still running is abandoned (exit 1; the registry's publishes are atomic, so it publishes
+// nothing half-done). A second signal abandons a running job at once, with the same exit code.
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "netsentry/cli/command.hpp"
@@ -55,7 +62,16 @@ void serve(const ServeArgs& a, const netsentry::cli::Context& ctx) {
   serve::Server server(opt, a.wait_for_model);
   server.bind();
 
+  // A running training job given up: its thread is not waited for (TrainingJobs would).
+  auto abandon_job = [](const std::string& why) {
+    spdlog::warn("{}: abandoning the running training job (it publishes nothing half-done)", why);
+    spdlog::default_logger()->flush();
+    std::_Exit(kExitInternal);
+  };
+  using Clock = std::chrono::steady_clock;
+  const auto grace = std::chrono::seconds(opt.shutdown_grace_seconds);
   std::atomic<bool> done{false};
+  std::atomic<Clock::rep> stop_at{0};  // when the first SIGINT / SIGTERM came (0: none yet)
   std::thread signals([&] {
     bool stopping = false;
     while (!done.load()) {
@@ -65,12 +81,12 @@ void serve(const ServeArgs& a, const netsentry::cli::Context& ctx) {
         spdlog::info("SIGHUP: reloading the model");
         server.reload();
       } else if (sig == SIGINT || sig == SIGTERM) {
-        if (stopping && server.jobs().busy()) {
-          spdlog::warn("second signal: abandoning the running training job (it publishes nothing half-done)");
-          spdlog::default_logger()->flush();
-          std::_Exit(kExitInternal);
+        if (stopping && server.jobs().busy()) abandon_job("second signal");
+        if (!stopping) {
+          stop_at = Clock::now().time_since_epoch().count();
+          spdlog::info("{}: shutting down; requests in flight may finish within {} s",
+                       sig == SIGINT ? "SIGINT" : "SIGTERM", grace.count());
         }
-        spdlog::info("{}: shutting down; requests in flight finish", sig == SIGINT ? "SIGINT" : "SIGTERM");
         stopping = true;
       }
       // stop() only takes once the server listens: repeat it until run() returns.
@@ -78,10 +94,17 @@ void serve(const ServeArgs& a, const netsentry::cli::Context& ctx) {
     }
   });
 
-  server.run();
+  server.run();  // returns within the grace (and about half a second) of the stop
   if (server.jobs().busy()) {
-    spdlog::warn("waiting for the running training job to finish (signal again to abandon it)");
-    server.jobs().wait_idle(std::chrono::hours(24 * 365));
+    const Clock::rep at = stop_at.load();
+    const auto end = (at ? Clock::time_point(Clock::duration(at)) : Clock::now()) + grace;
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(std::max(end - Clock::now(), Clock::duration::zero()));
+    spdlog::warn("waiting up to {:.1f} s for the running training job to finish (signal again to abandon it)",
+                 static_cast<double>(left.count()) / 1e3);
+    if (!server.jobs().wait_idle(left))
+      abandon_job("the shutdown grace of " + std::to_string(grace.count()) +
+                  " s (serve.shutdown_grace_seconds) is over");
   }
   done = true;
   signals.join();

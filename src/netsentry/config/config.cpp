@@ -86,7 +86,8 @@ const std::map<std::string, std::vector<std::string>>& known_keys() {
       {"serve",
        {"host", "port", "threads", "workers", "inline_body_bytes", "max_body_bytes", "max_rows",
         "explain_top_k", "explain_budget_ms", "explain_method", "reload_poll_ms", "read_timeout_seconds",
-        "keep_alive_timeout_seconds", "class_names", "access_log", "training_data_roots",
+        "keep_alive_timeout_seconds", "request_timeout_seconds", "min_body_bytes_per_second",
+        "max_connections", "shutdown_grace_seconds", "class_names", "access_log", "training_data_roots",
         "training_source_uris"}},
   };
   return k;
@@ -329,6 +330,10 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get_int("serve", "explain_top_k", sv.explain_top_k, 0, 1000);
   r.get_int("serve", "read_timeout_seconds", sv.read_timeout_seconds, 1, 3600);
   r.get_int("serve", "keep_alive_timeout_seconds", sv.keep_alive_timeout_seconds, 1, 3600);
+  r.get_int("serve", "request_timeout_seconds", sv.request_timeout_seconds, 1, 3600);
+  r.get_int("serve", "min_body_bytes_per_second", sv.min_body_bytes_per_second, 0, 1 << 30);
+  r.get_int("serve", "max_connections", sv.max_connections, 1, 1000000);
+  r.get_int("serve", "shutdown_grace_seconds", sv.shutdown_grace_seconds, 0, 3600);
   long long budget = static_cast<long long>(sv.explain_budget_ms), poll_ms = sv.reload_poll.count();
   r.get_int("serve", "explain_budget_ms", budget, 0, 3600000);
   r.get_int("serve", "reload_poll_ms", poll_ms, 0, 3600000);

@@ -48,8 +48,19 @@ struct ServeSettings {
   // has path attributions), shap, or path (bundle/bundle.hpp).
   ExplainMethod explain_method = ExplainMethod::Auto;
   std::chrono::milliseconds reload_poll{1000};  // how often the model directory is checked (0 = never)
+  // The longest gap between two pieces of a request, or in taking an answer; and, for a body, the
+  // grace before min_body_bytes_per_second applies.
   int read_timeout_seconds = 10;
-  int keep_alive_timeout_seconds = 5;
+  int keep_alive_timeout_seconds = 5;  // an idle connection between requests is closed after this
+  // A whole request, from its first header byte to its last body byte, arrives within this (else 408).
+  int request_timeout_seconds = 60;
+  // A body arriving slower than this on average, past read_timeout_seconds, is cut off (408); 0: off.
+  int min_body_bytes_per_second = 1024;
+  // Open connections over all event loops; one more is answered 503 (Retry-After: 1) and closed.
+  int max_connections = 10000;
+  // After SIGTERM, connections still open after this are closed, and a running training job is
+  // abandoned (below Kubernetes' default grace of 30 s).
+  int shutdown_grace_seconds = 20;
   // Verdict names per class value (the target's original values).
   std::map<std::string, std::string> class_names = {{"-1", "phishing"}, {"1", "legitimate"}};
   // Debug-level access log lines (method, route, status, latency; never bodies or headers).

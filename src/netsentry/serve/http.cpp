@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http.hpp>
 #include <regex>
 #include <stdexcept>
@@ -117,6 +118,9 @@ class Session;
 struct Loop {
   std::unordered_set<Session*> sessions;
   std::atomic<int> connections{0};  // read by the accepting loop
+  // After stop(): when the connections still open are closed, and whether they have been.
+  std::optional<Clock::time_point> hard_stop;
+  bool closed_all = false;
   asio::io_context ioc{1};
   asio::steady_timer sweep{ioc};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard{asio::make_work_guard(ioc)};
@@ -130,11 +134,14 @@ struct HttpServer::Impl {
   Limits lim;
   std::unordered_map<std::string, std::vector<RouteEntry>, PathHash, std::equal_to<>> exact;
   std::vector<PatternRoute> patterns;
+  // Admitted connections over all loops (at most lim.max_connections). Declared before the loops:
+  // sessions freed with a loop's io_context count themselves out here.
+  std::atomic<int> open_connections{0};
   std::vector<std::unique_ptr<Loop>> loops;
   std::unique_ptr<asio::thread_pool> pool;
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> accept_retry;
-  std::atomic<bool> stopping{false}, is_running{false};
+  std::atomic<bool> stopping{false}, is_running{false}, grace_over_logged{false};
 
   Impl(HttpServer& s, Limits l) : self(s), lim(l) {
     const int n = std::max(1, lim.io_threads);
@@ -196,17 +203,25 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   enum class State { Idle, Reading, Handling, Writing, Draining };
+  // Why a request was cut off while it was arriving (answered 408).
+  enum class Cut { None, Deadline, Rate };
 
-  Session(HttpServer::Impl& srv, Loop& loop, tcp::socket s) : srv_(srv), loop_(loop), sock_(std::move(s)) {
+  // `admitted`: counted in the server's open connections; otherwise the connection came over
+  // max_connections and is only answered 503.
+  Session(HttpServer::Impl& srv, Loop& loop, tcp::socket s, bool admitted)
+      : srv_(srv), loop_(loop), sock_(std::move(s)), admitted_(admitted) {
     ++loop_.connections;
   }
   ~Session() {
     loop_.sessions.erase(this);
     --loop_.connections;
+    if (admitted_) --srv_.open_connections;
   }
 
   void start() {
     loop_.sessions.insert(this);
+    if (srv_.stopping) return close();  // (accepted just before the stop; the loop may be ending)
+    if (!admitted_) return refuse_busy();
     read_header();
   }
 
@@ -215,22 +230,82 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     sock_.close(ec);
   }
-  bool expired(Clock::time_point now) const { return state_ != State::Handling && now > deadline_; }
   // Waiting for a request of which nothing has arrived (safe to close when stopping).
   bool idle_empty() const { return state_ == State::Idle && buf_.size() == 0; }
 
+  // The loop's sweep: a request past request_timeout or below the minimum rate is cut off (its
+  // pending read is cancelled, and its completion answers 408); a connection past its deadline
+  // (idle, silent, or not taking an answer) is closed. A request on the worker pool is left alone.
+  void sweep(Clock::time_point now) {
+    if (state_ == State::Handling) return;
+    if (receiving()) {
+      if (cut_ != Cut::None) return;  // the cancelled read has yet to complete
+      if (now > request_deadline_) return cut(Cut::Deadline);
+      if (too_slow(now)) return cut(Cut::Rate);
+    }
+    if (now > deadline_) close();
+  }
+
  private:
+  // Part of a request has arrived and the rest is being read.
+  bool receiving() const {
+    return state_ == State::Reading || (state_ == State::Idle && request_start_ != Clock::time_point{});
+  }
+  bool too_slow(Clock::time_point now) const {
+    const std::size_t rate = srv_.lim.min_body_bytes_per_second;
+    if (rate == 0 || state_ != State::Reading || now - body_start_ < srv_.lim.read_timeout) return false;
+    const double seconds = std::chrono::duration<double>(now - body_start_).count();
+    return static_cast<double>(body_bytes_) < static_cast<double>(rate) * seconds;
+  }
+  void cut(Cut why) {
+    cut_ = why;
+    beast::error_code ec;
+    sock_.cancel(ec);
+  }
+
   void read_header() {
     state_ = State::Idle;
+    cut_ = Cut::None;
+    request_start_ = {};
+    method_.clear();
     deadline_ = Clock::now() + (first_ ? srv_.lim.read_timeout : srv_.lim.keep_alive_timeout);
     if (srv_.stopping && buf_.size() == 0) return close();
     parser_.emplace();
     parser_->header_limit(
         static_cast<std::uint32_t>(std::min<std::size_t>(srv_.lim.max_header_bytes, UINT32_MAX)));
     parser_->body_limit(srv_.lim.max_body_bytes);
-    bhttp::async_read_header(
-        sock_, buf_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+    if (buf_.size() > 0) begin_request(Clock::now());  // pipelined: the next request is here already
+    parse_header();
+  }
+
+  // The first bytes of a request arrived at `now`: the whole of it is due by request_timeout.
+  void begin_request(Clock::time_point now) {
+    request_start_ = now;
+    request_deadline_ = now + srv_.lim.request_timeout;
+  }
+
+  // Parses what was received; reads more while the header is incomplete. (Read piece by piece rather
+  // than by async_read_header so that each piece is seen: the first starts the request's deadline,
+  // each one renews the read_timeout.)
+  void parse_header() {
+    if (buf_.size() > 0) {
+      beast::error_code ec;
+      buf_.consume(parser_->put(buf_.data(), ec));
+      if (ec != bhttp::error::need_more) return on_header(ec);
+    }
+    sock_.async_read_some(
+        buf_.prepare(beast::read_size(buf_, 65536)),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_header_bytes(ec, n); });
+  }
+
+  void on_header_bytes(beast::error_code ec, std::size_t n) {
+    if (cut_ != Cut::None) return refuse_cut();
+    buf_.commit(n);
+    if (ec) return close();  // the connection ended (before or within a request), or was closed
+    const auto now = Clock::now();
+    if (request_start_ == Clock::time_point{}) begin_request(now);
+    deadline_ = now + srv_.lim.read_timeout;
+    parse_header();
   }
 
   // A message the parser refused (not a connection that ended before or within one).
@@ -253,6 +328,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     started_ = Clock::now();
     state_ = State::Reading;
+    body_start_ = started_;
+    body_bytes_ = 0;
     const auto& m = parser_->get();
     method_ = std::string(sv(m.method_string()));
     version_ = m.version();
@@ -271,6 +348,7 @@ class Session : public std::enable_shared_from_this<Session> {
                         [self = shared_from_this()](beast::error_code e, std::size_t) {
                           if (e) return self->close();
                           self->state_ = State::Reading;
+                          self->body_start_ = Clock::now();  // the client sends its body from now
                           self->read_body();
                         });
       return;
@@ -280,9 +358,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void read_body() {
     if (parser_->is_done()) return dispatch();
-    deadline_ = Clock::now() + srv_.lim.read_timeout;  // renewed on every piece that arrives
+    // The next piece is due within read_timeout; the whole request by request_deadline_ (the sweep).
+    deadline_ = Clock::now() + srv_.lim.read_timeout;
     bhttp::async_read_some(sock_, buf_, *parser_,
-                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                           [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                             if (self->cut_ != Cut::None) return self->refuse_cut();
+                             self->body_bytes_ += n;
                              if (!ec) return self->read_body();
                              if (ec == bhttp::error::body_limit) return self->refuse_too_large();
                              if (is_malformed(ec))
@@ -296,17 +377,40 @@ class Session : public std::enable_shared_from_this<Session> {
            true);
   }
 
+  // A request cut off by the sweep while it was arriving. The client may still be sending (drain)
+  // and may not be reading: it has kDrainTime to take the answer.
+  void refuse_cut() {
+    const auto& l = srv_.lim;
+    const std::string message =
+        cut_ == Cut::Rate ? "request body slower than serve.min_body_bytes_per_second = " +
+                                std::to_string(l.min_body_bytes_per_second) + " (bytes per second on average)"
+                          : "request not received within serve.request_timeout_seconds = " +
+                                std::to_string(l.request_timeout.count()) + " s";
+    refuse(408, message, true, kDrainTime);
+  }
+
+  // A connection over max_connections: answered without reading its request.
+  void refuse_busy() {
+    refuse(503,
+           "too many connections: serve.max_connections = " + std::to_string(srv_.lim.max_connections) +
+               " are open; try again shortly",
+           true, kDrainTime, {{"Retry-After", "1"}});
+  }
+
   // An answer the server gives itself; the connection closes after it (after reading and dropping
   // what the client still sends, when `drain`: a client still writing would otherwise get a reset
-  // instead of the answer).
-  void refuse(int status, const std::string& message, bool drain) {
+  // instead of the answer). The client has `take_within` (read_timeout by default) to take it.
+  void refuse(int status, const std::string& message, bool drain,
+              std::optional<Clock::duration> take_within = std::nullopt,
+              std::vector<std::pair<std::string, std::string>> headers = {}) {
     out_ = Response{};
     out_.status = status;
     out_.set_body(srv_.error_body(status, message), "application/json");
+    out_.headers = std::move(headers);
     close_after_ = true;
     drain_ = drain;
     if (started_ == Clock::time_point{}) started_ = Clock::now();
-    write();
+    write(take_within);
   }
 
   void dispatch() {
@@ -376,9 +480,10 @@ class Session : public std::enable_shared_from_this<Session> {
     out_.set_body(srv_.error_body(500, "internal error"), "application/json");
   }
 
-  void write() {
+  // Writes out_; the client has `take_within` (read_timeout by default) to take it.
+  void write(std::optional<Clock::duration> take_within = std::nullopt) {
     state_ = State::Writing;
-    deadline_ = Clock::now() + srv_.lim.read_timeout;
+    deadline_ = Clock::now() + take_within.value_or(srv_.lim.read_timeout);
     res_ = {};
     res_.version(version_ ? version_ : 11);
     res_.result(static_cast<unsigned>(out_.status));
@@ -442,7 +547,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string method_;
   unsigned version_ = 11;
   State state_ = State::Idle;
-  Clock::time_point deadline_{}, started_{};
+  Cut cut_ = Cut::None;
+  // deadline_: of the current wait (idle, the next piece, the answer taken); request_deadline_: of the
+  // whole request that started arriving at request_start_ (not yet: {}); body_start_: when its body
+  // began (the minimum rate is measured from there); started_: its header read (the after-hook).
+  Clock::time_point deadline_{}, request_start_{}, request_deadline_{}, body_start_{}, started_{};
+  std::size_t body_bytes_ = 0;  // of the body so far (as received: chunked framing included)
+  const bool admitted_;
   bool first_ = true, keep_alive_ = true, close_after_ = false, drain_ = false;
   std::size_t drained_ = 0;
   std::unique_ptr<std::array<char, 16384>> scratch_;
@@ -471,13 +582,16 @@ void HttpServer::Impl::accept() {
     }
     beast::error_code ignored;
     s.set_option(tcp::no_delay(true), ignored);
+    // Over max_connections the connection is answered 503 (by its session) and not counted.
+    const bool admitted = open_connections.fetch_add(1) < lim.max_connections;
+    if (!admitted) --open_connections;
     if (&target == loops[0].get()) {
-      std::make_shared<Session>(*this, target, std::move(s))->start();
+      std::make_shared<Session>(*this, target, std::move(s), admitted)->start();
     } else {
       ++target.connections;  // counted now, so that the next accept sees it
-      asio::post(target.ioc, [this, &target, s = std::move(s)]() mutable {
+      asio::post(target.ioc, [this, &target, admitted, s = std::move(s)]() mutable {
         --target.connections;
-        std::make_shared<Session>(*this, target, std::move(s))->start();
+        std::make_shared<Session>(*this, target, std::move(s), admitted)->start();
       });
     }
     accept();
@@ -489,16 +603,37 @@ void HttpServer::Impl::arm_sweep(Loop& l) {
   l.sweep.async_wait([this, &l](beast::error_code ec) {
     if (ec) return;
     const auto now = Clock::now();
-    std::vector<Session*> ending;
-    for (Session* s : l.sessions)
-      if (s->expired(now) || (stopping && s->idle_empty())) ending.push_back(s);
-    for (Session* s : ending) s->close();
+    // (A copy: what a session does here never ends it at once, but the set is not walked meanwhile.)
+    const std::vector<Session*> all(l.sessions.begin(), l.sessions.end());
+    if (l.hard_stop && now >= *l.hard_stop) {
+      if (all.empty()) return;
+      if (l.closed_all) {
+        // A sweep after closing everything: what is left waits for a handler on the worker pool.
+        // The loop ends without it; the handler's answer is dropped, and its session (kept alive
+        // by the pool meanwhile) is freed with the loop.
+        l.ioc.stop();
+        return;
+      }
+      if (!grace_over_logged.exchange(true))
+        spdlog::warn("shutdown grace of {} s is over: closing the connections still open",
+                     lim.shutdown_grace.count());
+      for (Session* s : all) s->close();
+      l.closed_all = true;
+      return arm_sweep(l);
+    }
+    for (Session* s : all) {
+      if (stopping && s->idle_empty())
+        s->close();
+      else
+        s->sweep(now);
+    }
     if (stopping && l.sessions.empty()) return;  // nothing left: the loop may end
     arm_sweep(l);
   });
 }
 
 void HttpServer::Impl::stop_loop(Loop& l) {
+  l.hard_stop = Clock::now() + lim.shutdown_grace;
   std::vector<Session*> idle;
   for (Session* s : l.sessions)
     if (s->idle_empty()) idle.push_back(s);

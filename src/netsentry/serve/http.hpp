@@ -20,12 +20,24 @@
 // max_body_bytes 413 (announced or chunked; the rest of the body is read and dropped for a while so
 // that the client sees the answer), a header over max_header_bytes 431, a POST/PUT/PATCH with neither
 // Content-Length nor chunked encoding 411, a malformed request 400, an unknown path 404, a known
-// path with another method 405. `Expect: 100-continue` is answered before the body is read. A
-// connection that sends nothing for keep_alive_timeout between requests, or takes longer than
-// read_timeout to send a request's next bytes or to take an answer, is closed.
+// path with another method 405. `Expect: 100-continue` is answered before the body is read.
+//
+// Deadlines (the sweep of each loop checks them every 250 ms): a connection that sends nothing for
+// keep_alive_timeout between requests (read_timeout before its first), or is silent for longer than
+// read_timeout within a request or while taking an answer, is closed. However a client paces its
+// bytes, a request cannot hold its connection: the whole request, from its first header byte to its
+// last body byte, must arrive within request_timeout (never renewed), and once a body has been
+// arriving for read_timeout its average rate must be at least min_body_bytes_per_second. A request
+// cut off by either is answered 408 with a JSON error naming the limit (the client has kDrainTime,
+// 2 s, to take it) and its connection closed. A connection accepted while max_connections are open
+// (over all loops) is answered 503 with Retry-After: 1 and closed. The messages name the `serve.`
+// settings these limits come from.
 //
 // stop() stops accepting, closes idle connections and lets requests in flight finish (their
-// connections close after the answer); run() returns when every connection is closed.
+// connections close after the answer), for up to shutdown_grace: then every connection still open
+// is closed whatever its state (a request being read, an answer being written, a handler running on
+// the worker pool, whose answer is then dropped). run() returns when every connection is closed, and
+// at the latest about half a second after the grace.
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -77,9 +89,13 @@ struct Limits {
   int workers = 2;
   std::size_t max_body_bytes = 32u << 20;
   std::size_t max_header_bytes = 16u << 10;
-  std::size_t inline_body_bytes = 256u << 10;  // larger bodies are handled on the worker pool
-  std::chrono::seconds read_timeout{10};
-  std::chrono::seconds keep_alive_timeout{5};
+  std::size_t inline_body_bytes = 256u << 10;    // larger bodies are handled on the worker pool
+  std::chrono::seconds read_timeout{10};         // the longest silence within a request or an answer
+  std::chrono::seconds keep_alive_timeout{5};    // the longest idle time between requests
+  std::chrono::seconds request_timeout{60};      // a whole request: first header byte to last body byte
+  std::size_t min_body_bytes_per_second = 1024;  // a body's average rate after read_timeout; 0: none
+  int max_connections = 10000;                   // open connections over all loops
+  std::chrono::seconds shutdown_grace{20};       // after stop(), what is still open then is closed
 };
 
 using Handler = std::function<void(Request&, Response&)>;

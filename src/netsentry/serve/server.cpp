@@ -120,6 +120,10 @@ struct Server::Impl {
     l.inline_body_bytes = o.inline_body_bytes;
     l.read_timeout = std::chrono::seconds(o.read_timeout_seconds);
     l.keep_alive_timeout = std::chrono::seconds(o.keep_alive_timeout_seconds);
+    l.request_timeout = std::chrono::seconds(o.request_timeout_seconds);
+    l.min_body_bytes_per_second = static_cast<std::size_t>(o.min_body_bytes_per_second);
+    l.max_connections = o.max_connections;
+    l.shutdown_grace = std::chrono::seconds(o.shutdown_grace_seconds);
     return l;
   }
 

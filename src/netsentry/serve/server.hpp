@@ -28,7 +28,8 @@ class Server {
 
   int bind();            // throws UsageError when the address cannot be bound; returns the port
   void run();            // blocks until stop(); binds first when bind() was not called
-  void stop();           // stops accepting; requests in flight finish. Safe from any thread.
+  void stop();           // stops accepting; requests in flight may finish within
+                         // options.shutdown_grace_seconds, then are cut off. Safe from any thread.
   bool running() const;  // true once run() listens
   bool reload(std::string* error = nullptr);
 
