@@ -2,8 +2,10 @@
 // SIGTERM (exit 0) within the shutdown grace even while a client trickles a request (a training job
 // still running then is abandoned: exit 1), and writes neither the API token nor request bodies to
 // its log.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -198,13 +200,24 @@ TEST(ServeProcess, SigtermAbandonsATrainingJobStillRunningAfterTheGrace) {
   TempDir tmp;
   const auto dir = tmp / "final_model";
   copy_bundle(serve_bundle('a'), dir);
-  const auto fifo = tmp / "never-written.csv";
-  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // A database that never answers: a loopback socket that listens and never reads, so the job waits
+  // on its MongoDB connection (libmongoc's timeouts are 10 s and more).
+  const int silent = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(silent, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(silent, 16), 0);
+  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string db = "mongodb://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   const auto config = tmp / "pipeline.yaml";
   std::ofstream(config) << "model_trainer:\n  families:\n    logistic_regression: {}\n"
                            "validation:\n  schema_file: "
                         << (source_dir() / "config" / "schema" / "phishing.yaml").string()
-                        << "\nserve:\n  shutdown_grace_seconds: 1\n";
+                        << "\nserve:\n  shutdown_grace_seconds: 1\n  training_source_uris: [\"" << db
+                        << "/\"]\n";
   const std::string token = "job-token";
   ServeProcess p(dir, tmp / "serve.log", token, config);
   ASSERT_GT(p.port(), 0) << slurp(tmp / "serve.log");
@@ -212,7 +225,8 @@ TEST(ServeProcess, SigtermAbandonsATrainingJobStillRunningAfterTheGrace) {
   c.set_read_timeout(30);
   const httplib::Headers auth = {{"Authorization", "Bearer " + token}};
   auto started =
-      c.Post("/api/v1/train", auth, nlohmann::json{{"data", fifo.string()}}.dump(), "application/json");
+      c.Post("/api/v1/train", auth, nlohmann::json{{"data", db + "/netsentry?collection=phishing"}}.dump(),
+             "application/json");
   ASSERT_TRUE(started);
   ASSERT_EQ(started->status, 202) << started->body;
   const std::string id = nlohmann::json::parse(started->body)["id"];
@@ -234,6 +248,7 @@ TEST(ServeProcess, SigtermAbandonsATrainingJobStillRunningAfterTheGrace) {
   EXPECT_NE(log.find("abandoning the running training job"), std::string::npos) << log;
   EXPECT_NE(log.find("serve.shutdown_grace_seconds"), std::string::npos) << log;
   EXPECT_EQ(log.find(token), std::string::npos) << "the API token appears in the log";
+  ::close(silent);
 }
 
 TEST(ServeProcess, RefusesAMissingModelDirectory) {
