@@ -342,5 +342,71 @@ TEST_F(ServeLimits, GarbageNeverCrashesTheServer) {
   EXPECT_EQ(h->status, 200);
 }
 
+// The hostile requests of the adversarial pass, each with the status it must get: request smuggling
+// (both framings, two lengths), JSON nested 100,000 deep, numbers that are not finite, a missing or
+// extra column, path traversal towards files outside the embedded assets. The server stays healthy.
+TEST_F(ServeLimits, HostileRequestsGetTheirStatusAndTheServerStaysHealthy) {
+  const std::string one = json{{"records", json::array({record()})}}.dump();
+  const std::string len = std::to_string(one.size());
+  auto status_of = [](const std::string& answer) {
+    return answer.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(answer.substr(9, 3)) : 0;
+  };
+  // Two framings, or two different lengths: refused, never read one way here and another way by a proxy.
+  const std::string both =
+      "POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      len + "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+  EXPECT_EQ(status_of(raw_exchange(h_->port(), both)), 400);
+  const std::string two =
+      "POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      len + "\r\nContent-Length: 5\r\n\r\n" + one;
+  EXPECT_EQ(status_of(raw_exchange(h_->port(), two)), 400);
+  const std::string bad_chunk =
+      "POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\nzz\r\n" +
+      one + "\r\n0\r\n\r\n";
+  EXPECT_EQ(status_of(raw_exchange(h_->port(), bad_chunk)), 400);
+  const std::string space_header = "GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n";
+  EXPECT_EQ(status_of(raw_exchange(h_->port(), space_header)), 400);
+  // 100,000 levels of nesting: a 400 from the parser's depth, not a stack overflow.
+  const std::string deep = "{\"records\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+  start();  // a body limit that admits it
+  {
+    auto res = cli_->Post("/api/v1/predict", deep, "application/json");
+    ASSERT_TRUE(res);
+    EXPECT_TRUE(res->status == 400 || res->status == 413) << res->status;
+  }
+  // Numbers that are not finite, as JSON and as CSV.
+  json rec = record();
+  const std::string first = rec.begin().key();
+  std::string huge = json{{"records", json::array({rec})}}.dump();
+  const std::string value = rec.begin().value().dump();
+  huge.replace(huge.find(value), value.size(), "1e309");
+  expect_error("/api/v1/predict", huge, "application/json", 400);
+  std::string csv = sample_csv_rows(2, false);
+  const auto line2 = csv.find('\n') + 1;
+  csv.replace(line2, csv.find(',', line2) - line2, "NaNx");
+  expect_error("/api/v1/predict/csv", csv, "text/csv", 400, csv.substr(0, csv.find(',')), 0);
+  csv = sample_csv_rows(2, false);
+  csv.replace(line2, csv.find(',', line2) - line2, "1e309");
+  expect_error("/api/v1/predict/csv", csv, "text/csv", 400, csv.substr(0, csv.find(',')), 0);
+  // Wrong columns.
+  json missing = record();
+  missing.erase(first);
+  expect_error("/api/v1/predict", json{{"records", json::array({missing})}}.dump(), "application/json", 400,
+               first, 0);
+  // Path traversal: nothing outside the embedded assets is ever served.
+  for (const char* path : {"/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/static/../../etc/passwd",
+                           "/..%2f..%2fetc%2fpasswd", "/app.js/../../../etc/passwd", "//etc/passwd"}) {
+    const std::string answer = raw_exchange(
+        h_->port(), std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const int status = status_of(answer);
+    EXPECT_TRUE(status == 404 || status == 400) << path << ": " << answer.substr(0, 200);
+    EXPECT_EQ(answer.find("root:"), std::string::npos) << path;
+  }
+  expect_healthy();
+}
+
 }  // namespace
 }  // namespace netsentry::test
