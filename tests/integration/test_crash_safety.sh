@@ -105,7 +105,7 @@ if [[ -f $S3RVER_JS ]] && command -v node >/dev/null; then
   done
   [[ -n $PORT ]] || fail "s3rver did not start"
   EP=http://127.0.0.1:$PORT
-  export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
+  export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
   unset AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 || true
   command -v aws >/dev/null || fail "the aws CLI is needed to create the bucket (apt-get install awscli)"
   aws --endpoint-url "$EP" s3 mb s3://crash >/dev/null

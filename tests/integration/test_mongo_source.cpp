@@ -21,6 +21,7 @@
 #include "netsentry/table/csv.hpp"
 #include "support/mongo_wire_server.hpp"
 #include "support/paths.hpp"
+#include "support/scoped_env.hpp"
 #include "support/table_equal.hpp"
 
 using namespace netsentry;
@@ -71,27 +72,7 @@ void insert_json(const std::string& uri, const std::string& db, const std::strin
   mongoc_client_destroy(client);
 }
 
-// Restores (or removes) an environment variable on scope exit.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old, had_ = true;
-    if (value)
-      ::setenv(name, value, 1);
-    else
-      ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (had_)
-      ::setenv(name_.c_str(), old_.c_str(), 1);
-    else
-      ::unsetenv(name_.c_str());
-  }
-
- private:
-  std::string name_, old_;
-  bool had_ = false;
-};
+using test::ScopedEnv;
 
 }  // namespace
 

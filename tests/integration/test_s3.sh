@@ -2,7 +2,8 @@
 # End to end: train -> registry (gate) -> push to S3 -> list with the aws CLI -> pull into a fresh registry,
 # against npm's s3rver on a free loopback port. The pulled version must load and be byte-identical.
 # Also: an unchanged re-push uploads nothing, a tampered object and a missing manifest are refused by pull,
-# an unknown access key fails the push.
+# an unknown access key fails the push; credentials come from a profile of the shared files as well as
+# from the environment.
 # Usage: test_s3.sh NETSENTRY_BINARY [SHARED_DATA_DIR]
 set -euo pipefail
 BIN=$(readlink -f "$1")
@@ -36,7 +37,10 @@ done
 [[ -n $PORT ]] || fail "s3rver did not start: $(cat "$WORK/s3rver.log")"
 EP=http://127.0.0.1:$PORT
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-unset AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_PROFILE || true
+# Nothing may ask the instance metadata address, whatever falls through the credential chain.
+export AWS_EC2_METADATA_DISABLED=true
+unset AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_PROFILE AWS_SHARED_CREDENTIALS_FILE AWS_CONFIG_FILE \
+  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_EC2_METADATA_SERVICE_ENDPOINT || true
 aws --endpoint-url "$EP" s3 mb s3://models >/dev/null
 
 source "$ROOT/tests/support/small_project.sh"
@@ -101,6 +105,32 @@ grep -q "manifest" err.txt || fail "unexpected error for a missing manifest: $(c
 grep -q '"skipped":false' push3.json || fail "re-push after damage did not upload: $(cat push3.json)"
 "$BIN" -q pull --from s3://models/netsentry/v1 --endpoint "$EP" --registry repaired >/dev/null || fail "pull after re-push"
 diff -r registry/v1 repaired/v1 || fail "repaired pull differs"
+
+# Credentials from a profile of the shared files, none in the environment: the push says which profile
+# (never the secret) and lands in the bucket.
+printf '%s\n' '# the S3 stand-in' '[default]' 'aws_access_key_id = NOBODY' 'aws_secret_access_key = wrong' \
+  '[s3rver]' 'aws_access_key_id = S3RVER' 'aws_secret_access_key = S3RVER' >aws-credentials
+printf '%s\n' '[profile s3rver]' 'region = us-east-1' >aws-config
+from_profile() {
+  env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_REGION -u AWS_DEFAULT_REGION \
+    AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials" AWS_CONFIG_FILE="$WORK/aws-config" "$@"
+}
+from_profile AWS_PROFILE=s3rver "$BIN" push --to s3://models/from-profile --endpoint "$EP" --json \
+  >push-profile.json 2>push-profile.err || fail "push with a profile failed: $(cat push-profile.err)"
+grep -q '"version":"v1"' push-profile.json || fail "push with a profile did not report v1: $(cat push-profile.json)"
+grep -qF "S3 credentials from profile 's3rver' of $WORK/aws-credentials" push-profile.err ||
+  fail "the push does not say where its credentials came from: $(cat push-profile.err)"
+aws s3 ls --endpoint-url "$EP" s3://models/from-profile/v1/manifest.json >/dev/null ||
+  fail "the push with a profile left no manifest"
+# The default profile's key is unknown to S3; a profile in neither file is a usage error naming both.
+if from_profile "$BIN" -q push --to s3://models/from-default --endpoint "$EP" 2>err.txt; then
+  fail "the default profile's unknown key was accepted"
+fi
+grep -q "InvalidAccessKeyId" err.txt || fail "unexpected error for the default profile: $(cat err.txt)"
+rc=0
+from_profile AWS_PROFILE=missing "$BIN" -q push --to s3://models/x --endpoint "$EP" 2>err.txt || rc=$?
+[[ $rc -eq 2 ]] || fail "an unknown profile exited $rc (expected 2): $(cat err.txt)"
+grep -q "'missing'.*$WORK/aws-credentials.*$WORK/aws-config" err.txt || fail "unexpected error: $(cat err.txt)"
 
 # Unknown access key: the push fails with S3's error.
 if AWS_ACCESS_KEY_ID=NOBODY "$BIN" -q push --to s3://models/other --endpoint "$EP" 2>err.txt; then

@@ -10,6 +10,7 @@
 #include "netsentry/cli/command.hpp"
 #include "netsentry/config/config.hpp"
 #include "netsentry/core/error.hpp"
+#include "netsentry/registry/aws_credentials.hpp"
 #include "netsentry/registry/registry.hpp"
 #include "netsentry/registry/remote.hpp"
 
@@ -28,6 +29,13 @@ Registry open_registry_for(const cli::Context& ctx, const std::string& dir) {
   if (std::filesystem::exists(ctx.config_path)) cfg = PipelineConfig::load(ctx.config_path);
   return Registry(dir.empty() ? registry_dir_from_config(cfg) : std::filesystem::path(dir),
                   RegistryOptions::from_config(cfg));
+}
+
+// Credentials from the AWS default chain (aws_credentials.hpp), refreshed before they expire.
+s3::Client open_s3(const std::string& endpoint) {
+  auto resolved = aws::resolve_credentials();
+  spdlog::info("{}", resolved.log_line());
+  return s3::Client(endpoint, std::move(resolved.credentials), aws::refresh_by_resolving());
 }
 
 }  // namespace
@@ -49,7 +57,7 @@ NETSENTRY_COMMAND(push, 80, [](CLI::App& app, cli::Context& ctx) {
   cmd->callback([a, &ctx] {
     auto dest = s3::Location::parse(a->uri);
     auto reg = open_registry_for(ctx, a->registry);
-    s3::Client client(a->endpoint, s3::Credentials::from_env());
+    s3::Client client = open_s3(a->endpoint);
     PushOptions opt;
     if (!a->version.empty()) opt.version = a->version;
     if (!a->artifacts.empty()) opt.artifacts_dir = a->artifacts;
@@ -80,7 +88,7 @@ NETSENTRY_COMMAND(pull, 85, [](CLI::App& app, cli::Context& ctx) {
   cmd->callback([a, &ctx] {
     auto from = s3::Location::parse(a->uri);
     auto reg = open_registry_for(ctx, a->registry);
-    s3::Client client(a->endpoint, s3::Credentials::from_env());
+    s3::Client client = open_s3(a->endpoint);
     auto out = pull_from_s3(reg, client, from);
     if (a->json_out)
       std::cout << out.dump() << std::endl;

@@ -55,6 +55,15 @@ std::string amz_date_now() {
   return buf;
 }
 
+std::string utc_text(std::chrono::system_clock::time_point t) {
+  auto tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 struct CurlGlobal {
   CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
   ~CurlGlobal() { curl_global_cleanup(); }
@@ -83,22 +92,6 @@ size_t on_read(char* buffer, size_t size, size_t nitems, void* user) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------
-Credentials Credentials::from_env() {
-  Credentials c;
-  c.access_key = env("AWS_ACCESS_KEY_ID");
-  c.secret_key = env("AWS_SECRET_ACCESS_KEY");
-  c.session_token = env("AWS_SESSION_TOKEN");
-  if (auto r = env("AWS_REGION"); !r.empty())
-    c.region = r;
-  else if (auto d = env("AWS_DEFAULT_REGION"); !d.empty())
-    c.region = d;
-  if (c.access_key.empty())
-    throw UsageError("S3: AWS_ACCESS_KEY_ID is not set (the access key for the bucket)");
-  if (c.secret_key.empty())
-    throw UsageError("S3: AWS_SECRET_ACCESS_KEY is not set (the secret for the access key)");
-  return c;
-}
-
 Location Location::parse(const std::string& uri) {
   const std::string scheme = "s3://";
   if (uri.rfind(scheme, 0) != 0)
@@ -337,7 +330,8 @@ std::string first(std::string_view doc, std::string_view tag) {
 }  // namespace xml
 
 // ---------------------------------------------------------------------------------------------------
-Client::Client(std::string endpoint, Credentials creds) : creds_(std::move(creds)) {
+Client::Client(std::string endpoint, Credentials creds, Refresh refresh)
+    : creds_(std::move(creds)), refresh_(std::move(refresh)) {
   if (endpoint.empty()) endpoint = env("AWS_ENDPOINT_URL_S3");
   if (endpoint.empty()) endpoint = env("AWS_ENDPOINT_URL");
   if (endpoint.empty()) endpoint = "https://s3." + creds_.region + ".amazonaws.com";
@@ -353,9 +347,29 @@ Client::Client(std::string endpoint, Credentials creds) : creds_(std::move(creds
   ensure_curl();
 }
 
+void Client::refresh_if_expiring() {
+  if (!refresh_ || !creds_.expiration) return;
+  const auto now = std::chrono::system_clock::now();
+  if (now + kRefreshAhead < *creds_.expiration) return;
+  const auto tick = std::chrono::steady_clock::now();
+  if (last_refresh_try_ && tick - *last_refresh_try_ < std::chrono::seconds(30) && now < *creds_.expiration)
+    return;
+  last_refresh_try_ = tick;
+  try {
+    Credentials fresh = refresh_();
+    fresh.region = creds_.region;  // the endpoint and the signing scope were chosen for it
+    creds_ = std::move(fresh);
+  } catch (const std::exception& e) {
+    if (now >= *creds_.expiration) throw;
+    spdlog::warn("S3: cannot refresh the credentials, which expire at {}: {}; using them until then",
+                 utc_text(*creds_.expiration), e.what());
+  }
+}
+
 Client::Response Client::perform_once(const std::string& method, const std::string& path,
                                       const std::vector<std::pair<std::string, std::string>>& query,
                                       std::string_view body) {
+  refresh_if_expiring();
   sigv4::Request req;
   req.method = method;
   req.path = path;

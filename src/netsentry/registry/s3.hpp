@@ -2,8 +2,10 @@
 // A small S3 client: PUT / GET / DELETE object and ListObjectsV2 over libcurl, signed with AWS
 // Signature Version 4 (written here: no AWS SDK is packaged for Debian). Path-style URLs
 // (<endpoint>/<bucket>/<key>), so any S3-compatible endpoint works (`--endpoint http://127.0.0.1:4568`).
-// Credentials and region come from the standard AWS environment variables.
+// Credentials come from the caller: aws_credentials.hpp resolves them the way the AWS SDKs do.
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -18,10 +20,8 @@ struct Credentials {
   std::string secret_key;
   std::string session_token;  // optional (temporary credentials): sent as x-amz-security-token
   std::string region = "us-east-1";
-
-  // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION / AWS_DEFAULT_REGION.
-  // Throws UsageError naming the missing variable.
-  static Credentials from_env();
+  // Temporary credentials (a container or instance role): when they stop being valid.
+  std::optional<std::chrono::system_clock::time_point> expiration;
 };
 
 // "s3://bucket/some/prefix" -> {bucket, "some/prefix"} (no leading/trailing slash in the prefix).
@@ -85,9 +85,16 @@ struct Object {
 
 class Client {
  public:
+  // New credentials for ones that are about to expire (the region stays the client's).
+  using Refresh = std::function<Credentials()>;
+  // Credentials with an expiration are refreshed this long before it, on the next request.
+  static constexpr std::chrono::minutes kRefreshAhead{5};
+
   // `endpoint` like "http://127.0.0.1:4568" or "https://s3.eu-west-1.amazonaws.com"; empty:
   // AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL, then https://s3.<region>.amazonaws.com.
-  Client(std::string endpoint, Credentials creds);
+  // With `refresh`, credentials that expire are replaced before a request when within kRefreshAhead of
+  // their expiration (at most one try every 30 s; a failed try keeps the current ones while valid).
+  Client(std::string endpoint, Credentials creds, Refresh refresh = {});
 
   void put_object(const std::string& bucket, const std::string& key, std::string_view body);
   std::string get_object(const std::string& bucket, const std::string& key);
@@ -110,10 +117,13 @@ class Client {
                    const std::vector<std::pair<std::string, std::string>>& query, std::string_view body);
   Response perform_once(const std::string& method, const std::string& path,
                         const std::vector<std::pair<std::string, std::string>>& query, std::string_view body);
+  void refresh_if_expiring();
 
   std::string endpoint_;  // scheme://host[:port], no trailing slash
   std::string host_;      // host[:port] as sent in the Host header
   Credentials creds_;
+  Refresh refresh_;
+  std::optional<std::chrono::steady_clock::time_point> last_refresh_try_;
 };
 
 // Minimal XML helpers for S3 responses (exposed for the tests).
