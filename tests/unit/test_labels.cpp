@@ -168,4 +168,17 @@ TEST(Labels, FormatOneBundlesAnswerWithTheThreatsProbability) {
   auto e_now = b.explain(d.Xte), e_old = old.explain(d.Xte);
   ASSERT_TRUE(e_now && e_old);
   for (std::size_t k = 0; k < e_now->data.size(); ++k) EXPECT_DOUBLE_EQ(e_old->data[k], -e_now->data[k]);
+  // A format-1 label mapping that is not two class indices is refused, naming the key.
+  for (const json& bad : {json("phishing"), json(4294967296LL), json(-1), json(0.5)}) {
+    meta["label_mapping"] = {{"-1", bad}, {"1", 1}};
+    write_file_atomic(dir / "bundle" / "metadata.json", meta.dump(2));
+    try {
+      ModelBundle::load(dir / "bundle");
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find("label_mapping.-1 must be the class index 0 or 1"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }

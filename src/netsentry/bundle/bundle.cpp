@@ -9,6 +9,7 @@
 
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
+#include "netsentry/core/text.hpp"
 #include "netsentry/model/classifier.hpp"
 #include "netsentry/model/decision.hpp"
 #include "netsentry/schema/labels.hpp"
@@ -46,7 +47,11 @@ ModelBundle ModelBundle::load(const fs::path& dir) {
     b.features_ = b.metadata_.at("features").get<std::vector<std::string>>();
     b.target_ = b.metadata_.at("target").get<std::string>();
     b.threshold_ = b.metadata_.value("threshold", 0.5);
-    b.set_classes(b.metadata_);
+    try {
+      b.set_classes(b.metadata_);
+    } catch (const DataError& e) {
+      throw DataError(dir.string() + ": " + e.what());  // the bundle's folder named first
+    }
     b.pre_ = std::make_unique<Preprocessor>(Preprocessor::from_json(read_json(dir / "preprocessor.json")));
     b.pre_->name_features(b.features_);
     b.model_ = create_classifier(b.metadata_.at("family").get<std::string>(), b.metadata_.at("params"),
@@ -116,7 +121,15 @@ void ModelBundle::set_classes(const json& metadata) {
     // and a threshold on P(class 1), the benign class.
     std::map<std::string, int> mapping;
     const json legacy = metadata.value("label_mapping", json::object());
-    for (auto& [k, v] : legacy.items()) mapping[k] = v.get<int>();
+    if (!legacy.is_object())
+      throw DataError("metadata.json: label_mapping must map target values to 0 and 1");
+    for (auto& [k, v] : legacy.items()) {
+      // Two classes by index: a string, a fraction or 4294967296 (0 once narrowed) is refused by name.
+      if (!v.is_number_integer() || (v.get<long long>() != 0 && v.get<long long>() != 1))
+        throw DataError("metadata.json: label_mapping." + k + " must be the class index 0 or 1, not " +
+                        quote_value(v.dump()));
+      mapping[k] = v.get<int>();
+    }
     if (mapping.empty()) mapping = {{"-1", 0}, {"1", 1}};
     classes_ = LabelSpace::legacy(mapping);
     threshold_ = 1.0 - threshold_;
