@@ -132,6 +132,14 @@ from_profile AWS_PROFILE=missing "$BIN" -q push --to s3://models/x --endpoint "$
 [[ $rc -eq 2 ]] || fail "an unknown profile exited $rc (expected 2): $(cat err.txt)"
 grep -q "'missing'.*$WORK/aws-credentials.*$WORK/aws-config" err.txt || fail "unexpected error: $(cat err.txt)"
 
+# An endpoint where nothing listens: exit 5 (unreachable), naming the endpoint, after the retries.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rc=0
+"$BIN" -q push --to s3://models/none --endpoint "http://127.0.0.1:$port" 2>err.txt || rc=$?
+[[ $rc -eq 5 ]] || fail "an unreachable endpoint exited $rc (expected 5): $(cat err.txt)"
+grep -q "unreachable: .*127.0.0.1:$port" err.txt || fail "unexpected error for an unreachable endpoint: $(cat err.txt)"
+grep -q "S3RVER" err.txt && fail "the secret appears in the error: $(cat err.txt)"
+
 # Unknown access key: the push fails with S3's error.
 if AWS_ACCESS_KEY_ID=NOBODY "$BIN" -q push --to s3://models/other --endpoint "$EP" 2>err.txt; then
   fail "an unknown access key was accepted"

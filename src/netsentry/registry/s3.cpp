@@ -437,7 +437,10 @@ Client::Response Client::perform(const std::string& method, const std::string& b
       retry = true;
       err = "HTTP " + std::to_string(r.status);
     } catch (const Error& e) {
-      if (e.status != 0 || attempt == kAttempts) throw;
+      if (e.status != 0) throw;
+      // No answer at all after every attempt: the store is unreachable (exit 5), not an internal error.
+      if (attempt == kAttempts)
+        throw UnreachableError(std::string(e.what()) + " (" + std::to_string(kAttempts) + " attempts)");
       retry = true;
       err = e.what();
     }
