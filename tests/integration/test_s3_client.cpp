@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
 #include "netsentry/registry/s3.hpp"
 #include "support/paths.hpp"
@@ -130,13 +131,14 @@ TEST(S3Client, UnknownAccessKeyIsRefused) {
   }
 }
 
-TEST(S3Client, UnreachableEndpointFailsWithTransportError) {
+// No answer after the retries: UnreachableError (exit 5) naming the endpoint.
+TEST(S3Client, UnreachableEndpointFailsAsUnreachable) {
   s3::Client c("http://127.0.0.1:1", s3rver_credentials());
   try {
     c.get_object("b", "k");
     FAIL();
-  } catch (const s3::Error& e) {
-    EXPECT_EQ(e.status, 0);
+  } catch (const UnreachableError& e) {
     EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("4 attempts"), std::string::npos) << e.what();
   }
 }
