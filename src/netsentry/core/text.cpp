@@ -1,5 +1,7 @@
 #include "netsentry/core/text.hpp"
 
+#include <cstdlib>
+
 #include <cstdio>
 
 namespace netsentry {
@@ -89,6 +91,18 @@ std::string quote_value(std::string_view v, std::size_t max) {
   }
   out += v.size() > max ? "...' (" + std::to_string(v.size()) + " bytes)" : "'";
   return out;
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string env_text(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
 }
 
 }  // namespace netsentry

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/text.hpp"
 #include "netsentry/ingest/record_builder.hpp"
 #include "netsentry/ingest/source.hpp"
 #include "netsentry/table/number_text.hpp"
@@ -120,11 +121,6 @@ struct Bson {
   bson_t* get() { return &doc; }
 };
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 std::string percent_decode(const std::string& s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -152,7 +148,7 @@ std::string redact_mongo_uri(const std::string& uri) {
     std::string kv = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
     pos = amp == std::string::npos ? query.size() + 1 : amp + 1;
     auto eq = kv.find('=');
-    std::string key = lower(kv.substr(0, eq));
+    std::string key = ascii_lower(kv.substr(0, eq));
     if (eq != std::string::npos &&
         (key.find("password") != std::string::npos || key.find("secret") != std::string::npos ||
          key.find("token") != std::string::npos || key == "authmechanismproperties"))
@@ -226,7 +222,7 @@ MongoTarget resolve_mongo_target(const std::string& given) {
       pos = amp == std::string::npos ? query.size() + 1 : amp + 1;
       if (kv.empty()) continue;
       auto eq = kv.find('=');
-      std::string key = lower(kv.substr(0, eq));
+      std::string key = ascii_lower(kv.substr(0, eq));
       std::string value = eq == std::string::npos ? "" : percent_decode(kv.substr(eq + 1));
       if (key == "collection")
         collection = value;

@@ -13,8 +13,6 @@ namespace netsentry {
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-std::string shown(std::string_view v) { return quote_value(v); }
 }  // namespace
 
 RecordBuilder::RecordBuilder(std::string source, const SourceOptions& opt,
@@ -115,7 +113,7 @@ void RecordBuilder::add_text(std::string_view field, std::string_view v) {
     return;
   }
   if (c->want == Want::Numeric)
-    fail(field, "expected a number (schema type " + c->schema_type + "), got text " + shown(v));
+    fail(field, "expected a number (schema type " + c->schema_type + "), got text " + quote_value(v));
   to_text(*c);
   c->txt.emplace_back(v);
 }

@@ -38,17 +38,6 @@ constexpr long kEcsConnectMs = 2000, kEcsRequestMs = 5000;
 constexpr std::size_t kMaxAnswer = 64 * 1024;
 constexpr const char* kImdsCredentialsPath = "/latest/meta-data/iam/security-credentials/";
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 std::string trim(std::string_view s) {
   auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
   while (!s.empty() && blank(s.front())) s.remove_prefix(1);
@@ -66,8 +55,8 @@ std::string utc_text(std::chrono::system_clock::time_point t) {
 }
 
 std::optional<std::string> region_from_environment() {
-  if (auto r = env("AWS_REGION"); !r.empty()) return r;
-  if (auto d = env("AWS_DEFAULT_REGION"); !d.empty()) return d;
+  if (auto r = env_text("AWS_REGION"); !r.empty()) return r;
+  if (auto d = env_text("AWS_DEFAULT_REGION"); !d.empty()) return d;
   return std::nullopt;
 }
 
@@ -161,7 +150,8 @@ std::optional<UrlParts> url_parts(const std::string& url) {
     curl_free(p);
     return out;
   };
-  UrlParts parts{lower(part(CURLUPART_SCHEME)), lower(part(CURLUPART_HOST)), part(CURLUPART_PORT)};
+  UrlParts parts{ascii_lower(part(CURLUPART_SCHEME)), ascii_lower(part(CURLUPART_HOST)),
+                 part(CURLUPART_PORT)};
   if (parts.host.size() >= 2 && parts.host.front() == '[' && parts.host.back() == ']')
     parts.host = parts.host.substr(1, parts.host.size() - 2);
   if (parts.scheme.empty() || parts.host.empty()) return std::nullopt;
@@ -224,7 +214,7 @@ s3::Credentials credentials_from_json(const std::string& body, const std::string
 // The shared files.
 
 std::filesystem::path home_dir() {
-  if (auto h = env("HOME"); !h.empty()) return h;
+  if (auto h = env_text("HOME"); !h.empty()) return h;
   std::vector<char> buf(16384);
   passwd pw{};
   passwd* found = nullptr;
@@ -234,7 +224,7 @@ std::filesystem::path home_dir() {
 }
 
 std::filesystem::path shared_file_path(const char* variable, const char* default_name) {
-  std::string p = env(variable);
+  std::string p = env_text(variable);
   if (p.empty()) return home_dir() / ".aws" / default_name;
   if (p == "~") return home_dir();
   if (p.rfind("~/", 0) == 0) return home_dir() / p.substr(2);
@@ -254,7 +244,7 @@ class SharedFiles {
     if (loaded_) return;
     credentials_path_ = shared_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
     config_path_ = shared_file_path("AWS_CONFIG_FILE", "config");
-    const std::string chosen = env("AWS_PROFILE");
+    const std::string chosen = env_text("AWS_PROFILE");
     profile_ = chosen.empty() ? "default" : chosen;
     credentials_ = load_profile_file(credentials_path_, ProfileFileKind::Credentials);
     config_ = load_profile_file(config_path_, ProfileFileKind::Config);
@@ -346,7 +336,7 @@ std::optional<ResolvedCredentials> from_shared_files(SharedFiles& files, std::ve
 std::optional<std::string> container_authorization() {
   std::string token;
   std::string from;
-  if (auto file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"); !file.empty()) {
+  if (auto file = env_text("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"); !file.empty()) {
     std::ifstream in(file, std::ios::binary);
     if (!in)
       throw UsageError("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + file +
@@ -356,7 +346,7 @@ std::optional<std::string> container_authorization() {
     token = trim(ss.str());
     from = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + file;
   } else {
-    token = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+    token = env_text("AWS_CONTAINER_AUTHORIZATION_TOKEN");
     from = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
   }
   if (token.empty()) return std::nullopt;
@@ -393,12 +383,12 @@ std::optional<ResolvedCredentials> from_container(std::vector<std::string>& trie
 // ---------------------------------------------------------------------------------------------------
 // EC2 instance metadata, IMDSv2 only (a session token first; IMDSv1's plain GETs are never sent).
 
-bool imds_disabled() { return lower(trim(env("AWS_EC2_METADATA_DISABLED"))) == "true"; }
+bool imds_disabled() { return ascii_lower(trim(env_text("AWS_EC2_METADATA_DISABLED"))) == "true"; }
 
 std::string imds_endpoint() {
-  std::string ep = env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+  std::string ep = env_text("AWS_EC2_METADATA_SERVICE_ENDPOINT");
   if (ep.empty()) {
-    const std::string mode = lower(trim(env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")));
+    const std::string mode = ascii_lower(trim(env_text("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")));
     if (!mode.empty() && mode != "ipv4" && mode != "ipv6")
       throw UsageError("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE " + quote_value(mode) +
                        ": expected IPv4 or IPv6");
@@ -522,7 +512,7 @@ std::string ResolvedCredentials::log_line() const {
 }
 
 std::optional<s3::Credentials> credentials_from_environment() {
-  const std::string id = env("AWS_ACCESS_KEY_ID"), secret = env("AWS_SECRET_ACCESS_KEY");
+  const std::string id = env_text("AWS_ACCESS_KEY_ID"), secret = env_text("AWS_SECRET_ACCESS_KEY");
   if (id.empty() && secret.empty()) return std::nullopt;
   if (id.empty())
     throw UsageError("S3: AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not (the access key)");
@@ -532,15 +522,15 @@ std::optional<s3::Credentials> credentials_from_environment() {
   s3::Credentials c;
   c.access_key = id;
   c.secret_key = secret;
-  c.session_token = env("AWS_SESSION_TOKEN");
+  c.session_token = env_text("AWS_SESSION_TOKEN");
   if (auto r = region_from_environment()) c.region = *r;
   return c;
 }
 
 std::string container_credentials_url() {
-  if (auto rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"); !rel.empty())
+  if (auto rel = env_text("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"); !rel.empty())
     return std::string(kEcsAgent) + (rel.front() == '/' ? "" : "/") + rel;
-  const std::string full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+  const std::string full = env_text("AWS_CONTAINER_CREDENTIALS_FULL_URI");
   if (full.empty()) return {};
   auto p = url_parts(full);
   if (!p || (p->scheme != "http" && p->scheme != "https"))

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/text.hpp"
 
 namespace netsentry::aws {
 
@@ -20,13 +21,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
   return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 // Profile and property names: letters, digits and - / . % @ _ : + (what the SDKs accept).
@@ -134,7 +128,7 @@ ProfileFile parse_profile_file(std::string_view text, ProfileFileKind kind, cons
     sub_properties = value.empty();
     last = nullptr;
     if (current && valid_name(key)) {
-      ProfileValue& pv = (*current)[lower(key)];
+      ProfileValue& pv = (*current)[ascii_lower(key)];
       pv.value = std::string(value);
       pv.line = line_no;
       last = &pv.value;

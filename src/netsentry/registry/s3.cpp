@@ -14,21 +14,11 @@
 
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
+#include "netsentry/core/text.hpp"
 
 namespace netsentry::s3 {
 
 namespace {
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 // Header values: leading/trailing spaces removed, runs of spaces collapsed to one.
 std::string trim_value(std::string_view v) {
@@ -166,7 +156,7 @@ std::string canonical_query(const Request& r) {
 namespace {
 std::vector<std::pair<std::string, std::string>> canonical_headers(const Request& r) {
   std::vector<std::pair<std::string, std::string>> h;
-  for (auto& [k, v] : r.headers) h.emplace_back(lower(k), trim_value(v));
+  for (auto& [k, v] : r.headers) h.emplace_back(ascii_lower(k), trim_value(v));
   std::sort(h.begin(), h.end(), [](auto& a, auto& b) { return a.first < b.first; });
   // Same-named headers: one line, values joined with commas.
   std::vector<std::pair<std::string, std::string>> out;
@@ -332,8 +322,8 @@ std::string first(std::string_view doc, std::string_view tag) {
 // ---------------------------------------------------------------------------------------------------
 Client::Client(std::string endpoint, Credentials creds, Refresh refresh)
     : creds_(std::move(creds)), refresh_(std::move(refresh)) {
-  if (endpoint.empty()) endpoint = env("AWS_ENDPOINT_URL_S3");
-  if (endpoint.empty()) endpoint = env("AWS_ENDPOINT_URL");
+  if (endpoint.empty()) endpoint = env_text("AWS_ENDPOINT_URL_S3");
+  if (endpoint.empty()) endpoint = env_text("AWS_ENDPOINT_URL");
   if (endpoint.empty()) endpoint = "https://s3." + creds_.region + ".amazonaws.com";
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
   auto sep = endpoint.find("://");
