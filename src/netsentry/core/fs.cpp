@@ -246,6 +246,9 @@ std::string utc_stamp_for_path() {
   std::snprintf(buf, sizeof buf, ".%03dZ", static_cast<int>(ms));
   return format_utc("%Y-%m-%dT%H-%M-%S", now) + buf;
 }
-std::string utc_iso8601() { return format_utc("%Y-%m-%dT%H:%M:%SZ", std::chrono::system_clock::now()); }
+std::string utc_iso8601() { return utc_iso8601(std::chrono::system_clock::now()); }
+std::string utc_iso8601(std::chrono::system_clock::time_point t) {
+  return format_utc("%Y-%m-%dT%H:%M:%SZ", t);
+}
 
 }  // namespace netsentry

@@ -1,5 +1,6 @@
 #pragma once
 // File-system helpers: atomic writes (temp file + fsync + rename), hashing, timestamps.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -42,5 +43,6 @@ std::string sha256_file(const fs::path& path);
 // "2026-11-25T15:30:00Z".
 std::string utc_stamp_for_path();
 std::string utc_iso8601();
+std::string utc_iso8601(std::chrono::system_clock::time_point t);  // of a given time
 
 }  // namespace netsentry

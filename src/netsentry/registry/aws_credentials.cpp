@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/fs.hpp"
 #include "netsentry/core/text.hpp"
 #include "netsentry/registry/aws_profiles.hpp"
 #include "netsentry/table/time_text.hpp"
@@ -43,15 +44,6 @@ std::string trim(std::string_view s) {
   while (!s.empty() && blank(s.front())) s.remove_prefix(1);
   while (!s.empty() && blank(s.back())) s.remove_suffix(1);
   return std::string(s);
-}
-
-std::string utc_text(std::chrono::system_clock::time_point t) {
-  auto tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::optional<std::string> region_from_environment() {
@@ -507,7 +499,7 @@ std::string ResolvedCredentials::log_line() const {
   const std::string& id = credentials.access_key;
   std::string out = "S3 credentials from " + source + " (access key ****" +
                     (id.size() > 8 ? id.substr(id.size() - 4) : std::string());
-  if (credentials.expiration) out += ", temporary, expire at " + utc_text(*credentials.expiration);
+  if (credentials.expiration) out += ", temporary, expire at " + utc_iso8601(*credentials.expiration);
   return out + ")";
 }
 

@@ -45,15 +45,6 @@ std::string amz_date_now() {
   return buf;
 }
 
-std::string utc_text(std::chrono::system_clock::time_point t) {
-  auto tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 struct CurlGlobal {
   CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
   ~CurlGlobal() { curl_global_cleanup(); }
@@ -352,7 +343,7 @@ void Client::refresh_if_expiring() {
   } catch (const std::exception& e) {
     if (now >= *creds_.expiration) throw;
     spdlog::warn("S3: cannot refresh the credentials, which expire at {}: {}; using them until then",
-                 utc_text(*creds_.expiration), e.what());
+                 utc_iso8601(*creds_.expiration), e.what());
   }
 }
 
