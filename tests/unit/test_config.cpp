@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -196,6 +197,48 @@ TEST(Config, ComplexKeysAndFoldersAreUsageErrors) {
       Schema::from_yaml_text("columns:\n  - a: int64\ndomains:\n  ? {x: 1}\n  : {min: 0}\n", "s.yaml"),
       UsageError);
   EXPECT_THROW(Schema::load_yaml(dir.path()), UsageError);
+  // The same document given as text (what the config fuzz target reads) names the source it is given.
+  try {
+    PipelineConfig::from_yaml_text("pipeline:\n  ? [a, b]\n  : 1\n", "given.yaml");
+    ADD_FAILURE() << "a list as a key was accepted from text";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("given.yaml: line 2: a key must be a plain name"), std::string::npos)
+        << e.what();
+  }
+}
+
+// YAML is Unicode text, and what a config or schema holds ends up in JSON files and messages: bytes
+// that are not UTF-8 are refused naming the line (found by fuzzing: a setting's value of such bytes
+// made the error message itself fail, an internal error).
+TEST(Config, BytesThatAreNotUtf8AreRefusedNamingTheLine) {
+  try {
+    PipelineConfig::from_yaml_text(
+        "pipeline:\n  random_seed: \"4\xff"
+        "2\"\n",
+        "bad.yaml");
+    ADD_FAILURE() << "a value that is not UTF-8 was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.yaml: line 2: '4\\xFF2' is not UTF-8 text"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(Schema::from_yaml_text("columns:\n  - \"a\xc3\": int64\n", "s.yaml"), UsageError);
+  // A long value is shown cut short in a message.
+  try {
+    PipelineConfig::from_yaml_text("pipeline:\n  random_seed: \"" + std::string(5000, '7') + "x\"\n",
+                                   "c.yaml");
+    ADD_FAILURE() << "a text seed was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_LT(std::string(e.what()).size(), 300u) << e.what();
+    EXPECT_NE(std::string(e.what()).find("(5003 bytes)"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Config, TextAndFileGiveTheSameConfig) {
+  const auto path = test::source_dir() / "config" / "pipeline.yaml";
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(PipelineConfig::from_yaml_text(text, path.string()).to_json(),
+            PipelineConfig::load(path).to_json());
 }
 
 // Every number has a type and a range checked at load: a fraction is not truncated, a boolean is not

@@ -254,6 +254,26 @@ TEST(FlatForest, RefusesWhatItDoesNotCover) {
   EXPECT_FALSE(xgb::FlatForest::from_json("{\"learner\": [1, 2", &why));
   EXPECT_FALSE(why.empty());
   EXPECT_FALSE(xgb::FlatForest::from_json("{}", &why));
+  // Values their arrays' types cannot hold, and nesting no model has, are refused with a reason
+  // (found by fuzzing: converting 1e90 to an index was undefined behaviour).
+  clf = create_classifier("gradient_boosting", json{{"n_estimators", 2}, {"max_depth", 2}});
+  clf->fit(d.Xtr, d.ytr);
+  test::TempDir gb;
+  clf->save(gb.path());
+  const std::string good = model_json(gb.path());
+  ASSERT_TRUE(xgb::FlatForest::from_json(good, &why)) << why;
+  for (const char* bad : {"1E90", "-3E40"}) {
+    std::string doc = good;
+    const std::size_t at = doc.find("\"split_indices\":[");
+    ASSERT_NE(at, std::string::npos);
+    doc.insert(at + 17, std::string(bad) + ",");
+    EXPECT_FALSE(xgb::FlatForest::from_json(doc, &why)) << bad;
+    EXPECT_NE(why.find("out of its type's range"), std::string::npos) << why;
+  }
+  EXPECT_FALSE(xgb::FlatForest::from_json(std::string(100, '[') + std::string(100, ']'), &why));
+  EXPECT_NE(why.find("nested more than"), std::string::npos) << why;
+  EXPECT_FALSE(xgb::FlatForest::from_ubjson(std::string(100000, '['), &why));
+  EXPECT_NE(why.find("nested more than"), std::string::npos) << why;
 }
 
 TEST(FlatForest, AttributionsAreXgboostsApproximateContributions) {

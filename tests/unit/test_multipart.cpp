@@ -74,6 +74,16 @@ TEST(Multipart, MalformedBodiesAreRefused) {
                MultipartError);
   EXPECT_THROW(parse_multipart("--B\r\nno colon here\r\n\r\nx\r\n--B--", type), MultipartError);
   EXPECT_THROW(parse_multipart("--Bjunk\r\n", type), MultipartError);
+  // A name that is empty, or a part with two dispositions (whose name would be the second's): both
+  // found by fuzzing (tests/fuzz/fuzz_multipart.cpp).
+  EXPECT_THROW(parse_multipart("--B\r\nContent-Disposition: form-data; name=\r\n\r\nx\r\n--B--", type),
+               MultipartError);
+  EXPECT_THROW(parse_multipart("--B\r\nContent-Disposition: form-data; name=\"\"\r\n\r\nx\r\n--B--", type),
+               MultipartError);
+  EXPECT_THROW(parse_multipart("--B\r\nContent-Disposition: form-data\r\nContent-Disposition: form-data; "
+                               "name=\"f\"\r\n\r\nx\r\n--B--",
+                               type),
+               MultipartError);
   // Every truncation of a good body is refused with a MultipartError (and never read out of bounds:
   // ASan), unless it keeps the whole closing delimiter: then it parses to the same part. Any other
   // exception fails the test.

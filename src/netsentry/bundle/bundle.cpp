@@ -34,40 +34,64 @@ json read_json(const fs::path& p) {
     throw DataError(p.string() + ": not valid JSON (" + e.what() + ")");
   }
 }
+
+// Runs `read`, which reads what `file` holds: an error that names no file of the bundle (in `dir`) is
+// given the file's name, and a JSON value of the wrong type or a family or parameter the build does
+// not know is a DataError too (a malformed bundle, not an internal error or a usage mistake).
+template <class Fn>
+void reading(const fs::path& dir, const fs::path& file, Fn&& read) {
+  const auto named = [&](const std::string& what) {
+    return std::string_view(what).find(dir.string()) != std::string_view::npos ? what
+                                                                               : file.string() + ": " + what;
+  };
+  try {
+    read();
+  } catch (const json::exception& e) {
+    throw DataError(file.string() + ": malformed (" + e.what() + ")");
+  } catch (const DataError& e) {
+    throw DataError(named(e.what()));
+  } catch (const UsageError& e) {
+    throw DataError(named(e.what()));
+  }
+}
 }  // namespace
 
 ModelBundle ModelBundle::load(const fs::path& dir) {
   if (!fs::is_directory(dir)) throw DataError(dir.string() + ": model directory not found");
   ModelBundle b;
-  b.metadata_ = read_json(dir / "metadata.json");
-  try {
-    if (b.metadata_.value("format", "") != "netsentry-bundle")
-      throw DataError((dir / "metadata.json").string() + ": not a netsentry model bundle");
-    b.schema_ = Schema::from_json(read_json(dir / "schema.json"));
+  const fs::path meta = dir / "metadata.json", schema = dir / "schema.json", pre = dir / "preprocessor.json",
+                 model = dir / "model";
+  b.metadata_ = read_json(meta);
+  reading(dir, meta, [&] {
+    if (!b.metadata_.is_object() || b.metadata_.value("format", "") != "netsentry-bundle")
+      throw DataError("not a netsentry model bundle");
     b.features_ = b.metadata_.at("features").get<std::vector<std::string>>();
     b.target_ = b.metadata_.at("target").get<std::string>();
     b.threshold_ = b.metadata_.value("threshold", 0.5);
-    try {
-      b.set_classes(b.metadata_);
-    } catch (const DataError& e) {
-      throw DataError(dir.string() + ": " + e.what());  // the bundle's folder named first
-    }
-    b.pre_ = std::make_unique<Preprocessor>(Preprocessor::from_json(read_json(dir / "preprocessor.json")));
+    if (!(b.threshold_ >= 0.0 && b.threshold_ <= 1.0))
+      throw DataError("'threshold' must be a probability in [0, 1], not " + std::to_string(b.threshold_));
+    b.set_classes(b.metadata_);
+  });
+  reading(dir, schema, [&] { b.schema_ = Schema::from_json(read_json(schema)); });
+  reading(dir, pre, [&] {
+    b.pre_ = std::make_unique<Preprocessor>(Preprocessor::from_json(read_json(pre)));
     b.pre_->name_features(b.features_);
+  });
+  reading(dir, meta, [&] {
     b.model_ = create_classifier(b.metadata_.at("family").get<std::string>(), b.metadata_.at("params"),
                                  b.pre_->cardinality(), static_cast<int>(b.classes_.size()));
-  } catch (const json::exception& e) {
-    throw DataError((dir / "metadata.json").string() + ": malformed (" + e.what() + ")");
-  }
-  b.model_->load(dir / "model");
-  // The model must answer for the bundle's classes (a model file of another class count would be
-  // read past its end or half used).
-  const std::size_t width = b.classes_.binary() ? 1 : b.classes_.size();
-  const auto probe = b.model_->predict_proba(b.pre_->transform(Matrix(1, b.features_.size(), 0.0)));
-  if (probe.size() != width)
-    throw DataError((dir / "model").string() + ": the model answers " + std::to_string(probe.size()) +
-                    " probabilities per row; the bundle's " + std::to_string(b.classes_.size()) +
-                    " classes need " + std::to_string(width));
+  });
+  reading(dir, model, [&] {
+    b.model_->load(model);
+    // The model must answer for the bundle's classes (a model file of another class count would be
+    // read past its end or half used).
+    const std::size_t width = b.classes_.binary() ? 1 : b.classes_.size();
+    const auto probe = b.model_->predict_proba(b.pre_->transform(Matrix(1, b.features_.size(), 0.0)));
+    if (probe.size() != width)
+      throw DataError("the model answers " + std::to_string(probe.size()) +
+                      " probabilities per row; the bundle's " + std::to_string(b.classes_.size()) +
+                      " classes need " + std::to_string(width));
+  });
   return b;
 }
 

@@ -15,6 +15,18 @@ namespace netsentry {
 
 namespace {
 
+// A value as a message shows it: its JSON, cut short (a megabyte list in a config is named, not
+// printed).
+std::string shown(const nlohmann::json& v) {
+  std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (s.size() > 80) {
+    std::size_t cut = 60;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+    s = s.substr(0, cut) + "... (" + std::to_string(s.size()) + " bytes)";
+  }
+  return s;
+}
+
 nlohmann::json yaml_to_json(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Map: {
@@ -84,10 +96,26 @@ const std::map<std::string, std::vector<std::string>>& known_keys() {
       {"model_trainer.threshold", {"strategy", "value", "max_fpr"}},
       {"registry", {"dir", "metric", "min_improvement", "auto_promote"}},
       {"serve",
-       {"host", "port", "threads", "workers", "inline_body_bytes", "max_body_bytes", "max_rows",
-        "explain_top_k", "explain_budget_ms", "explain_method", "reload_poll_ms", "read_timeout_seconds",
-        "keep_alive_timeout_seconds", "request_timeout_seconds", "min_body_bytes_per_second",
-        "max_connections", "shutdown_grace_seconds", "class_names", "access_log", "training_data_roots",
+       {"host",
+        "port",
+        "threads",
+        "workers",
+        "inline_body_bytes",
+        "max_body_bytes",
+        "max_rows",
+        "explain_top_k",
+        "explain_budget_ms",
+        "explain_method",
+        "reload_poll_ms",
+        "read_timeout_seconds",
+        "keep_alive_timeout_seconds",
+        "request_timeout_seconds",
+        "min_body_bytes_per_second",
+        "max_connections",
+        "shutdown_grace_seconds",
+        "class_names",
+        "access_log",
+        "training_data_roots",
         "training_source_uris"}},
   };
   return k;
@@ -114,7 +142,7 @@ class Reader {
       const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
       if (!node->contains(key) || (*node)[key].is_null()) return empty;
       node = &(*node)[key];
-      if (!node->is_object()) fail(path + " must be a mapping (got " + node->dump() + ")");
+      if (!node->is_object()) fail(path + " must be a mapping (got " + shown(*node) + ")");
       if (dot == std::string::npos) break;
       start = dot + 1;
     }
@@ -129,7 +157,7 @@ class Reader {
     try {
       out = sec[key].get<T>();
     } catch (const std::exception&) {
-      fail(path + "." + key + " has the wrong type (got " + sec[key].dump() + ")");
+      fail(path + "." + key + " has the wrong type (got " + shown(sec[key]) + ")");
     }
   }
 
@@ -141,7 +169,7 @@ class Reader {
     const auto& v = sec[key];
     if (!v.is_number_integer() || v.get<long long>() < lo || v.get<long long>() > hi)
       fail(path + "." + key + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-           "] (got " + v.dump() + ")");
+           "] (got " + shown(v) + ")");
     out = static_cast<T>(v.get<long long>());
   }
 
@@ -156,7 +184,7 @@ class Reader {
     if (!number || (open ? !(x > lo && x < hi) : !(x >= lo && x <= hi))) {
       char range[96];
       std::snprintf(range, sizeof range, "%c%g, %g%c", open ? '(' : '[', lo, hi, open ? ')' : ']');
-      fail(path + "." + key + " must be a number in " + range + " (got " + v.dump() + ")");
+      fail(path + "." + key + " must be a number in " + range + " (got " + shown(v) + ")");
     }
     out = x;
   }
@@ -184,6 +212,15 @@ bool one_of(const std::string& v, std::initializer_list<const char*> allowed) {
   return false;
 }
 
+// A config document as JSON; a key that is not a plain name is a UsageError starting with `source`.
+nlohmann::json document_json(const YAML::Node& root, const std::string& source) {
+  try {
+    return yaml_to_json(root);
+  } catch (const UsageError& e) {
+    throw UsageError(source + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 std::optional<ExplainMethod> parse_explain_method(std::string_view name) {
@@ -197,17 +234,14 @@ PipelineConfig PipelineConfig::load(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) throw UsageError(path.string() + ": config file not found");
   if (std::filesystem::is_directory(path))
     throw UsageError(path.string() + ": is a directory, expected a config file (--config FILE.yaml)");
-  const YAML::Node root = load_yaml_file(path);
-  nlohmann::json j;
-  try {
-    j = yaml_to_json(root);
-  } catch (const UsageError& e) {
-    throw UsageError(path.string() + ": " + e.what());
-  }
-  PipelineConfig c = from_json(j, path.string());
+  PipelineConfig c = from_json(document_json(load_yaml_file(path), path.string()), path.string());
   c.config_path = std::filesystem::absolute(path);
   set_file_mode(c.pipeline.file_mode);  // every file the command writes from here on
   return c;
+}
+
+PipelineConfig PipelineConfig::from_yaml_text(std::string_view text, const std::string& source) {
+  return from_json(document_json(parse_yaml(text, source), source), source);
 }
 
 PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::string& src) {
@@ -231,7 +265,7 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
       r.fail(
           "pipeline.file_mode must be an octal mode in quotes with owner read and write, such as \"0640\" "
           "or \"0600\" (got " +
-          v.dump() + ")");
+          shown(v) + ")");
     c.pipeline.file_mode = static_cast<unsigned>(mode);
   }
   r.get("data", "source", c.data.source);
@@ -248,7 +282,7 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
     c.data.label_mapping.clear();
     for (auto& [k, v] : d["label_mapping"].items()) {
       if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > 1000000)
-        r.fail("data.label_mapping." + k + " must be a class index (0, 1, ...), not " + v.dump());
+        r.fail("data.label_mapping." + k + " must be a class index (0, 1, ...), not " + shown(v));
       c.data.label_mapping[k] = v.get<int>();
     }
   }
@@ -260,7 +294,7 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
       auto& out = c.data.label_groups[k];
       for (auto& x : v) {
         if (!x.is_string() && !x.is_number_integer())
-          r.fail("data.label_groups." + k + " must list target values (got " + x.dump() + ")");
+          r.fail("data.label_groups." + k + " must list target values (got " + shown(x) + ")");
         out.push_back(class_text(x));
       }
     }
@@ -268,7 +302,7 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   if (const auto& d = r.at("data"); d.contains("positive_class")) {
     const auto& v = d["positive_class"];
     if (!v.is_string() && !v.is_number_integer())
-      r.fail("data.positive_class must name a class (got " + v.dump() + ")");
+      r.fail("data.positive_class must name a class (got " + shown(v) + ")");
     c.data.positive_class = class_text(v);
   }
   if (const auto& d = r.at("data"); d.contains("benign_classes")) {
@@ -276,7 +310,7 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
     if (!v.is_array()) r.fail("data.benign_classes must be a list of class names");
     for (auto& x : v) {
       if (!x.is_string() && !x.is_number_integer())
-        r.fail("data.benign_classes must list class names (got " + x.dump() + ")");
+        r.fail("data.benign_classes must list class names (got " + shown(x) + ")");
       c.data.benign_classes.push_back(class_text(x));
     }
   }

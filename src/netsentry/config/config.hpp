@@ -195,6 +195,8 @@ struct PipelineConfig {
   static PipelineConfig load(const std::filesystem::path& path);
   // The same from the file's content (YAML as JSON); `source` names it in errors.
   static PipelineConfig from_json(const nlohmann::json& j, const std::string& source);
+  // The same from YAML text, as load reads a file (without setting the file mode).
+  static PipelineConfig from_yaml_text(std::string_view text, const std::string& source);
   // Resolves a path from the config against the directory that holds config/ (the project root).
   std::filesystem::path resolve(const std::string& p) const;
   nlohmann::json to_json() const;

@@ -5,6 +5,7 @@
 
 #include "netsentry/core/error.hpp"
 #include "netsentry/core/fs.hpp"
+#include "netsentry/core/text.hpp"
 
 namespace netsentry {
 
@@ -18,14 +19,18 @@ std::size_t limit_from_env(const char* name, std::size_t fallback) {
   char* end = nullptr;
   const unsigned long long n = std::strtoull(v, &end, 10);
   if (*end != '\0' || n == 0)
-    throw UsageError(std::string(name) + " must be a positive whole number (got '" + v + "')");
+    throw UsageError(std::string(name) + " must be a positive whole number (got " + quote_value(v) + ")");
   return static_cast<std::size_t>(n);
 }
 
 // Counts nodes depth-first, aliases expanded; stops as soon as the count passes `limit`, so the walk
-// costs at most `limit` steps whatever the document.
+// costs at most `limit` steps whatever the document. A key or value that is not UTF-8 text is refused
+// here too (YAML is Unicode text; every value read from it ends up in JSON files and messages).
 void count_nodes(const YAML::Node& n, std::size_t& count, std::size_t limit, const std::string& source,
                  int depth = 0) {
+  if (n.IsScalar() && !valid_utf8(n.Scalar()))
+    throw UsageError(source + ": line " + std::to_string(n.Mark().line + 1) + ": " + quote_value(n.Scalar()) +
+                     " is not UTF-8 text");
   if (depth > kMaxDepth)
     throw UsageError(source + ": YAML nested more than " + std::to_string(kMaxDepth) + " levels deep");
   if (++count > limit)

@@ -22,7 +22,9 @@ class ModelReader {
 
   // Node 0 is a leaf no tree uses: a leaf of a tree then never has index 0, so "its own index - 1"
   // never wraps around (a 26-bit `left` in a mask node word could not hold it).
-  ModelReader() {
+  // `doc_bytes`: the document's size, which bounds what an array's declared length may reserve.
+  explicit ModelReader(std::size_t doc_bytes)
+      : max_reserve_(std::min<std::size_t>(doc_bytes, std::size_t{1} << 26)) {
     out_feature_.push_back(-1);
     out_threshold_.push_back(0.0f);
     out_left_.push_back(0);
@@ -82,8 +84,7 @@ class ModelReader {
       dleft_.clear();
       hess_.clear();
     }
-    stack_.push_back({c, Field::None});
-    return true;
+    return push({c, Field::None});
   }
 
   bool key(std::string& k) {
@@ -147,11 +148,10 @@ class ModelReader {
       } else if (p.ctx == Ctx::Tree && p.field != Field::None && p.field != Field::TreeParam) {
         c = Ctx::TreeArray;
         field = p.field;
-        if (n != static_cast<std::size_t>(-1) && n < (std::size_t{1} << 26)) reserve(field, n);
+        if (n != static_cast<std::size_t>(-1) && n <= max_reserve_) reserve(field, n);
       }
     }
-    stack_.push_back({c, field});
-    return true;
+    return push({c, field});
   }
 
   bool end_array() {
@@ -250,13 +250,25 @@ class ModelReader {
         if (f.field == Field::SplitType) {
           categorical_ |= v != 0;
         } else {
-          tree_array(f.field, [v](auto& a) {  // each value as its array's type (default_left: 0 or 1)
+          bool fits = true;
+          tree_array(f.field, [v, &fits](auto& a) {  // each value as its array's type (default_left: 0 or 1)
             using T = typename std::decay_t<decltype(a)>::value_type;
-            if constexpr (std::is_same_v<T, std::uint8_t>)
+            if constexpr (std::is_same_v<T, std::uint8_t>) {
               a.push_back(v != 0);
-            else
-              a.push_back(static_cast<T>(v));
+            } else {
+              // A value its type cannot hold (an index of 1e90, a threshold beyond float) is refused:
+              // converting it would be undefined.
+              using L = std::numeric_limits<T>;
+              fits = std::is_integral_v<T>
+                         ? v >= static_cast<double>(L::lowest()) && v <= static_cast<double>(L::max())
+                         : !(std::abs(v) > static_cast<double>(L::max())) || std::isinf(v);
+              if (fits) a.push_back(static_cast<T>(v));
+            }
           });
+          if (!fits) {
+            error_ = "a tree value out of its type's range: " + std::to_string(v);
+            return false;
+          }
         }
         break;
       case Ctx::TreeInfo:
@@ -352,6 +364,18 @@ class ModelReader {
   }
 
   std::vector<Frame> stack_;
+  std::size_t max_reserve_;  // no array holds more values than the document has bytes
+  // XGBoost's documents nest a few levels; a deeper one is refused before nlohmann's binary reader,
+  // which recurses on nesting, runs out of stack.
+  static constexpr std::size_t kMaxDepth = 64;
+  bool push(Frame f) {
+    if (stack_.size() >= kMaxDepth) {
+      error_ = "nested more than " + std::to_string(kMaxDepth) + " levels deep";
+      return false;
+    }
+    stack_.push_back(f);
+    return true;
+  }
   std::string error_;
   // The tree being read.
   std::vector<std::int32_t> left_, right_;
@@ -609,6 +633,10 @@ std::optional<FlatForest> ModelReader::finish(std::string& why) {
     why = categorical_ ? "categorical splits" : "vector leaves";
     return std::nullopt;
   }
+  if (!(base_score_ > 0.0 && base_score_ < 1.0)) {
+    why = "base_score outside (0, 1)";
+    return std::nullopt;
+  }
   const float base = static_cast<float>(base_score_);
   if (!(base > 0.0f && base < 1.0f)) {
     why = "base_score outside (0, 1)";
@@ -763,7 +791,7 @@ namespace {
 
 std::optional<FlatForest> read_model(std::string_view doc, nlohmann::json::input_format_t format,
                                      std::string* why) {
-  ModelReader reader;
+  ModelReader reader(doc.size());
   std::string reason;
   bool ok = false;
   try {

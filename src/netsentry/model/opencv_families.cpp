@@ -228,6 +228,21 @@ void check_columns(const Matrix& X, std::size_t n_features, const std::string& f
 
 void write_json(const std::filesystem::path& p, const json& j) { write_file_atomic(p, j.dump()); }
 
+// An OpenCV model file read by OpenCV; DataError naming the file when it is missing, unreadable
+// (OpenCV's parser throws cv::Exception) or holds no trained model of that kind.
+template <class T>
+cv::Ptr<T> load_opencv_model(const std::filesystem::path& f, const char* kind) {
+  if (!std::filesystem::exists(f)) throw DataError(f.string() + ": model file missing");
+  cv::Ptr<T> m;
+  try {
+    m = cv::Algorithm::load<T>(f.string());
+  } catch (const cv::Exception& e) {
+    throw DataError(f.string() + ": not a valid OpenCV " + kind + " model (" + e.what() + ")");
+  }
+  if (m.empty() || !m->isTrained()) throw DataError(f.string() + ": not a valid OpenCV " + kind + " model");
+  return m;
+}
+
 // The explanation data file, or null when the bundle predates it.
 json read_explain_json(const std::filesystem::path& p, const std::string& format) {
   if (!std::filesystem::exists(p)) return nullptr;
@@ -383,10 +398,7 @@ class OpenCvTree final : public Classifier {
     write_json(dir / kStatsFile, j);
   }
   void load(const std::filesystem::path& dir) override {
-    auto f = dir / "opencv_tree.yaml";
-    if (!std::filesystem::exists(f)) throw DataError(f.string() + ": model file missing");
-    tree_ = cv::Algorithm::load<cv::ml::DTrees>(f.string());
-    if (tree_.empty() || !tree_->isTrained()) throw DataError(f.string() + ": not a valid OpenCV tree model");
+    tree_ = load_opencv_model<cv::ml::DTrees>(dir / "opencv_tree.yaml", "tree");
     explainable_ = false;
     const auto sf = dir / kStatsFile;
     try {
@@ -875,10 +887,8 @@ class Knn final : public Classifier {
       write_json(dir / kStatsFile, {{"format", kStatsFormat}, {"version", 1}, {"baseline", baseline_}});
   }
   void load(const std::filesystem::path& dir) override {
-    auto f = dir / "opencv_knn.yaml";
-    if (!std::filesystem::exists(f)) throw DataError(f.string() + ": model file missing");
-    knn_ = cv::Algorithm::load<cv::ml::KNearest>(f.string());
-    if (knn_.empty() || !knn_->isTrained()) throw DataError(f.string() + ": not a valid OpenCV kNN model");
+    const auto f = dir / "opencv_knn.yaml";
+    knn_ = load_opencv_model<cv::ml::KNearest>(f, "kNN");
     training_rows_ = stored_rows(f);
     baseline_.clear();
     const auto sf = dir / kStatsFile;
@@ -993,9 +1003,13 @@ class Knn final : public Classifier {
 
   // The training rows kept in the model file (its "samples" matrix); 0 if the file has none.
   static std::size_t stored_rows(const std::filesystem::path& f) {
-    cv::FileStorage fs(f.string(), cv::FileStorage::READ);
     cv::Mat samples;
-    if (fs.isOpened()) fs.getFirstTopLevelNode()["samples"] >> samples;
+    try {
+      cv::FileStorage fs(f.string(), cv::FileStorage::READ);
+      if (fs.isOpened()) fs.getFirstTopLevelNode()["samples"] >> samples;
+    } catch (const cv::Exception& e) {
+      throw DataError(f.string() + ": not a valid OpenCV kNN model (" + e.what() + ")");
+    }
     return static_cast<std::size_t>(samples.rows);
   }
   std::size_t training_rows() const { return training_rows_; }

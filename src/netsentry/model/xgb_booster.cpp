@@ -8,7 +8,10 @@
 #include <stdexcept>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "netsentry/core/error.hpp"
+#include "netsentry/core/fs.hpp"
 
 namespace netsentry::xgb {
 
@@ -17,6 +20,76 @@ void check(int rc, const char* what) {
 }
 
 namespace {
+
+// XGBoost 1.7's model readers trust a file: its UBJSON reader allocates a string or an array of the
+// length the file declares before reading it (a 2^60-byte string in a 30-byte file), and both readers
+// recurse on nesting. So a model file is first read here by nlohmann's SAX parser, which reads what a
+// length declares byte by byte (failing at the end of the file), with at most one value per byte
+// plus a few (an optimized array of payload-free values such as [$Z#L<2^60> would otherwise expand
+// without end) and kMaxDepth levels of nesting (XGBoost's documents have fewer than ten). What fails
+// never reaches XGBoost.
+class DocumentCheck : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  static constexpr std::size_t kMaxDepth = 64;
+  explicit DocumentCheck(std::size_t bytes) : budget_(bytes + 64) {}
+  const std::string& problem() const { return problem_; }
+
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool string(string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool key(string_t&) override { return value(); }
+  bool start_object(std::size_t) override { return open(); }
+  bool start_array(std::size_t) override { return open(); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    problem_ = e.what();
+    return false;
+  }
+
+ private:
+  bool value() {
+    if (budget_-- > 0) return true;
+    problem_ = "more values than its size allows";
+    return false;
+  }
+  bool open() {
+    if (++depth_ <= kMaxDepth) return value();
+    problem_ = "nested more than " + std::to_string(kMaxDepth) + " levels deep";
+    return false;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+  std::size_t budget_;
+  std::size_t depth_ = 0;
+  std::string problem_;
+};
+
+// Throws DataError naming `file` when its content is not a well-formed document that stays within
+// its own size (UBJSON for a .ubj file, JSON otherwise).
+void check_model_document(const std::filesystem::path& file) {
+  const std::string bytes = read_file(file);
+  const bool ubjson = file.extension() == ".ubj";
+  DocumentCheck check(bytes.size());
+  bool ok = false;
+  try {
+    ok = nlohmann::json::sax_parse(
+        bytes, &check,
+        ubjson ? nlohmann::json::input_format_t::ubjson : nlohmann::json::input_format_t::json);
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(file.string() + ": not a valid XGBoost model (" + e.what() + ")");
+  }
+  if (!ok)
+    throw DataError(file.string() + ": not a valid XGBoost model (" +
+                    (check.problem().empty() ? std::string("malformed") : check.problem()) + ")");
+}
+
 std::vector<float> to_float(const Matrix& X) {
   std::vector<float> f(X.data.size());
   for (std::size_t i = 0; i < f.size(); ++i) f[i] = static_cast<float>(X.data[i]);
@@ -282,6 +355,7 @@ std::string Booster::serialize(const char* format) const {
 
 void Booster::load(const std::filesystem::path& file) {
   if (!std::filesystem::exists(file)) throw DataError(file.string() + ": model file missing");
+  check_model_document(file);
   create(nullptr, 0);
   if (XGBoosterLoadModel(h_, file.c_str()) != 0)
     throw DataError(file.string() + ": not a valid XGBoost model (" + XGBGetLastError() + ")");

@@ -94,7 +94,7 @@ std::vector<FormPart> parse_multipart(std::string_view body, std::string_view co
       if (headers_end == std::string_view::npos ||
           (content_end_probe != std::string_view::npos && headers_end > content_end_probe))
         throw MultipartError("a multipart part's headers do not end with an empty line");
-      bool has_disposition = false;
+      bool has_disposition = false, seen_disposition = false;
       for (std::size_t line = pos; line < headers_end + 2;) {
         const std::size_t eol = body.find("\r\n", line);
         const std::string_view h = body.substr(line, eol - line);
@@ -103,10 +103,13 @@ std::vector<FormPart> parse_multipart(std::string_view body, std::string_view co
         if (colon == std::string_view::npos) throw MultipartError("malformed multipart part header");
         const std::string_view name = trim(h.substr(0, colon)), value = trim(h.substr(colon + 1));
         if (iequals(name, "Content-Disposition")) {
+          if (seen_disposition) throw MultipartError("a multipart part has two Content-Disposition headers");
+          seen_disposition = true;
           const std::string_view kind = trim(value.substr(0, value.find(';')));
           if (!iequals(kind, "form-data")) throw MultipartError("a multipart part is not form-data");
           bool found = false;
           part.name = parameter(value, "name", found);
+          if (found && part.name.empty()) throw MultipartError("a multipart part has an empty name");
           has_disposition = found;
           part.filename = parameter(value, "filename", found);
         } else if (iequals(name, "Content-Type")) {

@@ -215,7 +215,7 @@ std::optional<Table> parse_numeric_csv(std::string_view text, const std::string&
   for (std::size_t start = 0;;) {
     const std::size_t comma = line.find(',', start);
     const std::string_view name = line.substr(start, comma == std::string_view::npos ? comma : comma - start);
-    if (name.empty()) return std::nullopt;
+    if (name.empty() || !valid_utf8(name)) return std::nullopt;  // (parse_csv reads such names as Latin-1)
     for (const auto& c : t.columns)
       if (c.name == name) return std::nullopt;
     t.columns.push_back({std::string(name), ColumnType::Numeric, {}, {}});
