@@ -15,7 +15,7 @@ ITER=${NETSENTRY_CRASH_ITERATIONS:-20}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/netsentry-crash.XXXXXX")
 S3PID=
 cleanup() {
-  [[ -n $S3PID ]] && kill "$S3PID" 2>/dev/null || true
+  if [[ -n $S3PID ]]; then kill "$S3PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -91,7 +91,7 @@ crash_at promote.state_written "$BIN" -q registry promote "$v" --force
 check "repair"
 # Stale temp dirs of killed processes are gone after the next registration.
 "$BIN" -q registry add final_model --run-dir "$RUN_DIR" >/dev/null
-if ls -a registry | grep -q '^\.tmp\.'; then fail "stale temp dirs left: $(ls -a registry)"; fi
+if compgen -G 'registry/.tmp.*' >/dev/null; then fail "stale temp dirs left: $(ls -a registry)"; fi
 
 # --- push / pull (needs s3rver) ----------------------------------------------------------------------
 if [[ -f $S3RVER_JS ]] && command -v node >/dev/null; then
@@ -117,7 +117,7 @@ if [[ -f $S3RVER_JS ]] && command -v node >/dev/null; then
       diff -r "registry/$prod" "$dest/v1" >/dev/null || fail "after $what: pulled version differs from the pushed one"
     else
       grep -q "manifest" pull.err || fail "after $what: pull failed for another reason: $(cat pull.err)"
-      [[ -z $(ls "$dest" 2>/dev/null | grep '^v') ]] || fail "after $what: a refused pull left a version"
+      if compgen -G "$dest/v*" >/dev/null; then fail "after $what: a refused pull left a version"; fi
     fi
     check "$what (pulled registry)" "$dest"
     rm -rf "$dest"
@@ -135,7 +135,7 @@ if [[ -f $S3RVER_JS ]] && command -v node >/dev/null; then
   done
   "$BIN" -q pull --from "s3://crash/m/$prod" --endpoint "$EP" --registry target >/dev/null || fail "pull failed"
   check "pull after crashes" target
-  if ls -a target | grep -q '^\.tmp\.'; then fail "stale pull temp dirs left: $(ls -a target)"; fi
+  if compgen -G 'target/.tmp.*' >/dev/null; then fail "stale pull temp dirs left: $(ls -a target)"; fi
 fi
 
 # --- 2. random SIGKILLs --------------------------------------------------------------------------------

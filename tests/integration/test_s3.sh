@@ -16,7 +16,7 @@ command -v aws >/dev/null || { echo "FAIL: the aws CLI is not installed (apt-get
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/netsentry-s3.XXXXXX")
 S3PID=
 cleanup() {
-  [[ -n $S3PID ]] && kill "$S3PID" 2>/dev/null || true
+  if [[ -n $S3PID ]]; then kill "$S3PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -49,7 +49,10 @@ cd "$WORK"
 "$BIN" sample-data --rows 600 --seed 7 --output data.csv 2>/dev/null
 "$BIN" -q train --data data.csv --model-dir final_model --json >train.json || fail "train failed"
 RUN_DIR=$(sed -n 's/.*"run_dir":"\([^"]*\)".*/\1/p' train.json)
-[[ -d $RUN_DIR ]] || RUN_DIR=$(ls -d artifacts/*/ | head -1)
+if [[ ! -d $RUN_DIR ]]; then
+  runs=(artifacts/*/)
+  RUN_DIR=${runs[0]}
+fi
 # `train` registers its bundle when the training pipeline calls register_after_training; otherwise add it.
 if ! "$BIN" registry list --json | grep -q '"version":"v1"'; then
   "$BIN" -q registry add final_model --run-dir "$RUN_DIR" --json >add.json || fail "registry add failed"
@@ -91,7 +94,7 @@ if "$BIN" -q pull --from s3://models/netsentry/v1 --endpoint "$EP" --registry ta
   fail "a tampered object was accepted"
 fi
 grep -q "does not match the manifest" err.txt || fail "unexpected error for a tampered object: $(cat err.txt)"
-[[ -z $(ls tampered 2>/dev/null | grep '^v') ]] || fail "a tampered pull left a version behind"
+if compgen -G 'tampered/v*' >/dev/null; then fail "a tampered pull left a version behind"; fi
 
 # A push that never finished (no manifest) is refused.
 aws --endpoint-url "$EP" s3 rm s3://models/netsentry/v1/manifest.json >/dev/null

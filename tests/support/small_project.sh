@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by script tests: a small project in a temp dir (relative paths resolve against it), with one
 # fast model family and a registry. Usage: make_small_project DIR [MIN_IMPROVEMENT]
 make_small_project() {
