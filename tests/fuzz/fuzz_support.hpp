@@ -17,9 +17,14 @@
 #include <string>
 #include <string_view>
 
+#include <spdlog/spdlog.h>
+
 #include "netsentry/table/table.hpp"
 
 namespace netsentry::fuzz {
+
+// The code under test logs warnings (a Latin-1 file, a refused model): not once per input.
+inline const bool kQuiet = (spdlog::set_level(spdlog::level::off), true);
 
 // Reads control values off the front of an input; the rest is the text under test.
 class Input {

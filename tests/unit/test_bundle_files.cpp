@@ -2,8 +2,8 @@
 // holds and whichever library reads it (nlohmann/json, yaml-cpp, XGBoost, OpenCV), and before a
 // library is handed a file it would misread. Each case was found by fuzzing the loader
 // (tests/fuzz/fuzz_bundle.cpp): an OpenCV parse error escaped as an internal error, a preprocessor or
-// schema error named no file or the wrong one, and XGBoost allocated what a 10-byte model file
-// declared (2^60 bytes).
+// schema error named no file or the wrong one, a number beyond double's range in a JSON file was not
+// a parse error, and XGBoost allocated what a 10-byte model file declared (2^60 bytes).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -34,6 +34,7 @@ TEST(BundleFiles, OneBadFileIsADataErrorNamingIt) {
       {"gradient_boosting", "preprocessor.json", R"({"format": "something else"})", "preprocessor"},
       {"gradient_boosting", "schema.json", R"({"columns": 5})", "malformed"},
       {"gradient_boosting", "metadata.json", "", "not valid JSON"},
+      {"gradient_boosting", "metadata.json", R"({"format": 9E03524})", "not valid JSON"},  // beyond double
       {"gradient_boosting", "model/xgboost_model.ubj", std::string("SL\x10\0\0\0\0\0\0\0", 10),
        "not a valid XGBoost model"},
       {"random_forest", "model/xgboost_model.ubj", std::string("[$Z#L\x10\0\0\0\0\0\0\0", 13),

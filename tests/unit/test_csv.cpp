@@ -65,6 +65,12 @@ TEST(Csv, OneColumnMissingValuesAndALateBomSurviveARoundTrip) {
                 .columns[0]
                 .num[0],
             1.0);
+  // Only a byte order mark opening the text is one: a quoted first name that starts with U+FEFF keeps
+  // it, and the writer quotes such a name so that it reads back (found by fuzz_csv's round trip).
+  const auto odd = parse_csv("\n\"\xEF\xBB\xBFx\",y\n1,2\n", "odd.csv");
+  EXPECT_EQ(odd.columns[0].name, "\xEF\xBB\xBFx");
+  EXPECT_EQ(to_csv(odd), "\"\xEF\xBB\xBFx\",y\n1,2\n");
+  EXPECT_EQ(parse_csv(to_csv(odd), "again.csv").columns[0].name, "\xEF\xBB\xBFx");
 }
 
 TEST(Csv, RaggedRowNamesLineAndCounts) {

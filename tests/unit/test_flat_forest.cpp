@@ -270,6 +270,15 @@ TEST(FlatForest, RefusesWhatItDoesNotCover) {
     EXPECT_FALSE(xgb::FlatForest::from_json(doc, &why)) << bad;
     EXPECT_NE(why.find("out of its type's range"), std::string::npos) << why;
   }
+  // A model of no features (its rows would be empty: found by fuzzing, the row pointer was null).
+  std::string none = good;
+  std::size_t replaced = 0;
+  for (std::size_t nf = none.find("\"num_feature\":\""); nf != std::string::npos;
+       nf = none.find("\"num_feature\":\"", nf + 1), ++replaced)
+    none.replace(nf + 15, none.find('"', nf + 15) - (nf + 15), "0");
+  ASSERT_GT(replaced, 0u);
+  EXPECT_FALSE(xgb::FlatForest::from_json(none, &why));
+  EXPECT_NE(why.find("num_feature"), std::string::npos) << why;
   EXPECT_FALSE(xgb::FlatForest::from_json(std::string(100, '[') + std::string(100, ']'), &why));
   EXPECT_NE(why.find("nested more than"), std::string::npos) << why;
   EXPECT_FALSE(xgb::FlatForest::from_ubjson(std::string(100000, '['), &why));

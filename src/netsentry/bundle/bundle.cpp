@@ -30,7 +30,7 @@ json read_json(const fs::path& p) {
   if (!fs::exists(p)) throw DataError(p.string() + ": missing from the model bundle");
   try {
     return json::parse(read_file(p));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a syntax error, or a number beyond double's range
     throw DataError(p.string() + ": not valid JSON (" + e.what() + ")");
   }
 }

@@ -642,7 +642,7 @@ std::optional<FlatForest> ModelReader::finish(std::string& why) {
     why = "base_score outside (0, 1)";
     return std::nullopt;
   }
-  if (!(num_feature_ >= 0 && num_feature_ < 1e9) || !(num_parallel_tree_ >= 1 && num_parallel_tree_ < 1e9)) {
+  if (!(num_feature_ >= 1 && num_feature_ < 1e9) || !(num_parallel_tree_ >= 1 && num_parallel_tree_ < 1e9)) {
     why = "missing or invalid num_feature / num_parallel_tree";
     return std::nullopt;
   }

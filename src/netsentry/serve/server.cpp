@@ -261,7 +261,7 @@ struct Server::Impl {
       nlohmann::json j;
       try {
         j = nlohmann::json::parse(req.body);
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number beyond double's range
         throw RequestError(400, std::string("invalid JSON: ") + e.what());
       }
       if (!j.is_object()) throw RequestError(400, "expected a JSON object, e.g. {\"data\": \"path/to.csv\"}");

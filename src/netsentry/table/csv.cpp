@@ -79,9 +79,10 @@ bool blank_line_at(std::string_view s, std::size_t pos) {
 
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
 
-// A UTF-8 BOM opening the first record is not part of its first field, also after blank lines.
-void strip_bom(std::string& field) {
-  if (field.size() >= 3 && std::string_view(field).substr(0, 3) == kBom) field.erase(0, 3);
+// A UTF-8 BOM opening the first record is not part of its first field, also after blank lines; a
+// quoted field that starts with one keeps it.
+void skip_bom(std::string_view text, std::size_t& pos) {
+  if (text.substr(pos, 3) == kBom) pos += 3;
 }
 
 }  // namespace
@@ -97,13 +98,13 @@ Table parse_csv(std::string_view text, const std::string& source, const CsvOptio
     bool blank = true;
     while (blank) {
       blank = blank_line_at(text, pos);
+      if (!blank) skip_bom(text, pos);
       if (!next_record(text, pos, opt.delimiter, rec, line, source)) {
         rec.clear();
         break;
       }
     }
     if (rec.empty() || blank) throw DataError(source + ": empty file (no header row)");
-    strip_bom(rec[0]);
     std::unordered_set<std::string> seen;
     for (auto& name : rec) {
       if (name.empty()) throw DataError(source + ": header has an empty column name");
@@ -140,11 +141,11 @@ Table parse_csv(std::string_view text, const std::string& source, const CsvOptio
   while (true) {
     std::size_t rec_line = line;
     const bool blank = blank_line_at(text, pos);
+    if (!opt.header && row == 0 && !blank) skip_bom(text, pos);
     if (!next_record(text, pos, opt.delimiter, rec, line, source)) break;
     if (blank || line != rec_line + 1) lines_before.reset();
     if (blank) continue;
     ++row;
-    if (row == 1 && !opt.header) strip_bom(rec[0]);
     if (rec.size() != ncol)
       throw DataError(source + ": line " + std::to_string(rec_line) + " (data row " + std::to_string(row) +
                       ") has " + std::to_string(rec.size()) + " fields, " +
@@ -292,14 +293,20 @@ Table read_csv(const std::filesystem::path& path, const CsvOptions& opt) {
   return parse_csv(read_file(path, opt.max_bytes, "data.max_file_bytes"), path.string(), opt);
 }
 
-void write_csv_field(TextWriter& out, std::string_view f) {
-  if (f.find_first_of(",\"\r\n") == std::string_view::npos) return out.put(f);
+namespace {
+void write_quoted(TextWriter& out, std::string_view f) {
   out.put('"');
   for (char ch : f) {
     if (ch == '"') out.put('"');
     out.put(ch);
   }
   out.put('"');
+}
+}  // namespace
+
+void write_csv_field(TextWriter& out, std::string_view f) {
+  if (f.find_first_of(",\"\r\n") == std::string_view::npos) return out.put(f);
+  write_quoted(out, f);
 }
 
 void write_csv_download_field(TextWriter& out, std::string_view f) {
@@ -315,7 +322,13 @@ std::string to_csv(const Table& t) {
   TextWriter out(t.rows() * t.cols() * 3 + 256);
   for (std::size_t j = 0; j < t.cols(); ++j) {
     if (j) out.put(',');
-    write_csv_field(out, t.columns[j].name);
+    const std::string& name = t.columns[j].name;
+    // The file's first field is quoted where it would read back otherwise: starting with a byte order
+    // mark (which a reader strips) or, as a one-column table's only name, empty (a blank line).
+    if (j == 0 && (name.starts_with(kBom) || (name.empty() && t.cols() == 1)))
+      write_quoted(out, name);
+    else
+      write_csv_field(out, name);
   }
   out.put('\n');
   // One column: a missing value is written "" (an empty line would be read as a blank line and dropped).
