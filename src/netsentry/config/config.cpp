@@ -84,10 +84,28 @@ const std::map<std::string, std::vector<std::string>>& known_keys() {
       {"model_trainer.threshold", {"strategy", "value", "max_fpr"}},
       {"registry", {"dir", "metric", "min_improvement", "auto_promote"}},
       {"serve",
-       {"host", "port", "threads", "workers", "inline_body_bytes", "max_body_bytes", "max_rows",
-        "explain_top_k", "explain_budget_ms", "explain_method", "reload_poll_ms", "read_timeout_seconds",
-        "keep_alive_timeout_seconds", "request_timeout_seconds", "min_body_bytes_per_second",
-        "max_connections", "shutdown_grace_seconds", "class_names", "access_log", "training_data_roots",
+       {"host",
+        "port",
+        "threads",
+        "workers",
+        "inline_body_bytes",
+        "max_body_bytes",
+        "max_header_bytes",
+        "max_header_fields",
+        "max_rows",
+        "explain_top_k",
+        "explain_budget_ms",
+        "explain_method",
+        "reload_poll_ms",
+        "read_timeout_seconds",
+        "keep_alive_timeout_seconds",
+        "request_timeout_seconds",
+        "min_body_bytes_per_second",
+        "max_connections",
+        "shutdown_grace_seconds",
+        "class_names",
+        "access_log",
+        "training_data_roots",
         "training_source_uris"}},
   };
   return k;
@@ -326,6 +344,8 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get_int("serve", "workers", sv.workers, 0, 1024);
   r.get_int("serve", "inline_body_bytes", sv.inline_body_bytes, 0, 1LL << 30);
   r.get_int("serve", "max_body_bytes", sv.max_body_bytes, 1024, 1LL << 34);
+  r.get_int("serve", "max_header_bytes", sv.max_header_bytes, 1024, 1 << 20);
+  r.get_int("serve", "max_header_fields", sv.max_header_fields, 1, 10000);
   r.get_int("serve", "max_rows", sv.max_rows, 1, 100000000);
   r.get_int("serve", "explain_top_k", sv.explain_top_k, 0, 1000);
   r.get_int("serve", "read_timeout_seconds", sv.read_timeout_seconds, 1, 3600);

@@ -117,6 +117,8 @@ struct Server::Impl {
     l.io_threads = o.threads > 0 ? o.threads : 2 * cores;
     l.workers = o.workers > 0 ? o.workers : std::max(2, cores);
     l.max_body_bytes = o.max_body_bytes;
+    l.max_header_bytes = o.max_header_bytes;
+    l.max_header_fields = o.max_header_fields;
     l.inline_body_bytes = o.inline_body_bytes;
     l.read_timeout = std::chrono::seconds(o.read_timeout_seconds);
     l.keep_alive_timeout = std::chrono::seconds(o.keep_alive_timeout_seconds);
@@ -244,9 +246,14 @@ struct Server::Impl {
       } catch (const MultipartError& e) {
         throw RequestError(400, std::string("malformed multipart upload: ") + e.what());
       }
-      for (const auto& p : parts)
-        if (p.name == "file") return p.content;
-      throw RequestError(400, "the multipart form has no field \"file\"", "file");
+      const FormPart* file = nullptr;
+      for (const auto& p : parts) {
+        if (p.name != "file") continue;
+        if (file) throw RequestError(400, "the multipart form has more than one field \"file\"", "file");
+        file = &p;
+      }
+      if (!file) throw RequestError(400, "the multipart form has no field \"file\"", "file");
+      return file->content;
     }
     if (type == "text/csv" || type == "application/csv" || type == "text/plain") return req.body;
     throw RequestError(415, "expected Content-Type text/csv or multipart/form-data with a field \"file\"");
