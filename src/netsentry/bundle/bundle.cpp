@@ -37,7 +37,9 @@ json read_json(const fs::path& p) {
 }  // namespace
 
 ModelBundle ModelBundle::load(const fs::path& dir) {
-  if (!fs::is_directory(dir)) throw DataError(dir.string() + ": model directory not found");
+  if (!fs::is_directory(dir))
+    throw DataError(dir.string() + (fs::exists(dir) ? ": not a directory (a model bundle is a directory)"
+                                                    : ": model directory not found"));
   ModelBundle b;
   b.metadata_ = read_json(dir / "metadata.json");
   try {
