@@ -150,7 +150,7 @@ std::optional<std::string_view> origin_part(std::string_view t) {
   const std::size_t path = t.find_first_of("/?", authority);
   if (path == authority) return std::nullopt;  // no host
   if (path == std::string_view::npos) return std::string_view("/");
-  if (t[path] == '?') return std::nullopt;  // "http://host?q": keep it simple, refuse
+  if (t[path] == '?') return std::nullopt;  // "http://host?q": a query without a path is refused
   return t.substr(path);
 }
 
@@ -461,8 +461,10 @@ class Session : public std::enable_shared_from_this<Session> {
     buf_.commit(n);
     if (ec) {
       // The connection ended within a request header (its answer can still be read after a
-      // half-close), or between requests, or was closed.
-      if (ec == asio::error::eof && buf_.size() > 0)
+      // half-close), or between requests (after at most empty lines, which RFC 9112 lets a server
+      // ignore), or was closed.
+      const std::string_view rest(static_cast<const char*>(buf_.data().data()), buf_.size());
+      if (ec == asio::error::eof && rest.find_first_not_of("\r\n") != std::string_view::npos)
         return refuse(400, "the connection ended within the request header", false);
       return close();
     }
