@@ -279,6 +279,46 @@ TEST_F(ServeHostile, MalformedAndOverLimitRequestsGetTheirStatusAndSayWhatIsWron
   }
 }
 
+// serve.max_header_bytes and serve.max_header_fields are the server's limits: a header just within
+// them is answered, one byte or one field more is refused naming the setting and its value.
+TEST_F(ServeHostile, TheHeaderLimitsAreTheConfiguredOnes) {
+  auto opt = test_serve_options(dir_);
+  opt.max_header_bytes = 2048;
+  opt.max_header_fields = 10;
+  h_ = std::make_unique<ServeHarness>(opt);
+  const std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  auto padded = [&](std::size_t total) {  // a request whose header is `total` bytes
+    const std::size_t fixed = head.size() + std::string("X-Pad: \r\n\r\n").size();
+    return head + "X-Pad: " + std::string(total - fixed, 'p') + "\r\n\r\n";
+  };
+  std::string ten_fields;  // with Host: 10
+  for (int i = 0; i < 9; ++i) ten_fields += "X-F" + std::to_string(i) + ": v\r\n";
+  struct Case {
+    std::string name, request;
+    int status;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"a 2048-byte header", padded(2048), 200, ""},
+      {"a 2049-byte header", padded(2049), 431, "serve.max_header_bytes = 2048"},
+      {"a 2049-byte request line", "GET /" + std::string(2049, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", 414,
+       "serve.max_header_bytes = 2048"},
+      {"10 fields", head + ten_fields + "\r\n", 200, ""},
+      {"11 fields", head + ten_fields + "X-F9: v\r\n\r\n", 431,
+       "more than serve.max_header_fields = 10 header fields"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto answers = parse_answers(exchange(h_->port(), c.request));
+    ASSERT_EQ(answers.size(), 1u) << c.name;
+    if (c.message.empty())
+      EXPECT_EQ(answers[0].status, c.status) << c.name << ": " << answers[0].body;
+    else
+      expect_error(answers[0], c.status, c.message, c.name);
+  }
+  expect_healthy("the configured header limits");
+}
+
 // Pipelined requests: those before a malformed one are answered in order, the malformed one gets its
 // 400 and the connection closes (nothing after it is read as a request).
 TEST_F(ServeHostile, PipelinedRequestsUpToAMalformedOneAreAnsweredThenTheConnectionCloses) {
