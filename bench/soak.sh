@@ -232,4 +232,6 @@ printf '| RSS first %s s (mean / max, %s samples) | %s / %s MiB | |\n' "$window"
 printf '| RSS last %s s (mean / max, %s samples) | %s / %s MiB | %s |\n' "$window" "$last_n" "$last_mean" "$last_max" \
   "$(check "$rss_ok")"
 printf '| RSS max over the run (%s samples) | %s MiB | |\n' "$all_n" "$all_max"
+printf '| RSS max per minute | %s MiB | |\n' \
+  "$(awk '{m = int($1 / 60); if ($2 > x[m]) x[m] = $2; if (m > last) last = m} END {for (i = 0; i <= last; i++) printf "%s%.1f", (i ? " " : ""), x[i] / 1024}' "$work/rss.txt")"
 [[ "$ok" == 1 ]] || { echo "soak: a check failed (server log: $work/serve.log; KEEP=1 keeps it)" >&2; exit 1; }
