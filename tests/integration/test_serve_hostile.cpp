@@ -277,6 +277,17 @@ TEST_F(ServeHostile, MalformedAndOverLimitRequestsGetTheirStatusAndSayWhatIsWron
     expect_no_secret(raw, c.name);
     expect_healthy(c.name);
   }
+  // /metrics counts the refusals as route "other" (no route answered them), by code; "/" was never asked.
+  auto m = cli_->Get("/metrics");
+  ASSERT_TRUE(m);
+  for (const char* line : {"netsentry_http_requests_total{route=\"other\",code=\"400\"}",
+                           "netsentry_http_requests_total{route=\"other\",code=\"405\"}",
+                           "netsentry_http_requests_total{route=\"other\",code=\"414\"}",
+                           "netsentry_http_requests_total{route=\"other\",code=\"431\"}",
+                           "netsentry_http_requests_total{route=\"other\",code=\"501\"}",
+                           "netsentry_http_requests_total{route=\"other\",code=\"505\"}"})
+    EXPECT_NE(m->body.find(line), std::string::npos) << line;
+  EXPECT_EQ(m->body.find("netsentry_http_requests_total{route=\"/\","), std::string::npos) << m->body;
 }
 
 // serve.max_header_bytes and serve.max_header_fields are the server's limits: a header just within

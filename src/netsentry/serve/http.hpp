@@ -76,7 +76,7 @@ struct Response {
   std::string body;
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> headers;
-  int tag = 0;  // what the route sets for the after-hook (netsentry: its route id)
+  int tag = -1;  // what the route sets for the after-hook (netsentry: its route id); -1: no route
   // Set by a handler: the rest of the work, run on the worker pool before the answer is written.
   std::function<void(Response&)> defer;
 
@@ -121,7 +121,7 @@ class HttpServer {
   // Headers added to every answer.
   std::vector<std::pair<std::string, std::string>> default_headers;
   // Called on the loop after an answer was written (or failed to be), with the seconds since the
-  // request's header was read. Errors the server answers itself have tag 0.
+  // request's header was read. Errors the server answers itself have tag -1.
   std::function<void(std::string_view method, const Response&, double seconds)> after;
   // Called with what a handler threw (other than through the handler's own error handling): the
   // answer is a 500.

@@ -89,6 +89,12 @@ const char* content_type_for(std::string_view name) {
   return "application/octet-stream";
 }
 
+// The route of an answer's tag: the errors the HTTP layer answers itself (no route: a malformed
+// request, an unknown path, a method a path does not take) count as "other".
+Route route_of(int tag) {
+  return tag >= 0 && tag < static_cast<int>(Route::kCount) ? static_cast<Route>(tag) : Route::Other;
+}
+
 void send_error(http::Response& res, int status, const std::string& message,
                 const std::optional<std::string>& column = std::nullopt,
                 const std::optional<std::size_t>& row = std::nullopt) {
@@ -310,11 +316,11 @@ struct Server::Impl {
     http.default_headers = {{"X-Content-Type-Options", "nosniff"}};
     http.error_body = [](int, const std::string& message) { return error_json(message); };
     http.on_exception = [](std::string_view method, int tag, const std::string& what) {
-      spdlog::error("{} {}: {}", method, route_name(static_cast<Route>(tag)), what);
+      spdlog::error("{} {}: {}", method, route_name(route_of(tag)), what);
     };
     // After the answer was written: metrics and the access log (no bodies, headers or queries).
     http.after = [this](std::string_view method, const http::Response& res, double secs) {
-      const auto route = static_cast<Route>(res.tag);
+      const auto route = route_of(res.tag);
       metrics.record(route, res.status, secs);
       if (opt.access_log)
         spdlog::debug("{} {} {} {:.3f} ms", method, route_name(route), res.status, secs * 1e3);
