@@ -11,6 +11,7 @@
 #include "netsentry/table/csv.hpp"
 #include "support/mongo_wire_server.hpp"
 #include "support/paths.hpp"
+#include "support/serve_harness.hpp"
 
 using namespace netsentry;
 using namespace netsentry::test;
@@ -298,6 +299,88 @@ TEST(Pipeline, HostileInputsAreRefusedBeforeAnythingRuns) {
     // A generous bound: each of these used to run for minutes or forever.
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 60.0) << c.name;
   }
+}
+
+// `predict` refuses input it cannot score, and a bundle that is not one, naming the file and what is
+// wrong, and writes no output; `train` refuses a --model-dir that is a file (the publish would swap
+// it out and remove it) before any stage runs.
+TEST(Pipeline, HostilePredictAndModelDirInputsAreRefusedAndWriteNothing) {
+  TempDir dir;
+  const std::filesystem::path model = serve_bundle('a');
+  const std::string csv = read_file(serve_sample_csv());
+  const std::string header = csv.substr(0, csv.find('\n') + 1);
+  const std::string first_column = header.substr(0, header.find(','));
+  std::string rows;  // five data rows
+  for (std::size_t at = header.size(), n = 0; n < 5; ++n) {
+    const std::size_t end = csv.find('\n', at) + 1;
+    rows += csv.substr(at, end - at);
+    at = end;
+  }
+  std::string renamed = "bogus" + header.substr(first_column.size()) + rows;
+  std::string text = header + "phishy" + rows.substr(rows.find(','));
+  std::string ragged = header + rows.substr(0, rows.rfind(',', rows.find('\n'))) + "\n";
+  write(dir / "renamed.csv", renamed);
+  write(dir / "text.csv", text);
+  write(dir / "ragged.csv", ragged);
+  write(dir / "empty.csv", "");
+  write(dir / "header_only.csv", header);
+  write(dir / "good.csv", header + rows);
+  write(dir / "a_file", "not a bundle");
+  std::filesystem::create_directories(dir / "no_metadata");
+  std::filesystem::create_directories(dir / "a_directory.csv");
+  copy_bundle(model, dir / "corrupt");
+  for (const auto& e : std::filesystem::directory_iterator(dir / "corrupt" / "model"))
+    write(e.path(), "this is not a model");
+  ASSERT_EQ(::mkfifo((dir / "fifo.csv").c_str(), 0600), 0);
+  struct Case {
+    std::string name;
+    std::filesystem::path model_dir, input;
+    int exit_code;
+    std::string expect;  // in the error, which also names the file
+    std::string names;   // the file the error names
+  };
+  const std::vector<Case> cases = {
+      {"a wrong column", model, dir / "renamed.csv", 3, "missing column '" + first_column + "'",
+       "renamed.csv"},
+      {"text in a numeric column", model, dir / "text.csv", 3, "phishy", "text.csv"},
+      {"a ragged row", model, dir / "ragged.csv", 3, "line 2", "ragged.csv"},
+      {"an empty CSV", model, dir / "empty.csv", 3, "empty file", "empty.csv"},
+      {"a header-only CSV", model, dir / "header_only.csv", 3, "no data rows (header only)",
+       "header_only.csv"},
+      {"a directory as the input", model, dir / "a_directory.csv", 3, "is a directory", "a_directory.csv"},
+      {"a FIFO as the input", model, dir / "fifo.csv", 2, "is a FIFO", "fifo.csv"},
+      {"a model dir that is a file", dir / "a_file", dir / "good.csv", 3, "not a directory", "a_file"},
+      {"a model dir that does not exist", dir / "nothing", dir / "good.csv", 3, "model directory not found",
+       "nothing"},
+      {"a model dir without metadata", dir / "no_metadata", dir / "good.csv", 3, "metadata.json",
+       "no_metadata"},
+      {"a corrupt model file", dir / "corrupt", dir / "good.csv", 3, "not a valid XGBoost model", "corrupt"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    TempDir out;
+    auto r = run_cli("-q predict --model-dir " + q(c.model_dir) + " --input " + q(c.input) + " --output " +
+                     q(out / "scored.csv"));
+    EXPECT_EQ(r.exit_code, c.exit_code) << c.name << ": " << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.name << ": " << r.err;
+    EXPECT_NE(r.err.find(c.names), std::string::npos) << c.name << " names the file: " << r.err;
+    EXPECT_TRUE(std::filesystem::is_empty(out.path())) << c.name << ": something was written";
+    EXPECT_EQ(r.err.find("Stack trace"), std::string::npos) << c.name << ": " << r.err;
+  }
+  // The same command with good input and a good bundle scores all five rows.
+  TempDir out;
+  auto ok = run_cli("-q predict --model-dir " + q(model) + " --input " + q(dir / "good.csv") + " --output " +
+                    q(out / "scored.csv"));
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(read_csv(out / "scored.csv").rows(), 5u);
+
+  // train with a --model-dir that is a file: refused at once, the file left as it was, no run folder.
+  auto t = run_cli("-q train --data " + q(dir / "good.csv") + " --artifact-dir " + q(out / "artifacts") +
+                   " --model-dir " + q(dir / "a_file") + " --registry none");
+  EXPECT_EQ(t.exit_code, 2) << t.err;
+  EXPECT_NE(t.err.find("a_file: exists and is not a directory"), std::string::npos) << t.err;
+  EXPECT_EQ(read_file(dir / "a_file"), "not a bundle");
+  EXPECT_FALSE(std::filesystem::exists(out / "artifacts"));
 }
 
 // Output that cannot be written is a failure: `version`, `schema infer` (YAML), `train --json` and

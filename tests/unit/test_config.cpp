@@ -160,6 +160,30 @@ TEST(Config, ServeDeadlinesAndConnectionCapAreReadAndRangeChecked) {
   }
 }
 
+// The request header limits of `netsentry serve`: the shipped file says the defaults, each value is
+// read, and one out of its range is an error naming the key and the range.
+TEST(Config, ServeHeaderLimitsAreReadAndRangeChecked) {
+  const ServeSettings defaults;
+  EXPECT_EQ(defaults.max_header_bytes, 16384u);
+  EXPECT_EQ(defaults.max_header_fields, 100);
+  const auto shipped = PipelineConfig::load(test::source_dir() / "config" / "pipeline.yaml").serve;
+  EXPECT_EQ(shipped.max_header_bytes, defaults.max_header_bytes);
+  EXPECT_EQ(shipped.max_header_fields, defaults.max_header_fields);
+  const auto s = with("serve", {{"max_header_bytes", 4096}, {"max_header_fields", 20}}).serve;
+  EXPECT_EQ(s.max_header_bytes, 4096u);
+  EXPECT_EQ(s.max_header_fields, 20);
+  const std::vector<std::pair<json, std::string>> bad = {
+      {json{{"max_header_bytes", 1023}}, "serve.max_header_bytes must be an integer in [1024, 1048576]"},
+      {json{{"max_header_bytes", "16k"}}, "serve.max_header_bytes must be an integer in [1024, 1048576]"},
+      {json{{"max_header_fields", 0}}, "serve.max_header_fields must be an integer in [1, 10000]"},
+      {json{{"max_header_fields", 2.5}}, "serve.max_header_fields must be an integer in [1, 10000]"},
+  };
+  for (const auto& [values, message] : bad) {
+    const std::string e = error_of("serve", values);
+    EXPECT_NE(e.find(message), std::string::npos) << values << ": " << e;
+  }
+}
+
 TEST(Config, HeaderAndFailOnDomainAreRead) {
   const auto d = PipelineConfig::from_json(kFamilies, "test.yaml");
   EXPECT_TRUE(d.data.header);

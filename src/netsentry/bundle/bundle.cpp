@@ -57,7 +57,9 @@ void reading(const fs::path& dir, const fs::path& file, Fn&& read) {
 }  // namespace
 
 ModelBundle ModelBundle::load(const fs::path& dir) {
-  if (!fs::is_directory(dir)) throw DataError(dir.string() + ": model directory not found");
+  if (!fs::is_directory(dir))
+    throw DataError(dir.string() + (fs::exists(dir) ? ": not a directory (a model bundle is a directory)"
+                                                    : ": model directory not found"));
   ModelBundle b;
   const fs::path meta = dir / "metadata.json", schema = dir / "schema.json", pre = dir / "preprocessor.json",
                  model = dir / "model";

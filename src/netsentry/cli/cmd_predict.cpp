@@ -77,6 +77,7 @@ NETSENTRY_COMMAND(predict, 30, [](CLI::App& app, cli::Context&) {
       }
     }
     Table t = read_csv(args->input, co);
+    if (t.rows() == 0) throw DataError(args->input + ": no data rows (header only)");
     UnseenCategories unseen;
     const Matrix X = bundle.features_from(t, &unseen);
     const Scored s = bundle.score(X);

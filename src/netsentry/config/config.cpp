@@ -102,6 +102,8 @@ const std::map<std::string, std::vector<std::string>>& known_keys() {
         "workers",
         "inline_body_bytes",
         "max_body_bytes",
+        "max_header_bytes",
+        "max_header_fields",
         "max_rows",
         "explain_top_k",
         "explain_budget_ms",
@@ -360,6 +362,8 @@ PipelineConfig PipelineConfig::from_json(const nlohmann::json& j, const std::str
   r.get_int("serve", "workers", sv.workers, 0, 1024);
   r.get_int("serve", "inline_body_bytes", sv.inline_body_bytes, 0, 1LL << 30);
   r.get_int("serve", "max_body_bytes", sv.max_body_bytes, 1024, 1LL << 34);
+  r.get_int("serve", "max_header_bytes", sv.max_header_bytes, 1024, 1 << 20);
+  r.get_int("serve", "max_header_fields", sv.max_header_fields, 1, 10000);
   r.get_int("serve", "max_rows", sv.max_rows, 1, 100000000);
   r.get_int("serve", "explain_top_k", sv.explain_top_k, 0, 1000);
   r.get_int("serve", "read_timeout_seconds", sv.read_timeout_seconds, 1, 3600);

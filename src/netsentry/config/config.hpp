@@ -39,8 +39,12 @@ struct ServeSettings {
   int workers = 0;
   std::size_t inline_body_bytes = 256u << 10;
   std::size_t max_body_bytes = 32u << 20;  // 413 above
-  std::size_t max_rows = 100000;           // rows per prediction request; 413 above
-  int explain_top_k = 3;                   // reasons per prediction (0 = none)
+  // The request line and header fields together (431 above; 414 when the request line alone is over),
+  // and how many header fields a request may have (431 above).
+  std::size_t max_header_bytes = 16u << 10;
+  int max_header_fields = 100;
+  std::size_t max_rows = 100000;  // rows per prediction request; 413 above
+  int explain_top_k = 3;          // reasons per prediction (0 = none)
   // Explanations may cost (rows x the cost per row the model's cost model estimates) at most this per
   // request; past it a request is answered without reasons, and says so. Exact SHAP on deep forests is slow.
   double explain_budget_ms = 50.0;

@@ -4,6 +4,7 @@
 #include <xgboost/c_api.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -15,8 +16,18 @@
 
 namespace netsentry::xgb {
 
+namespace {
+// XGBoost's last error without the stack trace of addresses it appends.
+std::string last_error() {
+  std::string e = XGBGetLastError();
+  e = e.substr(0, e.find("Stack trace:"));
+  while (!e.empty() && std::isspace(static_cast<unsigned char>(e.back()))) e.pop_back();
+  return e;
+}
+}  // namespace
+
 void check(int rc, const char* what) {
-  if (rc != 0) throw std::runtime_error(std::string("xgboost ") + what + ": " + XGBGetLastError());
+  if (rc != 0) throw std::runtime_error(std::string("xgboost ") + what + ": " + last_error());
 }
 
 namespace {
@@ -160,7 +171,7 @@ int one_batch_next(DataIterHandle it) {
       (b->weights &&
        XGDMatrixSetFloatInfo(b->proxy, "weight", b->weights->data(), b->weights->size()) != 0) ||
       set_feature_types(b->proxy, *b->feature_types) != 0) {
-    b->error = XGBGetLastError();
+    b->error = last_error();
     return 0;
   }
   return 1;
@@ -358,7 +369,7 @@ void Booster::load(const std::filesystem::path& file) {
   check_model_document(file);
   create(nullptr, 0);
   if (XGBoosterLoadModel(h_, file.c_str()) != 0)
-    throw DataError(file.string() + ": not a valid XGBoost model (" + XGBGetLastError() + ")");
+    throw DataError(file.string() + ": not a valid XGBoost model (" + last_error() + ")");
 }
 
 const Booster& Booster::ready() const {

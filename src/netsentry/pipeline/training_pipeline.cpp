@@ -83,8 +83,12 @@ TrainResult run_training(const PipelineConfig& cfg, const TrainOptions& opt) {
     registry.emplace(opt.registry ? fs::path(*opt.registry) : registry_dir_from_config(cfg),
                      RegistryOptions::from_config(cfg));
   TrainResult r;
-  r.run_dir = new_run_dir(opt.artifact_dir ? *opt.artifact_dir : fs::path(cfg.pipeline.artifact_dir));
   r.model_dir = opt.model_dir ? *opt.model_dir : fs::path(cfg.pipeline.model_dir);
+  // What is there and not a directory would be swapped out by the publish, and removed.
+  if (fs::exists(r.model_dir) && !fs::is_directory(r.model_dir))
+    throw UsageError(r.model_dir.string() +
+                     ": exists and is not a directory (the model bundle is published there)");
+  r.run_dir = new_run_dir(opt.artifact_dir ? *opt.artifact_dir : fs::path(cfg.pipeline.artifact_dir));
   spdlog::info("run: {}", r.run_dir.string());
   auto report = [&](const char* stage, double f, std::size_t done = 0, std::size_t total = 0) {
     if (opt.progress) opt.progress(stage, f);

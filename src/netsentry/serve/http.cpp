@@ -16,6 +16,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <regex>
 #include <stdexcept>
 #include <thread>
@@ -47,6 +48,111 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::size_t kDrainBytes = 64u << 20;  // at most this much of a refused body is read and dropped
 constexpr std::chrono::seconds kDrainTime{2};
 constexpr std::chrono::milliseconds kSweep{250};
+
+// The request header at the start of `b`: up to its empty line (ended by CRLF or by a bare LF), or
+// all of `b`.
+std::string_view header_part(std::string_view b) {
+  const std::size_t crlf = b.find("\r\n\r\n"), lf = b.find("\n\n");
+  if (crlf != std::string_view::npos && crlf < lf) return b.substr(0, crlf + 4);
+  return lf == std::string_view::npos ? b : b.substr(0, lf + 2);
+}
+
+// Whether a line of `h` ends with LF alone or CR alone (HTTP lines end with CRLF).
+bool bare_line_ending(std::string_view h) {
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    if (h[i] == '\n' && (i == 0 || h[i - 1] != '\r')) return true;
+    if (h[i] == '\r' && i + 1 < h.size() && h[i + 1] != '\n') return true;
+  }
+  return false;
+}
+
+// Whether a header line of `h` continues the previous one (obsolete line folding: a line starting
+// with a space or tab), which Beast would join into the previous value.
+bool obsolete_line_folding(std::string_view h) {
+  for (std::size_t i = h.find('\n'); i != std::string_view::npos && i + 1 < h.size(); i = h.find('\n', i + 1))
+    if (h[i + 1] == ' ' || h[i + 1] == '\t') return true;
+  return false;
+}
+
+// The version of a request line ("HTTP/2.0") when it has the form HTTP/digit.digit with a major
+// version other than 1; otherwise empty. Such a version is refused with 505, not 400.
+std::string_view other_major_version(std::string_view b) {
+  std::string_view line = b.substr(0, b.find('\n'));
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const std::size_t sp = line.rfind(' ');
+  if (sp == std::string_view::npos) return {};
+  const std::string_view v = line.substr(sp + 1);
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || !digit(v[5]) || v[6] != '.' || !digit(v[7]) ||
+      v[5] == '1')
+    return {};
+  return v;
+}
+
+// What a parse error of Beast's means for the client (the texts quote nothing from the request).
+std::string malformed_message(const beast::error_code& ec) {
+  std::string why;
+  switch (static_cast<bhttp::error>(ec.value())) {
+    case bhttp::error::bad_method:
+      why = "the method is not a token";
+      break;
+    case bhttp::error::bad_target:
+      why = "the request target is empty or has a character that is not allowed";
+      break;
+    case bhttp::error::bad_version:
+      why = "the request line is not METHOD SP TARGET SP HTTP/1.1 (or HTTP/1.0)";
+      break;
+    case bhttp::error::bad_field:
+      why =
+          "a header name is empty or has a character that is not allowed (a space, a control or non-ASCII "
+          "byte, a separator)";
+      break;
+    case bhttp::error::bad_value:
+      why = "a header value has a control byte";
+      break;
+    case bhttp::error::bad_line_ending:
+      why = "a line does not end with CRLF";
+      break;
+    case bhttp::error::bad_content_length:
+      why = "Content-Length is not one decimal number (or two of them differ)";
+      break;
+    case bhttp::error::bad_transfer_encoding:
+      why =
+          "Transfer-Encoding is not valid here: it must end with chunked, once, and not come with a "
+          "Content-Length";
+      break;
+    case bhttp::error::bad_chunk:
+      why = "a chunk size is not hexadecimal, or a chunk does not end with CRLF";
+      break;
+    case bhttp::error::bad_chunk_extension:
+      why = "a chunk extension is malformed";
+      break;
+    case bhttp::error::bad_obs_fold:
+      why = "obsolete line folding is malformed";
+      break;
+    default:
+      why = ec.message();
+  }
+  return "malformed HTTP request: " + why;
+}
+
+// The path and query of a request target: the target itself in origin form ("/path?q"), the part
+// after the authority in absolute form ("http://host/path?q", which a server must accept; "/" when
+// it has no path). Other forms (authority "host:443", asterisk "*") have none.
+std::optional<std::string_view> origin_part(std::string_view t) {
+  if (!t.empty() && t.front() == '/') return t;
+  const std::size_t colon = t.find("://");
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string scheme(t.substr(0, colon));
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme != "http" && scheme != "https") return std::nullopt;
+  const std::size_t authority = colon + 3;
+  const std::size_t path = t.find_first_of("/?", authority);
+  if (path == authority) return std::nullopt;  // no host
+  if (path == std::string_view::npos) return std::string_view("/");
+  if (t[path] == '?') return std::nullopt;  // "http://host?q": a query without a path is refused
+  return t.substr(path);
+}
 
 }  // namespace
 
@@ -268,11 +374,13 @@ class Session : public std::enable_shared_from_this<Session> {
     cut_ = Cut::None;
     request_start_ = {};
     method_.clear();
+    header_scanned_ = 0;
     deadline_ = Clock::now() + (first_ ? srv_.lim.read_timeout : srv_.lim.keep_alive_timeout);
     if (srv_.stopping && buf_.size() == 0) return close();
     parser_.emplace();
+    // (Beast's limit is a backstop: parse_header refuses a header over max_header_bytes itself.)
     parser_->header_limit(
-        static_cast<std::uint32_t>(std::min<std::size_t>(srv_.lim.max_header_bytes, UINT32_MAX)));
+        static_cast<std::uint32_t>(std::min<std::size_t>(srv_.lim.max_header_bytes + 1024, UINT32_MAX)));
     parser_->body_limit(srv_.lim.max_body_bytes);
     if (buf_.size() > 0) begin_request(Clock::now());  // pipelined: the next request is here already
     parse_header();
@@ -284,14 +392,64 @@ class Session : public std::enable_shared_from_this<Session> {
     request_deadline_ = now + srv_.lim.request_timeout;
   }
 
-  // Parses what was received; reads more while the header is incomplete. (Read piece by piece rather
-  // than by async_read_header so that each piece is seen: the first starts the request's deadline,
-  // each one renews the read_timeout.)
+  // Whether what was received holds a whole header (up to its empty line, ended by CRLF or a bare
+  // LF: header_end_) or more than a header may be. (Searched from where the last search ended.)
+  bool header_received() {
+    const std::string_view b(static_cast<const char*>(buf_.data().data()), buf_.size());
+    const std::size_t from = header_scanned_ >= 3 ? header_scanned_ - 3 : 0;
+    header_scanned_ = b.size();
+    const std::size_t crlf = b.find("\r\n\r\n", from), lf = b.find("\n\n", from);
+    header_end_ = std::min(crlf == std::string_view::npos ? crlf : crlf + 4,
+                           lf == std::string_view::npos ? lf : lf + 2);
+    return header_end_ != std::string_view::npos || b.size() > srv_.lim.max_header_bytes;
+  }
+
+  // Parses what was received once it holds the whole header (so that Beast parses it in one piece and
+  // the checks below see all of its bytes); reads more until then. (Read piece by piece rather than
+  // by async_read_header so that each piece is seen: the first starts the request's deadline, each
+  // one renews the read_timeout.)
   void parse_header() {
-    if (buf_.size() > 0) {
+    if (buf_.size() > 0 && header_received()) {
+      const std::string_view received(static_cast<const char*>(buf_.data().data()), buf_.size());
+      // Over the limit: 414 when the request line alone is, else 431 (decided here, on the bytes:
+      // Beast's own limit depends on how the header was split into reads).
+      const std::size_t limit = srv_.lim.max_header_bytes;
+      if (header_end_ == std::string_view::npos || header_end_ > limit) {
+        if (received.substr(0, limit).find('\n') == std::string_view::npos)
+          return refuse(414,
+                        "request line (the URI) longer than serve.max_header_bytes = " +
+                            std::to_string(limit) + " bytes",
+                        false);
+        return refuse(
+            431, "request header larger than serve.max_header_bytes = " + std::to_string(limit) + " bytes",
+            false);
+      }
       beast::error_code ec;
-      buf_.consume(parser_->put(buf_.data(), ec));
-      if (ec != bhttp::error::need_more) return on_header(ec);
+      const std::size_t used = parser_->put(buf_.data(), ec);
+      if (ec == bhttp::error::need_more) {
+        buf_.consume(used);  // (not expected with a whole header; Beast asks for more)
+        header_scanned_ = 0;
+      } else {
+        // What is wrong is told from the bytes as received, before they are consumed.
+        const std::string_view header = header_part(received);
+        std::optional<std::pair<int, std::string>> fault;
+        if (ec && ec != bhttp::error::header_limit && ec != bhttp::error::body_limit) {
+          if (const auto v = other_major_version(received); !v.empty())
+            fault.emplace(505,
+                          std::string(v) + " is not supported: this server speaks HTTP/1.1 (and HTTP/1.0)");
+          else if (bare_line_ending(header))
+            fault.emplace(400,
+                          "malformed HTTP request: a line ends with a bare LF or CR (lines end with CRLF)");
+        } else if (!ec && obsolete_line_folding(received.substr(0, used))) {
+          fault.emplace(
+              400,
+              "malformed HTTP request: obsolete line folding (a header line starting with a space or "
+              "tab) is not accepted");
+        }
+        buf_.consume(used);
+        if (fault) return refuse(fault->first, fault->second, false);
+        return on_header(ec);
+      }
     }
     sock_.async_read_some(
         buf_.prepare(beast::read_size(buf_, 65536)),
@@ -301,7 +459,15 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header_bytes(beast::error_code ec, std::size_t n) {
     if (cut_ != Cut::None) return refuse_cut();
     buf_.commit(n);
-    if (ec) return close();  // the connection ended (before or within a request), or was closed
+    if (ec) {
+      // The connection ended within a request header (its answer can still be read after a
+      // half-close), or between requests (after at most empty lines, which RFC 9112 lets a server
+      // ignore), or was closed.
+      const std::string_view rest(static_cast<const char*>(buf_.data().data()), buf_.size());
+      if (ec == asio::error::eof && rest.find_first_not_of("\r\n") != std::string_view::npos)
+        return refuse(400, "the connection ended within the request header", false);
+      return close();
+    }
     const auto now = Clock::now();
     if (request_start_ == Clock::time_point{}) begin_request(now);
     deadline_ = now + srv_.lim.read_timeout;
@@ -317,15 +483,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(beast::error_code ec) {
     if (ec) {
       if (ec == bhttp::error::header_limit)
-        return refuse(
-            431,
-            "request header larger than the limit of " + std::to_string(srv_.lim.max_header_bytes) + " bytes",
-            false);
+        return refuse(431,
+                      "request header larger than serve.max_header_bytes = " +
+                          std::to_string(srv_.lim.max_header_bytes) + " bytes",
+                      false);
       // (An announced Content-Length over the limit fails the header already.)
       if (ec == bhttp::error::body_limit) return refuse_too_large();
-      if (is_malformed(ec)) return refuse(400, "malformed HTTP request", false);
+      if (is_malformed(ec)) return refuse(400, malformed_message(ec), false);
       return close();
     }
+    if (const auto fault = header_fault()) return refuse(fault->first, fault->second, false);
     started_ = Clock::now();
     state_ = State::Reading;
     body_start_ = started_;
@@ -360,21 +527,63 @@ class Session : public std::enable_shared_from_this<Session> {
     if (parser_->is_done()) return dispatch();
     // The next piece is due within read_timeout; the whole request by request_deadline_ (the sweep).
     deadline_ = Clock::now() + srv_.lim.read_timeout;
-    bhttp::async_read_some(sock_, buf_, *parser_,
-                           [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                             if (self->cut_ != Cut::None) return self->refuse_cut();
-                             self->body_bytes_ += n;
-                             if (!ec) return self->read_body();
-                             if (ec == bhttp::error::body_limit) return self->refuse_too_large();
-                             if (is_malformed(ec))
-                               return self->refuse(400, "malformed HTTP request body", false);
-                             self->close();
-                           });
+    bhttp::async_read_some(
+        sock_, buf_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+          if (self->cut_ != Cut::None) return self->refuse_cut();
+          self->body_bytes_ += n;
+          if (!ec) return self->read_body();
+          if (ec == bhttp::error::body_limit) return self->refuse_too_large();
+          if (ec == bhttp::error::partial_message)
+            return self->refuse(400, "the connection ended before the whole request body arrived", false);
+          if (is_malformed(ec)) return self->refuse(400, malformed_message(ec), false);
+          self->close();
+        });
   }
 
   void refuse_too_large() {
-    refuse(413, "request body larger than the limit of " + std::to_string(srv_.lim.max_body_bytes) + " bytes",
+    refuse(413,
+           "request body larger than serve.max_body_bytes = " + std::to_string(srv_.lim.max_body_bytes) +
+               " bytes",
            true);
+  }
+
+  // What a well-formed header still may not be (status and message), checked before any body is read:
+  // too many fields; no Host or two of them (RFC 9112 3.2); a transfer coding other than chunked
+  // (Beast would read such a body as absent, and its bytes as the next request); a target that is
+  // neither a path nor an absolute http URI.
+  std::optional<std::pair<int, std::string>> header_fault() const {
+    const auto& m = parser_->get();
+    std::size_t fields = 0, hosts = 0;
+    std::vector<std::string> codings;
+    for (const auto& f : m) {
+      ++fields;
+      if (f.name() == bhttp::field::host) ++hosts;
+      if (f.name() != bhttp::field::transfer_encoding) continue;
+      std::string_view v = sv(f.value());
+      while (!v.empty()) {
+        const std::size_t comma = v.find(',');
+        std::string_view c = v.substr(0, comma);
+        v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+        while (!c.empty() && (c.front() == ' ' || c.front() == '\t')) c.remove_prefix(1);
+        while (!c.empty() && (c.back() == ' ' || c.back() == '\t')) c.remove_suffix(1);
+        if (!c.empty()) codings.emplace_back(c);
+      }
+    }
+    if (fields > static_cast<std::size_t>(srv_.lim.max_header_fields))
+      return std::pair{431, "more than serve.max_header_fields = " +
+                                std::to_string(srv_.lim.max_header_fields) + " header fields"};
+    if (hosts > 1) return std::pair{400, std::string("more than one Host header")};
+    if (hosts == 0 && m.version() >= 11)
+      return std::pair{400, std::string("an HTTP/1.1 request needs a Host header")};
+    if (!codings.empty()) {
+      if (!beast::iequals(bsv(codings.back()), "chunked"))
+        return std::pair{400, std::string("Transfer-Encoding must end with chunked")};
+      if (codings.size() > 1)
+        return std::pair{501, std::string("Transfer-Encoding other than chunked is not supported")};
+    }
+    if (!origin_part(sv(m.target())))
+      return std::pair{400, std::string("the request target must be a path (/...) or an absolute http URI")};
+    return std::nullopt;
   }
 
   // A request cut off by the sweep while it was arriving. The client may still be sending (drain)
@@ -420,7 +629,7 @@ class Session : public std::enable_shared_from_this<Session> {
     req_ = Request{};
     req_.native = &msg_;
     req_.method = method_;
-    req_.target = sv(msg_.target());
+    req_.target = origin_part(sv(msg_.target())).value_or("/");  // (checked by header_fault)
     const std::size_t q = req_.target.find('?');
     req_.path = req_.target.substr(0, q);
     req_.query = q == std::string_view::npos ? std::string_view() : req_.target.substr(q + 1);
@@ -430,7 +639,10 @@ class Session : public std::enable_shared_from_this<Session> {
     auto found = srv_.find(req_);
     if (!found.handler) {
       out_.status = found.status;
-      out_.set_body(srv_.error_body(found.status, found.status == 404 ? "not found" : "method not allowed"),
+      out_.set_body(srv_.error_body(found.status,
+                                    found.status == 404
+                                        ? "not found"
+                                        : "method not allowed on this path (allowed: " + found.allow + ")"),
                     "application/json");
       if (!found.allow.empty()) out_.set_header("Allow", found.allow);
       return write();
@@ -552,7 +764,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // whole request that started arriving at request_start_ (not yet: {}); body_start_: when its body
   // began (the minimum rate is measured from there); started_: its header read (the after-hook).
   Clock::time_point deadline_{}, request_start_{}, request_deadline_{}, body_start_{}, started_{};
-  std::size_t body_bytes_ = 0;  // of the body so far (as received: chunked framing included)
+  std::size_t body_bytes_ = 0;      // of the body so far (as received: chunked framing included)
+  std::size_t header_scanned_ = 0;  // bytes of the buffer searched for the end of the header
+  std::size_t header_end_ = std::string_view::npos;  // where the header ends in the buffer (npos: not yet)
   const bool admitted_;
   bool first_ = true, keep_alive_ = true, close_after_ = false, drain_ = false;
   std::size_t drained_ = 0;

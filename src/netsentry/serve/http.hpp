@@ -18,9 +18,14 @@
 //
 // Limits, answered with a JSON error from `error_body` before any handler runs: a body over
 // max_body_bytes 413 (announced or chunked; the rest of the body is read and dropped for a while so
-// that the client sees the answer), a header over max_header_bytes 431, a POST/PUT/PATCH with neither
-// Content-Length nor chunked encoding 411, a malformed request 400, an unknown path 404, a known
-// path with another method 405. `Expect: 100-continue` is answered before the body is read.
+// that the client sees the answer), a header over max_header_bytes or with more than
+// max_header_fields fields 431 (414 when the request line alone is over max_header_bytes), a
+// POST/PUT/PATCH with neither Content-Length nor chunked encoding 411, a malformed request 400 saying
+// what is wrong (bare LF or CR line endings, obsolete line folding, no Host or two of them, a
+// transfer coding that does not end with chunked, a target that is neither a path nor an absolute
+// http URI, a body cut short by the end of the connection), a transfer coding other than chunked
+// 501, an HTTP version other than 1.x 505, an unknown path 404, a known path with another method
+// 405 (with Allow). `Expect: 100-continue` is answered before the body is read.
 //
 // Deadlines (the sweep of each loop checks them every 250 ms): a connection that sends nothing for
 // keep_alive_timeout between requests (read_timeout before its first), or is silent for longer than
@@ -52,7 +57,7 @@ namespace netsentry::serve::http {
 
 struct Request {
   std::string_view method;  // "GET", "POST", ...
-  std::string_view target;  // as sent: the path and the query
+  std::string_view target;  // the path and the query (of an absolute-form target: after the authority)
   std::string_view path;    // the target up to '?'
   std::string_view query;   // after '?', raw
   std::string body;
@@ -71,7 +76,7 @@ struct Response {
   std::string body;
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> headers;
-  int tag = 0;  // what the route sets for the after-hook (netsentry: its route id)
+  int tag = -1;  // what the route sets for the after-hook (netsentry: its route id); -1: no route
   // Set by a handler: the rest of the work, run on the worker pool before the answer is written.
   std::function<void(Response&)> defer;
 
@@ -88,7 +93,8 @@ struct Limits {
   int io_threads = 2;
   int workers = 2;
   std::size_t max_body_bytes = 32u << 20;
-  std::size_t max_header_bytes = 16u << 10;
+  std::size_t max_header_bytes = 16u << 10;      // the request line and the header fields
+  int max_header_fields = 100;                   // header fields of one request
   std::size_t inline_body_bytes = 256u << 10;    // larger bodies are handled on the worker pool
   std::chrono::seconds read_timeout{10};         // the longest silence within a request or an answer
   std::chrono::seconds keep_alive_timeout{5};    // the longest idle time between requests
@@ -115,7 +121,7 @@ class HttpServer {
   // Headers added to every answer.
   std::vector<std::pair<std::string, std::string>> default_headers;
   // Called on the loop after an answer was written (or failed to be), with the seconds since the
-  // request's header was read. Errors the server answers itself have tag 0.
+  // request's header was read. Errors the server answers itself have tag -1.
   std::function<void(std::string_view method, const Response&, double seconds)> after;
   // Called with what a handler threw (other than through the handler's own error handling): the
   // answer is a 500.

@@ -33,8 +33,8 @@ class Metrics {
  public:
   static constexpr std::array<double, 16> kBuckets = {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0};
-  static constexpr std::array<int, 14> kCodes = {200, 202, 204, 400, 401, 404, 405,
-                                                 409, 411, 413, 415, 500, 503, 0 /* other */};
+  static constexpr std::array<int, 19> kCodes = {200, 202, 204, 400, 401, 404, 405, 408, 409, 411,
+                                                 413, 414, 415, 431, 500, 501, 503, 505, 0 /* other */};
 
   void record(Route r, int status, double seconds);
   void count_predictions(int cls, std::uint64_t n) {

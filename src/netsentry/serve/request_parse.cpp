@@ -50,8 +50,8 @@ bool answer_column(std::string_view name) {
 void check_rows(std::size_t n, const InputRules& rules) {
   if (n == 0) throw RequestError(400, "no records to score");
   if (n > rules.max_rows)
-    throw RequestError(
-        413, std::to_string(n) + " records in one request; the limit is " + std::to_string(rules.max_rows));
+    throw RequestError(413, std::to_string(n) + " records in one request; the limit is serve.max_rows = " +
+                                std::to_string(rules.max_rows));
 }
 
 // Streams {"records": [...]} / {"rows": [...]} straight into the feature matrix: no JSON document is
@@ -165,6 +165,9 @@ class PredictSax {
       throw RequestError(400, "record " + std::to_string(r) + ": unknown column '" + k + "'", k, r);
     }
     col_ = f->second;
+    // Twice in one record: which value counts would be a guess (JSON parsers differ).
+    if (seen_[col_])
+      throw RequestError(400, "record " + std::to_string(r) + ": column '" + k + "' appears twice", k, r);
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
@@ -188,7 +191,8 @@ class PredictSax {
   void begin_row() {
     if (rows_ >= rules_.max_rows)
       throw RequestError(413, "more than " + std::to_string(rules_.max_rows) +
-                                  " records in one request; the limit is " + std::to_string(rules_.max_rows));
+                                  " records in one request; the limit is serve.max_rows = " +
+                                  std::to_string(rules_.max_rows));
     ++rows_;
     out_.X.data.resize(rows_ * nf_, kMissing);
   }
@@ -238,24 +242,23 @@ class PredictSax {
       ++col_;
       return true;
     }
+    return value_error(shown ? shown : "a number");
+  }
+
+  // A value that is not a feature value: where a record, a row or the collection belongs, it says
+  // which is expected (whatever the value; a string is never quoted there).
+  bool value_error(const std::string& shown) {
     if (depth_ == 2 && top_key_ == TopKey::Records)
       throw RequestError(400, "record " + std::to_string(rows_) + " is not an object", std::nullopt, rows_);
     if (depth_ == 2 && top_key_ == TopKey::Rows)
       throw RequestError(400,
                          "row " + std::to_string(rows_) + ": expected an array of " + std::to_string(nf_) +
                              " values in feature order (see GET /api/v1/model), got " +
-                             (shown ? shown : "a number"),
+                             (!shown.empty() && shown.front() == '"' ? std::string("a string") : shown),
                          std::nullopt, rows_);
-    if (depth_ == 1 && top_key_ == TopKey::Explain)
-      throw RequestError(400, "\"explain\" must be true or false");
     if (depth_ == 1 && (top_key_ == TopKey::Records || top_key_ == TopKey::Rows))
       throw RequestError(400, top_key_ == TopKey::Records ? "\"records\" must be an array of objects"
                                                           : "\"rows\" must be an array of arrays");
-    if (depth_ == 0) throw RequestError(400, "expected a JSON object with \"records\" or \"rows\"");
-    return value_error(shown ? shown : "a number");
-  }
-
-  bool value_error(const std::string& shown) {
     if (depth_ >= 3 && rows_ > 0 && (top_key_ == TopKey::Records || top_key_ == TopKey::Rows)) {
       const std::size_t r = rows_ - 1;
       const bool named = col_ < nf_;
@@ -308,8 +311,9 @@ CsvRequest parse_predict_csv(std::string_view text, const LoadedModel& m, const 
       start = end + 1;
     }
     if (nonblank > rules.max_rows + 1)
-      throw RequestError(413, std::to_string(nonblank - 1) + " rows in one request; the limit is " +
-                                  std::to_string(rules.max_rows));
+      throw RequestError(
+          413, std::to_string(nonblank - 1) +
+                   " rows in one request; the limit is serve.max_rows = " + std::to_string(rules.max_rows));
   }
   CsvRequest req;
   CsvOptions opt;

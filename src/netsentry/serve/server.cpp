@@ -89,6 +89,12 @@ const char* content_type_for(std::string_view name) {
   return "application/octet-stream";
 }
 
+// The route of an answer's tag: the errors the HTTP layer answers itself (no route: a malformed
+// request, an unknown path, a method a path does not take) count as "other".
+Route route_of(int tag) {
+  return tag >= 0 && tag < static_cast<int>(Route::kCount) ? static_cast<Route>(tag) : Route::Other;
+}
+
 void send_error(http::Response& res, int status, const std::string& message,
                 const std::optional<std::string>& column = std::nullopt,
                 const std::optional<std::size_t>& row = std::nullopt) {
@@ -117,6 +123,8 @@ struct Server::Impl {
     l.io_threads = o.threads > 0 ? o.threads : 2 * cores;
     l.workers = o.workers > 0 ? o.workers : std::max(2, cores);
     l.max_body_bytes = o.max_body_bytes;
+    l.max_header_bytes = o.max_header_bytes;
+    l.max_header_fields = o.max_header_fields;
     l.inline_body_bytes = o.inline_body_bytes;
     l.read_timeout = std::chrono::seconds(o.read_timeout_seconds);
     l.keep_alive_timeout = std::chrono::seconds(o.keep_alive_timeout_seconds);
@@ -244,9 +252,14 @@ struct Server::Impl {
       } catch (const MultipartError& e) {
         throw RequestError(400, std::string("malformed multipart upload: ") + e.what());
       }
-      for (const auto& p : parts)
-        if (p.name == "file") return p.content;
-      throw RequestError(400, "the multipart form has no field \"file\"", "file");
+      const FormPart* file = nullptr;
+      for (const auto& p : parts) {
+        if (p.name != "file") continue;
+        if (file) throw RequestError(400, "the multipart form has more than one field \"file\"", "file");
+        file = &p;
+      }
+      if (!file) throw RequestError(400, "the multipart form has no field \"file\"", "file");
+      return file->content;
     }
     if (type == "text/csv" || type == "application/csv" || type == "text/plain") return req.body;
     throw RequestError(415, "expected Content-Type text/csv or multipart/form-data with a field \"file\"");
@@ -303,11 +316,11 @@ struct Server::Impl {
     http.default_headers = {{"X-Content-Type-Options", "nosniff"}};
     http.error_body = [](int, const std::string& message) { return error_json(message); };
     http.on_exception = [](std::string_view method, int tag, const std::string& what) {
-      spdlog::error("{} {}: {}", method, route_name(static_cast<Route>(tag)), what);
+      spdlog::error("{} {}: {}", method, route_name(route_of(tag)), what);
     };
     // After the answer was written: metrics and the access log (no bodies, headers or queries).
     http.after = [this](std::string_view method, const http::Response& res, double secs) {
-      const auto route = static_cast<Route>(res.tag);
+      const auto route = route_of(res.tag);
       metrics.record(route, res.status, secs);
       if (opt.access_log)
         spdlog::debug("{} {} {} {:.3f} ms", method, route_name(route), res.status, secs * 1e3);
