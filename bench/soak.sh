@@ -209,7 +209,7 @@ rss_stats() {  # FROM TO: mean and max RSS in MiB of the samples taken in [FROM,
 }
 read -r first_mean first_max first_n <<<"$(rss_stats 0 "$window")"
 read -r last_mean last_max last_n <<<"$(rss_stats $((seconds - window)) $((seconds + 60)))"
-read -r all_mean all_max all_n <<<"$(rss_stats 0 $((seconds + 60)))"
+read -r _ all_max all_n <<<"$(rss_stats 0 $((seconds + 60)))"
 rss_ok=$(awk -v f="$first_max" -v l="$last_max" 'BEGIN {print (l <= f * 1.10 || l - f <= 8) ? 1 : 0}')
 
 ok=1

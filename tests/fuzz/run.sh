@@ -53,7 +53,7 @@ for t in "${targets[@]}"; do
   what="none"
   if [[ $rc != 0 || $found != 0 ]]; then
     status=1
-    what="$found input(s) in build/fuzz/findings/ ($(grep -m1 -oE 'ERROR: [A-Za-z]+: [a-z-]+|fuzz property broken: .*|deadly signal|timeout|out-of-memory' "$log" || echo "exit $rc"))"
+    what="$found input(s) in build/fuzz/findings/ ($(grep -a -m1 -oE 'ERROR: [A-Za-z]+: [a-z-]+|fuzz property broken: .*|deadly signal|timeout|out-of-memory' "$log" || echo "exit $rc"))"
   fi
   printf '%-22s %12s %10s %10s  %s\n' "$t" "${execs:-?}" "${rate:-?}" "${units:-?}" "$what"
 done
