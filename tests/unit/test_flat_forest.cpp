@@ -281,6 +281,9 @@ TEST(FlatForest, RefusesWhatItDoesNotCover) {
   EXPECT_NE(why.find("num_feature"), std::string::npos) << why;
   EXPECT_FALSE(xgb::FlatForest::from_json(std::string(100, '[') + std::string(100, ']'), &why));
   EXPECT_NE(why.find("nested more than"), std::string::npos) << why;
+  // An optimized array of 2^60 payload-free values (found by fuzzing: it ran for minutes).
+  EXPECT_FALSE(xgb::FlatForest::from_ubjson(std::string("{U\x07learner[$Z#L\x10\0\0\0\0\0\0\0", 23), &why));
+  EXPECT_NE(why.find("more values than its size allows"), std::string::npos) << why;
   EXPECT_FALSE(xgb::FlatForest::from_ubjson(std::string(100000, '['), &why));
   EXPECT_NE(why.find("nested more than"), std::string::npos) << why;
 }

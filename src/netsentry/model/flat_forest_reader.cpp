@@ -24,7 +24,7 @@ class ModelReader {
   // never wraps around (a 26-bit `left` in a mask node word could not hold it).
   // `doc_bytes`: the document's size, which bounds what an array's declared length may reserve.
   explicit ModelReader(std::size_t doc_bytes)
-      : max_reserve_(std::min<std::size_t>(doc_bytes, std::size_t{1} << 26)) {
+      : max_reserve_(std::min<std::size_t>(doc_bytes, std::size_t{1} << 26)), budget_(doc_bytes + 64) {
     out_feature_.push_back(-1);
     out_threshold_.push_back(0.0f);
     out_left_.push_back(0);
@@ -34,14 +34,15 @@ class ModelReader {
     out_hess_.push_back(1.0f);
   }
 
-  bool null() { return true; }
+  bool null() { return spend(); }
   bool boolean(bool b) { return number(b ? 1.0 : 0.0); }
   bool number_integer(json::number_integer_t v) { return number(static_cast<double>(v)); }
   bool number_unsigned(json::number_unsigned_t v) { return number(static_cast<double>(v)); }
   bool number_float(json::number_float_t v, const std::string&) { return number(v); }
-  bool binary(json::binary_t&) { return true; }
+  bool binary(json::binary_t&) { return spend(); }
 
   bool string(std::string& s) {
+    if (!spend()) return false;
     if (stack_.empty()) return true;
     const Frame& f = stack_.back();
     if (f.field == Field::Name && f.ctx == Ctx::Objective)
@@ -243,6 +244,7 @@ class ModelReader {
   }
 
   bool number(double v) {
+    if (!spend()) return false;
     if (stack_.empty()) return true;
     const Frame& f = stack_.back();
     switch (f.ctx) {
@@ -368,7 +370,19 @@ class ModelReader {
   // XGBoost's documents nest a few levels; a deeper one is refused before nlohmann's binary reader,
   // which recurses on nesting, runs out of stack.
   static constexpr std::size_t kMaxDepth = 64;
+  // A value read; false once a document has produced more values than it has bytes (UBJSON's
+  // optimized arrays of payload-free values, [$Z#L<2^60>, would otherwise produce them without end).
+  std::size_t budget_;
+  bool spend() {
+    if (budget_ > 0) {
+      --budget_;
+      return true;
+    }
+    error_ = "more values than its size allows";
+    return false;
+  }
   bool push(Frame f) {
+    if (!spend()) return false;
     if (stack_.size() >= kMaxDepth) {
       error_ = "nested more than " + std::to_string(kMaxDepth) + " levels deep";
       return false;
