@@ -94,6 +94,7 @@ int connect_to(int port) {
     ::close(fd);
     // No local port free yet (the server's side of closed connections in TIME_WAIT): the machine's
     // limit, not the server's; wait for ports to free up.
+    if (err == EINTR && attempt < 100) continue;  // libFuzzer's timer signal: a new connection
     if (err == EADDRNOTAVAIL && attempt < 100) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
@@ -108,6 +109,7 @@ std::string exchange(std::string_view bytes) {
   std::size_t sent = 0;
   while (sent < bytes.size()) {
     const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // the server may close early (after refusing the request)
     sent += static_cast<std::size_t>(n);
   }
@@ -116,6 +118,7 @@ std::string exchange(std::string_view bytes) {
   char buf[8192];
   for (;;) {
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       fuzz::fail("the server neither answered nor closed");
     if (n <= 0) break;
